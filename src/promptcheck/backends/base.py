@@ -1,0 +1,131 @@
+"""The backend protocol: one async call that turns one prompt into N sampled outputs.
+
+A request carries one prompt and one seed per wanted sample, so a backend can share work between
+samples of the same prompt (one prefill and a batched decode locally, ``n`` on an API). Retries,
+concurrency, caching and sample planning belong to the runner, not to backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
+
+from promptcheck.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message; ``role`` is 'system', 'user' or 'assistant'."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """Sampling parameters shared by every sample of a request."""
+
+    temperature: float = 0.8
+    top_p: float = 1.0
+    max_tokens: int = 200
+    stop: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """One prompt (plain text or chat messages) and one seed per wanted sample."""
+
+    prompt: str | None
+    messages: tuple[Message, ...] | None
+    params: SamplingParams
+    seeds: tuple[int, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One sampled output, or the error that prevented it.
+
+    ``formatted_prompt`` is the exact text the model was given (Dolly's template applied, a chat
+    template rendered), so a user can see what the model saw.
+    """
+
+    text: str | None
+    error: str | None = None
+    formatted_prompt: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float = 0.0
+    finish_reason: str | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Produces ``request.n`` generations, in seed order, for one request.
+
+    An exception means the whole request failed (the runner records it on every sample); a
+    per-sample problem is a :class:`Generation` with ``error`` set. Optional attributes the runner
+    reads with defaults: ``max_samples_per_request`` (int, default 1) and ``aclose()``.
+    """
+
+    async def generate(self, request: GenerationRequest) -> Sequence[Generation]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BackendContext:
+    """Where relative paths in backend parameters (checkpoint directories) are resolved from."""
+
+    base_dir: Path
+
+
+@dataclass(frozen=True)
+class BackendType:
+    """A registered kind of backend: the ``backend:`` name, its parameter model and its factory."""
+
+    name: str
+    params: type[BaseModel]
+    build: Callable[[Any, BackendContext], Backend]
+    description: str = ""
+
+
+BACKENDS: Registry[BackendType] = Registry(
+    "backend",
+    "promptcheck.backends",
+    builtin_modules=("promptcheck.backends.scripted", "promptcheck.backends.local"),
+)
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def register_backend(
+    name: str, params: type[P]
+) -> Callable[[Callable[[P, BackendContext], Backend]], Callable[[P, BackendContext], Backend]]:
+    """Register ``build(params, context) -> Backend`` as the backend ``name``.
+
+    Backends with heavy dependencies register a thin factory that imports them inside ``build``,
+    so that importing promptcheck never imports torch or an HTTP client.
+    """
+
+    def decorate(
+        build: Callable[[P, BackendContext], Backend],
+    ) -> Callable[[P, BackendContext], Backend]:
+        BACKENDS.add(
+            name,
+            BackendType(
+                name=name,
+                params=params,
+                build=build,
+                description=(build.__doc__ or "").strip().split("\n\n")[0],
+            ),
+        )
+        return build
+
+    return decorate

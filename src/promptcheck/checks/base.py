@@ -1,0 +1,126 @@
+"""The check protocol: one call that scores one complete output, and the registry of check types.
+
+A check type is registered under the key a suite uses in ``expect``. Its parameters are a pydantic
+model, so a suite is validated (and the JSON Schema of the suite format is generated) before any
+sample is drawn; ``build`` turns validated parameters into a ready :class:`Check`.
+Aggregation across samples does not belong here: it lives in :mod:`promptcheck.stats`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
+
+from promptcheck.registry import Registry
+
+
+class Status(str, enum.Enum):
+    """Outcome of one check on one output. UNSCORED means 'could not tell', never 'bad output'."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    UNSCORED = "unscored"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What a check says of one output; ``reason`` is shown to the user next to the output."""
+
+    status: Status
+    reason: str = ""
+    score: float | None = None
+
+    @classmethod
+    def passed(cls, reason: str = "", score: float | None = None) -> CheckResult:
+        return cls(Status.PASS, reason, score)
+
+    @classmethod
+    def failed(cls, reason: str, score: float | None = None) -> CheckResult:
+        return cls(Status.FAIL, reason, score)
+
+    @classmethod
+    def unscored(cls, reason: str) -> CheckResult:
+        return cls(Status.UNSCORED, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """What a check may know besides the output: the rendered prompt, the case and its variables."""
+
+    prompt: str
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    case_id: str = ""
+    model: str = ""
+
+
+@runtime_checkable
+class Check(Protocol):
+    """Scores one complete output. May return an awaitable (judges call a model)."""
+
+    name: str
+
+    def evaluate(
+        self, output: str, context: CheckContext
+    ) -> CheckResult | Awaitable[CheckResult]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """Where relative paths in check parameters (schemas, data files) are resolved from."""
+
+    base_dir: Path
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class CheckType:
+    """A registered kind of check: the ``expect`` key, its parameter model and its factory.
+
+    ``shorthand`` is the JSON Schema of the short form a suite may write instead of the parameter
+    mapping (``regex: "^A"``); the parameter model's own ``mode="before"`` validator accepts it.
+    """
+
+    name: str
+    params: type[BaseModel]
+    build: Callable[[Any, BuildContext], Check]
+    shorthand: Mapping[str, Any] | None = None
+    description: str = ""
+
+
+CHECKS: Registry[CheckType] = Registry(
+    "check", "promptcheck.checks", builtin_modules=("promptcheck.checks.format",)
+)
+
+
+def register_check(
+    name: str,
+    params: type[P],
+    *,
+    shorthand: Mapping[str, Any] | None = None,
+) -> Callable[[Callable[[P, BuildContext], Check]], Callable[[P, BuildContext], Check]]:
+    """Register ``build(params, context) -> Check`` as the check type ``name``.
+
+    The build function's docstring becomes the check's description in the suite JSON Schema.
+    """
+
+    def decorate(build: Callable[[P, BuildContext], Check]) -> Callable[[P, BuildContext], Check]:
+        CHECKS.add(
+            name,
+            CheckType(
+                name=name,
+                params=params,
+                build=build,
+                shorthand=shorthand,
+                description=(build.__doc__ or "").strip().split("\n\n")[0],
+            ),
+        )
+        return build
+
+    return decorate

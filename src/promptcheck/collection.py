@@ -1,0 +1,135 @@
+"""Suite files and case items: pytest's YAML-collection example, grown up.
+
+A suite file yields one item per case per model (``suites/x.yaml::case[model]``), so ``-k``,
+``-x``, ``--lf``, ``-n`` and ``--junitxml`` work unchanged. Suite errors are collection errors
+with the file and line, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptcheck.errors import PromptcheckError
+from promptcheck.report.terminal import explain, rate_text
+from promptcheck.results import CaseResult
+from promptcheck.plugin import SESSION_KEY
+from promptcheck.report.progress import SampleProgress
+from promptcheck.stats import Outcome
+from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec
+
+SUITE_MARKER = re.compile(rb"^(suite|cases)\s*:", re.MULTILINE)
+
+
+def is_suite_file(path: Path) -> bool:
+    """A YAML file is a suite when it has a top-level ``suite:`` or ``cases:`` key.
+
+    Data files (``vars: {file: ...}``) and other YAML next to suites are left alone.
+    """
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        return SUITE_MARKER.search(path.read_bytes()) is not None
+    except OSError:
+        return False
+
+
+class CaseFailure(Exception):
+    """Carries a failed case's result from ``runtest`` to ``repr_failure``."""
+
+    def __init__(self, result: CaseResult) -> None:
+        super().__init__(result.case_id)
+        self.result = result
+
+
+class CaseError(Exception):
+    """A case that could not be run at all (a model that cannot start, a store that failed)."""
+
+
+class SuiteFile(pytest.File):
+    """A suite YAML file; compiled when collected, so every suite error is a collection error."""
+
+    def collect(self) -> Iterator[CaseItem]:
+        session = self.config.stash[SESSION_KEY]
+        try:
+            suite = session.suite(self.path)
+            models = session.models_for(suite)
+        except PromptcheckError as exc:
+            raise self.CollectError(str(exc)) from None
+        for case in suite.cases:
+            for model in models:
+                if case.models is not None and model.name not in case.models:
+                    continue
+                item = CaseItem.from_parent(
+                    self, name=f"{case.id}[{model.name}]", suite=suite, case=case, model=model
+                )
+                for tag in case.tags:
+                    if tag.isidentifier():
+                        self.config.addinivalue_line("markers", f"{tag}: promptcheck case tag")
+                        item.add_marker(tag)
+                yield item
+
+
+class CaseItem(pytest.Item):
+    """One case on one model: sample it, score it, decide it."""
+
+    def __init__(
+        self, *, suite: SuiteSpec, case: CaseSpec, model: ModelConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.case = case
+        self.model = model
+
+    def runtest(self) -> None:
+        session = self.config.stash[SESSION_KEY]
+        total = max(session.options.samples or self.case.samples, len(self.case.combinations))
+        with SampleProgress(self.nodeid, total, session.options.progress) as progress:
+            session.progress = progress.advance
+            try:
+                run_id, result = session.run_case(self.suite, self.case, self.model)
+            except PromptcheckError as exc:
+                raise CaseError(str(exc)) from None
+            finally:
+                session.progress = None
+        self.user_properties.extend(properties(run_id, result))
+        fail_on = {Outcome.FAIL} | ({Outcome.UNDECIDED} if session.options.fail_on == "undecided" else set())
+        if result.verdict.n == 0 and result.errors:
+            raise CaseFailure(result)
+        if result.verdict.outcome in fail_on:
+            raise CaseFailure(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, CaseFailure):
+            return explain(excinfo.value.result)
+        if isinstance(excinfo.value, CaseError):
+            return f"{self.case.suite}::{self.case.id} on model {self.model.name!r}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.case.line - 1, f"{self.case.suite}::{self.name}"
+
+
+def properties(run_id: str, result: CaseResult) -> list[tuple[str, object]]:
+    """What goes into JUnit XML and reaches an xdist controller: the numbers of the verdict."""
+    verdict = result.verdict
+    return [
+        ("promptcheck_run", run_id),
+        ("promptcheck_suite", result.suite),
+        ("promptcheck_case", result.case_id),
+        ("promptcheck_model", result.model),
+        ("promptcheck_conforming", verdict.k),
+        ("promptcheck_scored", verdict.n),
+        ("promptcheck_rate", round(verdict.rate, 6)),
+        ("promptcheck_ci_low", round(verdict.interval[0], 6)),
+        ("promptcheck_ci_high", round(verdict.interval[1], 6)),
+        ("promptcheck_threshold", verdict.threshold),
+        ("promptcheck_verdict", verdict.outcome.value),
+        ("promptcheck_errors", result.errors),
+        ("promptcheck_summary", rate_text(result)),
+    ]
+

@@ -1,0 +1,35 @@
+"""Prompt formats shared by the local backend, fine-tuning and the server.
+
+The Dolly v2 instruction format is reproduced character for character: a checkpoint fine-tuned by
+Dolly's own trainer sees exactly the text it was trained on. Generation ends at ``### End``.
+"""
+
+from __future__ import annotations
+
+INTRO_BLURB = (
+    "Below is an instruction that describes a task. "
+    "Write a response that appropriately completes the request."
+)
+INSTRUCTION_KEY = "### Instruction:"
+INPUT_KEY = "Input:"
+RESPONSE_KEY = "### Response:"
+END_KEY = "### End"
+RESPONSE_KEY_NL = f"{RESPONSE_KEY}\n"
+
+#: Dolly's tokenizer adds these, in this order (ids 50277, 50278, 50279 on GPT-NeoX-20B's vocabulary).
+DOLLY_SPECIAL_TOKENS: tuple[str, ...] = (END_KEY, INSTRUCTION_KEY, RESPONSE_KEY_NL)
+
+
+def dolly_prompt(instruction: str, context: str | None = None) -> str:
+    """The text a Dolly model is given at inference: everything up to and including the response key."""
+    if context:
+        return (
+            f"{INTRO_BLURB}\n\n{INSTRUCTION_KEY}\n{instruction}\n\n"
+            f"{INPUT_KEY}\n{context}\n\n{RESPONSE_KEY}\n"
+        )
+    return f"{INTRO_BLURB}\n\n{INSTRUCTION_KEY}\n{instruction}\n\n{RESPONSE_KEY}\n"
+
+
+def dolly_training_text(instruction: str, response: str, context: str | None = None) -> str:
+    """One training record as Dolly's trainer formats it: the prompt, the response, then ``### End``."""
+    return f"{dolly_prompt(instruction, context)}{response}\n\n{END_KEY}"

@@ -1,0 +1,166 @@
+"""Text for people: a case's failure explanation and the per-suite summary table.
+
+A failure reads like a good assertion message: the case, the model, the rate with its interval,
+the decision's reason, the failing checks with counts, and a few failing outputs with why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from promptcheck.results import CaseResult, SampleOutcome
+
+MAX_EXAMPLES = 3
+MAX_OUTPUT_CHARS = 300
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def rate_text(result: CaseResult) -> str:
+    verdict = result.verdict
+    low, high = verdict.interval
+    if verdict.n == 0:
+        return "no scored samples"
+    return (
+        f"{verdict.k}/{verdict.n} = {percent(verdict.rate)} "
+        f"(95% CI {percent(low)}-{percent(high)})"
+    )
+
+
+def explain(result: CaseResult) -> str:
+    """The failure text of one case on one model."""
+    verdict = result.verdict
+    lines = [
+        f"{result.suite}::{result.case_id} on model {result.model!r}: {verdict.outcome.value.upper()}",
+        f"  conformance {rate_text(result)}, threshold {percent(verdict.threshold)}",
+        f"  {verdict.explanation}",
+    ]
+    errors = result.errors
+    if errors:
+        first = next(s.error for s in result.samples if s.status == "error")
+        lines.append(f"  {errors} sample(s) errored and were not scored, e.g.: {_clip(first or '', 200)}")
+    unscored = result.count("unscored")
+    if unscored:
+        lines.append(f"  {unscored} sample(s) could not be scored by a check")
+    failing = [t for t in result.tallies if t.failed or t.unscored]
+    if failing:
+        lines.append("  checks:")
+        width = max(len(t.label) for t in failing)
+        for tally in failing:
+            scored = tally.passed + tally.failed + tally.unscored
+            extra = f", {tally.unscored} unscored" if tally.unscored else ""
+            lines.append(
+                f"    [{tally.index}] {tally.label:<{width}}  failed {tally.failed}/{scored}{extra}"
+            )
+    examples = [s for s in result.samples if s.status in ("fail", "unscored")][:MAX_EXAMPLES]
+    if examples:
+        lines.append("  failing samples:")
+        for sample in examples:
+            lines.extend(_sample_lines(sample))
+    return "\n".join(lines)
+
+
+def _sample_lines(sample: SampleOutcome) -> list[str]:
+    variables = ", ".join(f"{k}={_clip(repr(v), 40)}" for k, v in sample.variables.items())
+    head = f"    #{sample.index} seed={sample.seed}" + (f" ({variables})" if variables else "")
+    lines = [head]
+    for check in sample.checks:
+        if check.status.value != "pass":
+            lines.append(f"      {check.label} {check.status.value}: {_clip(check.reason, 200)}")
+    output = _clip(sample.output or "", MAX_OUTPUT_CHARS)
+    lines.append("      output: " + output.replace("\n", "\n              "))
+    return lines
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of the summary table; built from results or from xdist reports' properties."""
+
+    suite: str
+    case_id: str
+    model: str
+    k: int
+    n: int
+    low: float
+    high: float
+    threshold: float
+    outcome: str
+    errors: int
+
+
+def row_of(result: CaseResult) -> SummaryRow:
+    verdict = result.verdict
+    return SummaryRow(
+        result.suite,
+        result.case_id,
+        result.model,
+        verdict.k,
+        verdict.n,
+        verdict.interval[0],
+        verdict.interval[1],
+        verdict.threshold,
+        verdict.outcome.value,
+        result.errors,
+    )
+
+
+def row_from_properties(properties: dict[str, object]) -> tuple[SummaryRow | None, str | None]:
+    """Rebuild a row from an item report's user properties (see collection.properties)."""
+    if "promptcheck_verdict" not in properties:
+        return None, None
+    get = properties.get
+    row = SummaryRow(
+        suite=str(get("promptcheck_suite")),
+        case_id=str(get("promptcheck_case")),
+        model=str(get("promptcheck_model")),
+        k=int(str(get("promptcheck_conforming"))),
+        n=int(str(get("promptcheck_scored"))),
+        low=float(str(get("promptcheck_ci_low"))),
+        high=float(str(get("promptcheck_ci_high"))),
+        threshold=float(str(get("promptcheck_threshold"))),
+        outcome=str(get("promptcheck_verdict")),
+        errors=int(str(get("promptcheck_errors"))),
+    )
+    return row, str(get("promptcheck_run"))
+
+
+def summary_lines(rows: Iterable[SummaryRow]) -> list[str]:
+    """The terminal summary: one table per suite and model."""
+    groups: dict[tuple[str, str], list[SummaryRow]] = {}
+    for row in rows:
+        groups.setdefault((row.suite, row.model), []).append(row)
+    lines: list[str] = []
+    for (suite, model), group in sorted(groups.items()):
+        lines.append(f"{suite} on {model}")
+        lines.extend(_table(group))
+        counts = {o: sum(1 for r in group if r.outcome == o) for o in ("pass", "fail", "undecided")}
+        lines.append(
+            f"  {counts['pass']} pass, {counts['fail']} fail, {counts['undecided']} undecided"
+        )
+        lines.append("")
+    return lines
+
+
+def _table(rows: Sequence[SummaryRow]) -> list[str]:
+    header = ("case", "conforming", "rate", "95% CI", "threshold", "verdict", "errors")
+    body = [
+        (
+            row.case_id,
+            f"{row.k}/{row.n}",
+            percent(row.k / row.n) if row.n else "-",
+            f"{percent(row.low)}-{percent(row.high)}",
+            percent(row.threshold),
+            row.outcome.upper(),
+            str(row.errors) if row.errors else "",
+        )
+        for row in sorted(rows, key=lambda r: r.case_id)
+    ]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *body)]
+    return ["  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in (header, *body)]

@@ -1,0 +1,349 @@
+"""Sample a case on a model: plan seeds, reuse cached generations, call the backend, run the checks.
+
+The runner owns everything between a compiled case and its result: which samples to draw, with
+which seeds, how many requests at once, what to retry, what the cache already has. Backends only
+generate and checks only score; the verdict comes from :mod:`promptcheck.stats`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from promptcheck.backends.base import BACKENDS, Backend, BackendContext, Generation, GenerationRequest
+from promptcheck.checks.base import CheckContext, CheckResult, Status
+from promptcheck.errors import BackendError, PromptcheckError
+from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
+from promptcheck.stats import threshold_verdict
+from promptcheck.suite import CaseSpec, Combination, ModelConfig
+
+#: Attempts for a request whose failure the backend marks retryable (rate limits, timeouts).
+MAX_ATTEMPTS = 3
+RETRY_BASE_DELAY_S = 0.5
+
+
+class GenerationCache(Protocol):
+    """The part of the store the runner needs: generations by content key."""
+
+    def cached_generations(self, keys: Sequence[str]) -> dict[str, Generation]: ...
+
+    def cache_generations(self, items: Sequence[tuple[str, Generation]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSample:
+    """One sample to obtain: its combination, its repeat within that combination, its seed."""
+
+    index: int
+    combination: Combination
+    repeat: int
+    seed: int
+    cache_key: str
+
+
+def plan_samples(case: CaseSpec, model: ModelConfig, samples: int, fingerprint: str = "") -> list[PlannedSample]:
+    """Spread ``samples`` over the combinations round-robin (at least one each), with seeds.
+
+    A sample's seed depends on the suite seed, the suite, the case, the combination's variables
+    and the repeat number only, so the same sample is drawn again on a re-run (and found in the
+    cache) whatever else changed in the suite.
+    """
+    combinations = case.combinations
+    total = max(samples, len(combinations))
+    model_key = json.dumps(
+        {"backend": model.backend, "params": model.raw, "fingerprint": fingerprint},
+        sort_keys=True,
+        default=str,
+    )
+    sampling = case.sampling
+    sampling_key = json.dumps(
+        [sampling.temperature, sampling.top_p, sampling.max_tokens, list(sampling.stop)]
+    )
+    seed_roots = []
+    key_roots = []
+    for combination in combinations:
+        variables = json.dumps(combination.variables, sort_keys=True, default=str)
+        seed_roots.append(
+            hashlib.blake2b(
+                f"{case.seed}\0{case.suite}\0{case.id}\0{variables}".encode(), digest_size=16
+            )
+        )
+        prompt = combination.prompt
+        if prompt is None:
+            prompt = json.dumps([[m.role, m.content] for m in combination.messages or ()])
+        key_roots.append(
+            hashlib.sha256(f"{model_key}\0{prompt}\0{sampling_key}\0".encode())
+        )
+    planned = []
+    count = len(combinations)
+    for index in range(total):
+        position, repeat = index % count, index // count
+        seed_hash = seed_roots[position].copy()
+        seed_hash.update(repeat.to_bytes(8, "big"))
+        seed = int.from_bytes(seed_hash.digest()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+        key_hash = key_roots[position].copy()
+        key_hash.update(f"{repeat}\0{seed}".encode())
+        planned.append(
+            PlannedSample(index, combinations[position], repeat, seed, key_hash.hexdigest())
+        )
+    return planned
+
+
+class BackendPool:
+    """Backends built once per session and shared by every case: a model is loaded once."""
+
+    def __init__(self) -> None:
+        self._backends: dict[tuple[str, str], Backend] = {}
+
+    def get(self, model: ModelConfig) -> Backend:
+        key = (model.name, str(model.base_dir))
+        backend = self._backends.get(key)
+        if backend is None:
+            backend_type = BACKENDS.get(model.backend)
+            backend = backend_type.build(model.params, BackendContext(base_dir=model.base_dir))
+            self._backends[key] = backend
+        return backend
+
+    def built(self) -> Mapping[tuple[str, str], Backend]:
+        return dict(self._backends)
+
+    async def aclose(self) -> None:
+        for backend in self._backends.values():
+            close: Callable[[], Awaitable[None]] | None = getattr(backend, "aclose", None)
+            if close is not None:
+                await close()
+        self._backends.clear()
+
+
+class Runner:
+    """Runs cases on one event loop that lives as long as the runner (backends keep loop state)."""
+
+    def __init__(
+        self,
+        *,
+        cache: GenerationCache | None = None,
+        concurrency: int = 8,
+        fresh: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.cache = cache
+        self.concurrency = concurrency
+        self.fresh = fresh
+        self.progress = progress
+        self.backends = BackendPool()
+        self._loop = asyncio.new_event_loop()
+
+    def run_case(self, case: CaseSpec, model: ModelConfig, samples: int | None = None) -> CaseResult:
+        """Sample and score one case on one model. Backend failures become sample errors."""
+        return self._loop.run_until_complete(self.arun_case(case, model, samples))
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._loop.run_until_complete(self.backends.aclose())
+        self._loop.close()
+
+    async def arun_case(
+        self, case: CaseSpec, model: ModelConfig, samples: int | None = None
+    ) -> CaseResult:
+        try:
+            backend = self.backends.get(model)
+        except PromptcheckError as exc:
+            return self._all_errors(case, model, samples, f"cannot start model {model.name!r}: {exc}")
+        planned = plan_samples(
+            case, model, samples or case.samples, str(getattr(backend, "fingerprint", ""))
+        )
+        generations = await self._generations(backend, case, planned)
+        outcomes = [await self._score(case, model, sample, generations[sample.index]) for sample in planned]
+        return summarize(case, model.name, outcomes)
+
+    def _all_errors(
+        self, case: CaseSpec, model: ModelConfig, samples: int | None, message: str
+    ) -> CaseResult:
+        planned = plan_samples(case, model, samples or case.samples)
+        outcomes = [
+            _outcome(sample, (Generation(text=None, error=message), False), ())
+            for sample in planned
+        ]
+        return summarize(case, model.name, outcomes)
+
+    async def _generations(
+        self, backend: Backend, case: CaseSpec, planned: Sequence[PlannedSample]
+    ) -> dict[int, tuple[Generation, bool]]:
+        """Every planned sample's generation, and whether it came from the cache."""
+        found: dict[int, tuple[Generation, bool]] = {}
+        missing = list(planned)
+        if self.cache is not None and not self.fresh:
+            cached = self.cache.cached_generations([sample.cache_key for sample in planned])
+            missing = []
+            for sample in planned:
+                hit = cached.get(sample.cache_key)
+                if hit is None:
+                    missing.append(sample)
+                else:
+                    found[sample.index] = (hit, True)
+            if self.progress and found:
+                self.progress(len(found))
+        chunk = max(1, int(getattr(backend, "max_samples_per_request", 1)))
+        groups: dict[int, list[PlannedSample]] = {}
+        for sample in missing:
+            groups.setdefault(sample.combination.index, []).append(sample)
+        batches = [
+            group[start : start + chunk]
+            for group in groups.values()
+            for start in range(0, len(group), chunk)
+        ]
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def fetch(batch: list[PlannedSample]) -> None:
+            async with limit:
+                results = await _request(backend, case, batch)
+            for sample, generation in zip(batch, results):
+                found[sample.index] = (generation, False)
+            if self.progress:
+                self.progress(len(batch))
+
+        await asyncio.gather(*(fetch(batch) for batch in batches))
+        if self.cache is not None:
+            fresh = [
+                (sample.cache_key, found[sample.index][0])
+                for sample in missing
+                if found[sample.index][0].error is None
+            ]
+            if fresh:
+                self.cache.cache_generations(fresh)
+        return found
+
+    async def _score(
+        self,
+        case: CaseSpec,
+        model: ModelConfig,
+        sample: PlannedSample,
+        generation: tuple[Generation, bool],
+    ) -> SampleOutcome:
+        output = generation[0].text
+        if generation[0].error is not None or output is None:
+            return _outcome(sample, generation, ())
+        context = CheckContext(
+            prompt=sample.combination.display_prompt,
+            variables=sample.combination.variables,
+            case_id=case.id,
+            model=model.name,
+        )
+        checks = []
+        for compiled in case.checks:
+            result = await _evaluate(compiled.check, output, context)
+            checks.append(
+                CheckOutcome(compiled.index, compiled.label, result.status, result.reason, result.score)
+            )
+        return _outcome(sample, generation, tuple(checks))
+
+
+async def _request(
+    backend: Backend, case: CaseSpec, batch: Sequence[PlannedSample]
+) -> Sequence[Generation]:
+    """One backend request for samples of one combination, retried while the backend says so."""
+    combination = batch[0].combination
+    request = GenerationRequest(
+        prompt=combination.prompt,
+        messages=combination.messages,
+        params=case.sampling,
+        seeds=tuple(sample.seed for sample in batch),
+    )
+    message = ""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            generations = list(await backend.generate(request))
+        except BackendError as exc:
+            message = str(exc)
+            if not exc.retryable or attempt == MAX_ATTEMPTS - 1:
+                break
+            await asyncio.sleep(RETRY_BASE_DELAY_S * 2**attempt * (0.5 + random.random()))
+            continue
+        except Exception as exc:  # a backend bug must not lose the other cases' samples
+            message = f"{type(exc).__name__}: {exc}"
+            break
+        if len(generations) != len(batch):
+            message = f"backend returned {len(generations)} generations for {len(batch)} seeds"
+            break
+        return generations
+    return [Generation(text=None, error=message) for _ in batch]
+
+
+async def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult:
+    try:
+        result = check.evaluate(output, context)
+        if inspect.isawaitable(result):
+            result = await result
+    except Exception as exc:  # a check's bug is reported on the sample, not as a lost run
+        return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+    if not isinstance(result, CheckResult):
+        return CheckResult(Status.UNSCORED, f"check returned {type(result).__name__}, not a CheckResult")
+    return result
+
+
+def _outcome(
+    sample: PlannedSample, generation: tuple[Generation, bool], checks: tuple[CheckOutcome, ...]
+) -> SampleOutcome:
+    produced, cached = generation
+    return SampleOutcome(
+        index=sample.index,
+        combination=sample.combination.index,
+        variables=sample.combination.variables,
+        prompt=sample.combination.display_prompt,
+        seed=sample.seed,
+        output=produced.text,
+        checks=checks,
+        error=produced.error,
+        formatted_prompt=produced.formatted_prompt,
+        prompt_tokens=produced.prompt_tokens,
+        completion_tokens=produced.completion_tokens,
+        latency_s=produced.latency_s,
+        cached=cached,
+        cache_key=sample.cache_key,
+    )
+
+
+def summarize(case: CaseSpec, model: str, outcomes: Sequence[SampleOutcome]) -> CaseResult:
+    """Tally the checks and decide the case against its threshold."""
+    passed = [0] * len(case.checks)
+    failed = [0] * len(case.checks)
+    unscored = [0] * len(case.checks)
+    conforming = scored = 0
+    for outcome in outcomes:
+        status = outcome.status
+        if status == "error":
+            continue
+        for check in outcome.checks:
+            if check.status is Status.PASS:
+                passed[check.index] += 1
+            elif check.status is Status.FAIL:
+                failed[check.index] += 1
+            else:
+                unscored[check.index] += 1
+        if status == "pass":
+            conforming += 1
+            scored += 1
+        elif status == "fail":
+            scored += 1
+    tallies = tuple(
+        CheckTally(check.index, check.label, passed[i], failed[i], unscored[i])
+        for i, check in enumerate(case.checks)
+    )
+    verdict = threshold_verdict(conforming, scored, case.threshold, tolerance=case.tolerance)
+    return CaseResult(
+        suite=case.suite,
+        suite_path=str(case.path),
+        case_id=case.id,
+        model=model,
+        samples=tuple(outcomes),
+        verdict=verdict,
+        tallies=tallies,
+        tags=case.tags,
+    )

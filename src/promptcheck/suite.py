@@ -1,0 +1,342 @@
+"""Compile a validated suite into ready-to-run cases: checks built, prompts rendered, models resolved.
+
+Everything that can be wrong with a suite is found here, at collection time, and reported as a
+SuiteError with the file and line; nothing the suite says can fail later inside a test run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from promptcheck.backends.base import BACKENDS, Message, SamplingParams
+from promptcheck.checks.base import CHECKS, BuildContext, Check
+from promptcheck.config import ProjectConfig
+from promptcheck.errors import ConfigError, PluginImportError, SuiteError
+from promptcheck.importing import import_module
+from promptcheck.spec import CaseModel, ModelEntry, SuiteModel, validate_suite, validation_error
+from promptcheck.templating import Template
+from promptcheck.variables import expand
+from promptcheck.yamlsource import PathKey, SourceMap, dotted, load_yaml
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One assignment of the case's variables and the prompt rendered with it."""
+
+    index: int
+    variables: Mapping[str, Any]
+    prompt: str | None
+    messages: tuple[Message, ...] | None
+
+    @property
+    def display_prompt(self) -> str:
+        """The prompt as stored and shown: the text, or the chat messages one per line."""
+        if self.prompt is not None:
+            return self.prompt
+        return "\n".join(f"[{m.role}] {m.content}" for m in self.messages or ())
+
+
+@dataclass(frozen=True)
+class CompiledCheck:
+    """A built check and its position in the case's ``expect`` list."""
+
+    index: int
+    label: str
+    check: Check
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """A case ready to sample: everything resolved, nothing left to validate."""
+
+    id: str
+    suite: str
+    path: Path
+    line: int
+    description: str
+    combinations: tuple[Combination, ...]
+    checks: tuple[CompiledCheck, ...]
+    sampling: SamplingParams
+    samples: int
+    seed: int
+    threshold: float
+    tolerance: float
+    tags: tuple[str, ...] = ()
+    models: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A model as a backend will be built from it: name, backend and validated parameters."""
+
+    name: str
+    backend: str
+    params: BaseModel
+    raw: Mapping[str, Any]
+    base_dir: Path
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A compiled suite file."""
+
+    id: str
+    path: Path
+    sha256: str
+    description: str
+    cases: tuple[CaseSpec, ...]
+    models: Mapping[str, ModelConfig] = field(default_factory=dict)
+    default_model: str | None = None
+
+
+def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
+    """Read, validate and compile one suite file. Raises SuiteError naming file and line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SuiteError(f"cannot read suite: {exc.strerror}", path=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SuiteError(
+            "the file is not valid UTF-8", path=path, line=line, hint="save it as UTF-8"
+        ) from None
+    data, source = load_yaml(text, path)
+    if isinstance(data, dict):
+        _import_plugins(data.get("plugins"), source)
+    model = validate_suite(data, source)
+    base_dir = path.parent
+    models = {
+        name: resolve_model(name, entry, base_dir, source, ("models", name))
+        for name, entry in model.models.items()
+    }
+    seen: dict[str, int] = {}
+    cases = []
+    for index, case in enumerate(model.cases):
+        line = source.line_of(("cases", index)) or 1
+        if case.id in seen:
+            raise SuiteError(
+                f"duplicate case id {case.id!r} (first used on line {seen[case.id]})",
+                path=path,
+                line=source.line_of(("cases", index, "id")),
+                key=f"cases[{index}].id",
+                hint="case ids must be unique within a suite",
+            )
+        seen[case.id] = line
+        cases.append(_compile_case(model, case, index, line, source, base_dir))
+    return SuiteSpec(
+        id=model.suite,
+        path=path,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        description=model.description,
+        cases=tuple(cases),
+        models=models,
+        default_model=model.defaults.model,
+    )
+
+
+def resolve_model(
+    name: str,
+    entry: ModelEntry,
+    base_dir: Path,
+    source: SourceMap | None = None,
+    key: PathKey = (),
+) -> ModelConfig:
+    """Validate a model entry against its backend's parameters (without building the backend)."""
+    params = dict(entry.model_extra or {})
+    try:
+        backend_type = BACKENDS.get(entry.backend)
+    except ConfigError as exc:
+        raise _located(exc, source, (*key, "backend")) from None
+    try:
+        validated = backend_type.params.model_validate(params)
+    except ValidationError as exc:
+        if source is None:
+            first = exc.errors(include_url=False)[0]
+            raise ConfigError(
+                f"model {name!r}: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+            ) from None
+        raise validation_error(exc, source, backend_type.params, key) from None
+    return ModelConfig(name, entry.backend, validated, params, base_dir)
+
+
+def _compile_case(
+    suite: SuiteModel,
+    case: CaseModel,
+    index: int,
+    line: int,
+    source: SourceMap,
+    base_dir: Path,
+) -> CaseSpec:
+    key: PathKey = ("cases", index)
+    defaults = suite.defaults
+    templates = _templates(case, source, key)
+    declared = set(case.vars) | {name for row in case.rows or () for name in row}
+    for template_key, template in templates.items():
+        missing = sorted(template.variables - declared)
+        if missing:
+            raise SuiteError(
+                f"undefined template variable {missing[0]!r}",
+                path=source.path,
+                line=source.line_of(template_key),
+                key=dotted(template_key),
+                hint=f"declare it under 'vars:' (declared: {', '.join(sorted(declared)) or 'none'})",
+            )
+    try:
+        combinations = expand(
+            case.vars,
+            case.rows,
+            base_dir=base_dir,
+            seed_text=f"{defaults.seed}:{suite.suite}:{case.id}",
+        )
+    except ConfigError as exc:
+        raise _located(exc, source, (*key, "vars", *exc.key)) from None
+    rendered = tuple(
+        _render(index, variables, case, templates, source, key)
+        for index, variables in enumerate(combinations)
+    )
+    checks = tuple(
+        _build_check(position, item, base_dir, source, (*key, "expect", position))
+        for position, item in enumerate(case.expect)
+    )
+    stop = case.stop if case.stop is not None else defaults.stop
+    sampling = SamplingParams(
+        temperature=_pick(case.temperature, defaults.temperature),
+        top_p=_pick(case.top_p, defaults.top_p),
+        max_tokens=_pick(case.max_tokens, defaults.max_tokens),
+        stop=tuple(stop),
+    )
+    return CaseSpec(
+        id=case.id,
+        suite=suite.suite,
+        path=source.path,
+        line=line,
+        description=case.description,
+        combinations=rendered,
+        checks=checks,
+        sampling=sampling,
+        samples=_pick(case.samples, defaults.samples),
+        seed=defaults.seed,
+        threshold=_pick(case.threshold, defaults.threshold),
+        tolerance=_pick(case.tolerance, defaults.tolerance),
+        tags=tuple(case.tags),
+        models=tuple(case.models) if case.models is not None else None,
+    )
+
+
+def _pick(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _templates(case: CaseModel, source: SourceMap, key: PathKey) -> dict[PathKey, Template]:
+    sources: dict[PathKey, str] = {}
+    if case.prompt is not None:
+        sources[(*key, "prompt")] = case.prompt
+    if case.system is not None:
+        sources[(*key, "system")] = case.system
+    for position, message in enumerate(case.messages or ()):
+        sources[(*key, "messages", position, "content")] = message.content
+    templates = {}
+    for template_key, text in sources.items():
+        try:
+            templates[template_key] = Template(text)
+        except ConfigError as exc:
+            raise _located(exc, source, template_key) from None
+    return templates
+
+
+def _render(
+    index: int,
+    variables: Mapping[str, Any],
+    case: CaseModel,
+    templates: Mapping[PathKey, Template],
+    source: SourceMap,
+    key: PathKey,
+) -> Combination:
+    def render(template_key: PathKey) -> str:
+        try:
+            return templates[template_key].render(variables)
+        except ConfigError as exc:
+            raise _located(exc, source, template_key) from None
+
+    if case.messages is not None:
+        messages = tuple(
+            Message(message.role, render((*key, "messages", position, "content")))
+            for position, message in enumerate(case.messages)
+        )
+        return Combination(index, variables, None, messages)
+    prompt = render((*key, "prompt"))
+    if case.system is not None:
+        system = Message("system", render((*key, "system")))
+        return Combination(index, variables, None, (system, Message("user", prompt)))
+    return Combination(index, variables, prompt, None)
+
+
+def _build_check(
+    position: int, item: str | dict[str, Any], base_dir: Path, source: SourceMap, key: PathKey
+) -> CompiledCheck:
+    if isinstance(item, str):
+        name, raw = item, None
+    elif len(item) == 1:
+        name, raw = next(iter(item.items()))
+    else:
+        raise SuiteError(
+            f"a check is a mapping with one key (the check's name); got {len(item)} keys: "
+            f"{', '.join(map(str, item))}",
+            path=source.path,
+            line=source.line_of(key),
+            key=dotted(key),
+            hint="write each check as its own list item: '- regex: ...'",
+        )
+    try:
+        check_type = CHECKS.get(name)
+    except ConfigError as exc:
+        raise _located(exc, source, key) from None
+    params = {} if raw is None else raw
+    try:
+        validated = check_type.params.model_validate(params)
+    except ValidationError as exc:
+        raise validation_error(exc, source, check_type.params, (*key, name)) from None
+    try:
+        check = check_type.build(validated, BuildContext(base_dir=base_dir))
+    except ConfigError as exc:
+        raise _located(exc, source, (*key, name, *exc.key)) from None
+    return CompiledCheck(position, name, check)
+
+
+def _located(exc: ConfigError, source: SourceMap | None, key: PathKey) -> SuiteError:
+    if source is None:
+        return SuiteError(exc.message, key=dotted(key) or None, hint=exc.hint)
+    return SuiteError(
+        exc.message,
+        path=source.path,
+        line=source.line_of(key),
+        key=dotted(key) or None,
+        hint=exc.hint,
+    )
+
+
+
+def _import_plugins(plugins: Any, source: SourceMap) -> None:
+    if not isinstance(plugins, list):
+        return
+    for position, module in enumerate(plugins):
+        if not isinstance(module, str):
+            continue
+        try:
+            import_module(module)
+        except PluginImportError as exc:
+            raise SuiteError(
+                str(exc),
+                path=source.path,
+                line=source.line_of(("plugins", position)),
+                key=f"plugins[{position}]",
+                hint="plugins are imported from the directory pytest runs in",
+            ) from None

@@ -1,0 +1,219 @@
+"""Expand a case's variables into the combinations its prompt is rendered with.
+
+A variable is a list of values, one value, the rows of a data file, or values drawn by a
+hypothesis strategy. Lists combine as a cartesian product; ``rows`` give explicit combinations.
+Strategy draws are seeded from the suite seed, the case and the variable name, so the same suite
+always produces the same prompts (for a given hypothesis version).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from promptcheck.errors import ConfigError
+
+#: Strategies a suite may name; their keyword arguments are passed through.
+STRATEGY_NAMES = (
+    "text",
+    "integers",
+    "floats",
+    "booleans",
+    "sampled_from",
+    "from_regex",
+    "emails",
+    "characters",
+    "dates",
+    "lists",
+)
+_STRATEGY_KEYS = {"strategy", "count"}
+_MAX_DRAW_ATTEMPTS = 20
+
+
+def expand(
+    variables: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]] | None,
+    *,
+    base_dir: Path,
+    seed_text: str,
+) -> list[dict[str, Any]]:
+    """All combinations, in a stable order: rows (or one empty row) x product of variables."""
+    names = list(variables)
+    value_lists: list[list[Any]] = []
+    for name in names:
+        try:
+            values = values_of(name, variables[name], base_dir=base_dir, seed_text=seed_text)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, key=(name, *exc.key), hint=exc.hint) from None
+        value_lists.append(values)
+    base_rows: list[dict[str, Any]] = [dict(row) for row in rows] if rows else [{}]
+    combinations = []
+    for row in base_rows:
+        for values in itertools.product(*value_lists):
+            combination = dict(row)
+            combination.update(zip(names, values))
+            combinations.append(combination)
+    return combinations
+
+
+def values_of(name: str, spec: Any, *, base_dir: Path, seed_text: str) -> list[Any]:
+    """The values of one variable; ConfigError keys are relative to the variable's entry."""
+    if isinstance(spec, list):
+        if not spec:
+            raise ConfigError("an empty list of values gives no combinations", key=())
+        return spec
+    if isinstance(spec, dict):
+        if "file" in spec:
+            return _file_values(spec, base_dir)
+        if "strategy" in spec:
+            return _strategy_values(spec, f"{seed_text}:{name}")
+        raise ConfigError(
+            "a variable given as a mapping needs 'file' (values from a data file) or "
+            "'strategy' (values drawn by hypothesis)",
+            hint="for a literal mapping value, put it in a list: [ {...} ]",
+        )
+    return [spec]
+
+
+def _file_values(spec: Mapping[str, Any], base_dir: Path) -> list[Any]:
+    unknown = set(spec) - {"file", "field", "limit"}
+    if unknown:
+        raise ConfigError(f"unknown key {sorted(unknown)[0]!r}", key=(sorted(unknown)[0],))
+    if not isinstance(spec["file"], str):
+        raise ConfigError("'file' must be a path", key=("file",))
+    path = base_dir / spec["file"]
+    field = spec.get("field")
+    limit = spec.get("limit")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ConfigError("'limit' must be a positive integer", key=("limit",))
+    records = read_records(path)
+    values = []
+    for number, record in enumerate(records, start=1):
+        if field is None:
+            values.append(record)
+            continue
+        if not isinstance(record, dict) or field not in record:
+            raise ConfigError(
+                f"record {number} of {path} has no field {field!r}",
+                key=("field",),
+                hint="every record must have the field named by 'field'",
+            )
+        values.append(record[field])
+    if not values:
+        raise ConfigError(f"{path} holds no records", key=("file",))
+    return values[:limit] if limit else values
+
+
+def read_records(path: Path) -> list[Any]:
+    """Records of a .jsonl, .json, .csv, .yaml or .yml file, with errors naming the line."""
+    if not path.is_file():
+        raise ConfigError(
+            f"data file {path} does not exist",
+            key=("file",),
+            hint="paths are relative to the suite file",
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", key=("file",)) from None
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError as exc:
+                raise ConfigError(f"{path}:{number}: invalid JSON: {exc}", key=("file",)) from None
+        return records
+    if suffix == ".csv":
+        return list(csv.DictReader(text.splitlines()))
+    if suffix in (".json", ".yaml", ".yml"):
+        try:
+            data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot parse: {exc}", key=("file",)) from None
+        if not isinstance(data, list):
+            raise ConfigError(f"{path} must hold a list of records", key=("file",))
+        return data
+    raise ConfigError(
+        f"unsupported data file type {suffix!r}",
+        key=("file",),
+        hint="use .jsonl, .json, .csv, .yaml or .yml",
+    )
+
+
+def _strategy_values(spec: Mapping[str, Any], seed_text: str) -> list[Any]:
+    name = spec["strategy"]
+    if name not in STRATEGY_NAMES:
+        from promptcheck.registry import did_you_mean
+
+        raise ConfigError(
+            f"unknown strategy {name!r}",
+            key=("strategy",),
+            hint=did_you_mean(str(name), STRATEGY_NAMES) or f"known: {', '.join(STRATEGY_NAMES)}",
+        )
+    count = spec.get("count", 5)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10_000:
+        raise ConfigError("'count' must be an integer from 1 to 10000", key=("count",))
+    kwargs = {key: value for key, value in spec.items() if key not in _STRATEGY_KEYS}
+    strategy = _build_strategy(name, kwargs)
+    return draw(strategy, count, seed_text)
+
+
+def _build_strategy(name: str, kwargs: dict[str, Any]) -> Any:
+    from hypothesis import strategies
+
+    factory: Callable[..., Any] = getattr(strategies, name)
+    if name == "sampled_from":
+        elements = kwargs.pop("elements", None)
+        if not isinstance(elements, list) or not elements:
+            raise ConfigError("sampled_from needs 'elements': a non-empty list", key=("elements",))
+        kwargs = {"elements": elements, **kwargs}
+    if name == "lists":
+        raise ConfigError("'lists' needs an element strategy; use a file or rows instead")
+    try:
+        strategy = factory(**kwargs)
+        strategy.validate()
+    except Exception as exc:  # hypothesis raises InvalidArgument, TypeError, re.error ...
+        raise ConfigError(f"invalid arguments for strategy {name!r}: {exc}") from None
+    return strategy
+
+
+def draw(strategy: Any, count: int, seed_text: str) -> list[Any]:
+    """Draw ``count`` distinct values deterministically (fewer if the strategy has fewer)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    values: list[Any] = []
+    seen: set[str] = set()
+    seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:8], "big")
+
+    @hypothesis_seed(seed)
+    @settings(
+        database=None,
+        max_examples=count * _MAX_DRAW_ATTEMPTS,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        deadline=None,
+    )
+    @given(strategy)
+    def collect(value: Any) -> None:
+        key = json.dumps(value, sort_keys=True, default=str)
+        if key not in seen and len(values) < count:
+            seen.add(key)
+            values.append(value)
+
+    try:
+        collect()
+    except Exception as exc:
+        raise ConfigError(f"could not draw values: {type(exc).__name__}: {exc}") from None
+    return values
