@@ -1,0 +1,352 @@
+"""Structured-output checks: the output is JSON, valid under a JSON Schema, or a pydantic model.
+
+Each says "could not parse" (``invalid JSON at line 1 col 5: ...``) differently from "parsed but
+wrong" (``$.priority: 'P9' is not one of [...]``): the first is usually a prompt or stop-token
+problem, the second a model that misunderstood the task, and a reviewer needs to tell them apart.
+Schemas are loaded and checked, validators built and models imported once, in ``build``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.validators import validator_for
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+from promptcheck.checks.base import BuildContext, CheckContext, CheckResult, register_check
+from promptcheck.checks.params import PASSED, CheckParams, clip, json_path
+from promptcheck.errors import ConfigError, PluginImportError
+from promptcheck.importing import import_object
+
+_FENCE_LINE = re.compile(r"^[ \t]*```(.*)$", re.MULTILINE)
+_FENCED_DOC = "Take the JSON from the first ```json (or bare ```) fenced block, when there is one."
+
+
+def unfence(output: str) -> tuple[str, str]:
+    """The body of the first fenced block tagged ``json`` or untagged, else the whole output.
+
+    Fences are whole lines: an opening line ```` ```json ```` (or ```` ``` ````), a closing line
+    starting with ```` ``` ````. Blocks in other languages are skipped. The second value words
+    where the JSON came from, for reasons.
+    """
+    if "```" not in output:
+        return output, ""
+    fences = list(_FENCE_LINE.finditer(output))
+    for opening, closing in zip(fences[::2], fences[1::2], strict=False):
+        if opening[1].strip().lower() in ("", "json"):
+            return output[opening.end() + 1 : closing.start()], " in the fenced block"
+    return output, ""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def parse_json(text: str, where: str = "") -> tuple[Any, str | None]:
+    """``(value, None)`` when ``text`` (stripped) is JSON, else ``(None, why not)``.
+
+    NaN and Infinity are refused: Python's json accepts them, the programs that read outputs don't.
+    """
+    stripped = text.strip()
+    if not stripped:
+        return None, f"empty output{where}; expected JSON"
+    try:
+        return _DECODER.decode(stripped), None
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON{where} at line {exc.lineno} col {exc.colno}: {exc.msg}"
+    except ValueError as exc:
+        return None, f"invalid JSON{where}: {exc}"
+    except RecursionError:
+        return None, f"invalid JSON{where}: nested too deeply to parse"
+
+
+class JsonParams(CheckParams):
+    """``json``: nothing to say, or where to find the JSON."""
+
+    fenced: bool = Field(False, description=_FENCED_DOC)
+
+
+@dataclass(slots=True)
+class JsonCheck:
+    """The output parses as JSON."""
+
+    name: str
+    fenced: bool
+
+    def evaluate(self, output: str, context: CheckContext) -> CheckResult:
+        text, where = unfence(output) if self.fenced else (output, "")
+        _, error = parse_json(text, where)
+        return PASSED if error is None else CheckResult.failed(error)
+
+
+@register_check("json", JsonParams, shorthand={"type": "null"})
+def build_json(params: JsonParams, context: BuildContext) -> JsonCheck:
+    """The output is one JSON value (any type), with nothing else around it but whitespace.
+
+    Use ``json_schema`` or ``pydantic`` to say what the value must look like.
+    """
+    return JsonCheck("json", params.fenced)
+
+
+#: A mapping of only these keys is parameters missing ``schema``, not an inline schema.
+_OPTION_KEYS = frozenset({"fenced", "check_formats"})
+
+
+class JsonSchemaParams(CheckParams):
+    """``json_schema: schemas/x.json`` (a path) or ``json_schema: {type: object, ...}`` (inline)."""
+
+    schema_: dict[str, Any] | str = Field(
+        alias="schema",
+        description="An inline JSON Schema, or the path of a .json/.yaml schema file relative to "
+        "the suite's directory.",
+    )
+    fenced: bool = Field(False, description=_FENCED_DOC)
+    check_formats: bool = Field(
+        False, description="Also check 'format' keywords (email, date-time, ...); off by default."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_schema_short_form(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"schema": data}
+        if isinstance(data, Mapping) and "schema" not in data and not set(data) <= _OPTION_KEYS:
+            return {"schema": dict(data)}  # the inline schema itself
+        return data
+
+
+def load_schema_file(path: Path) -> Any:
+    """The document in a .json, .yaml or .yml file, with errors worded for the suite author."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"schema file {path} does not exist",
+            key=("schema",),
+            hint="a schema path is relative to the directory of the suite file",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read schema file {path}: {exc}", key=("schema",)) from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                f"schema file {path} is not valid YAML: {exc}", key=("schema",)
+            ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"schema file {path} is not valid JSON at line {exc.lineno} col {exc.colno}: {exc.msg}",
+            key=("schema",),
+        ) from None
+
+
+def _local_registry(directory: Path) -> Registry[Any]:
+    """A $ref registry that reads relative references (``defs.json#/x``) from ``directory``.
+
+    Nothing is fetched over the network: a remote reference that is not a known metaschema makes
+    the check unscored, with the reason.
+    """
+
+    @functools.cache
+    def retrieve(uri: str) -> Resource[Any]:
+        parts = urlsplit(uri)
+        if parts.scheme not in ("", "file") or parts.netloc:
+            raise ValueError(f"refusing to fetch {uri}: only local schema files can be referenced")
+        path = directory / unquote(parts.path)
+        return Resource.from_contents(load_schema_file(path), default_specification=DRAFT202012)
+
+    return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
+def _validator_class(schema: dict[str, Any] | bool) -> Any:
+    """The validator class for the schema's ``$schema``: 2020-12 when absent, None when unknown."""
+    if isinstance(schema, bool) or "$schema" not in schema:
+        return Draft202012Validator
+    if not isinstance(schema["$schema"], str):
+        return None
+    return validator_for(schema, default=None)
+
+
+#: Outputs up to this long have their results remembered (see JsonSchemaCheck.memo).
+_MEMO_OUTPUT_CHARS = 4096
+_MEMO_ENTRIES = 2048
+
+
+@dataclass(slots=True)
+class JsonSchemaCheck:
+    """The output parses as JSON and the value is valid under a compiled schema.
+
+    jsonschema costs tens of microseconds per value, and samples of a case repeat themselves often
+    (a conforming model says the same small object many times), so results of short outputs are
+    remembered: the verdict is a pure function of the output text.
+    """
+
+    name: str
+    validator: Any
+    fenced: bool
+    memo: dict[str, CheckResult] = field(default_factory=dict)
+
+    def evaluate(self, output: str, context: CheckContext) -> CheckResult:
+        result = self.memo.get(output)
+        if result is None:
+            result = self.judge(output)
+            if len(output) <= _MEMO_OUTPUT_CHARS:
+                if len(self.memo) >= _MEMO_ENTRIES:
+                    self.memo.clear()
+                self.memo[output] = result
+        return result
+
+    def judge(self, output: str) -> CheckResult:
+        text, where = unfence(output) if self.fenced else (output, "")
+        value, error = parse_json(text, where)
+        if error is not None:
+            return CheckResult.failed(error)
+        try:
+            found = best_match(self.validator.iter_errors(value))
+        except Unresolvable as exc:
+            ref = getattr(exc, "ref", None) or str(exc)
+            return CheckResult.unscored(clip(f"the schema's $ref {ref!r} cannot be resolved", 200))
+        except Exception as exc:  # a pathological value, a bug in a format checker
+            return CheckResult.unscored(
+                clip(f"the schema could not be applied: {type(exc).__name__}: {exc}", 200)
+            )
+        if found is None:
+            return PASSED
+        return CheckResult.failed(clip(f"{found.json_path}: {found.message}", 200))
+
+
+@register_check(
+    "json_schema",
+    JsonSchemaParams,
+    shorthand={
+        "anyOf": [
+            {"type": "string", "description": "Path of a .json/.yaml schema file."},
+            {"type": "object", "description": "An inline JSON Schema."},
+        ]
+    },
+)
+def build_json_schema(params: JsonSchemaParams, context: BuildContext) -> JsonSchemaCheck:
+    """The output is JSON that is valid under a JSON Schema (draft 2020-12 unless ``$schema`` says).
+
+    The schema is given inline or as a path to a .json/.yaml file; relative ``$ref`` to other local
+    files are resolved from the schema's directory.
+    """
+    if isinstance(params.schema_, str):
+        path = Path(params.schema_)
+        if not path.is_absolute():
+            path = context.base_dir / path
+        schema = load_schema_file(path)
+        where, directory = f"schema file {path}", path.parent
+    else:
+        schema, where, directory = params.schema_, "inline schema", context.base_dir
+    if not isinstance(schema, (dict, bool)):
+        raise ConfigError(
+            f"{where} is a {type(schema).__name__}, not a JSON Schema object", key=("schema",)
+        )
+    validator_class = _validator_class(schema)
+    if validator_class is None:
+        declared = schema.get("$schema") if isinstance(schema, dict) else None
+        raise ConfigError(
+            f"{where} has an unknown $schema {declared!r}",
+            key=("schema",),
+            hint="use https://json-schema.org/draft/2020-12/schema, or leave $schema out",
+        )
+    try:
+        validator_class.check_schema(schema)
+    except SchemaError as exc:
+        raise ConfigError(
+            clip(f"{where} is not a valid JSON Schema: {exc.json_path}: {exc.message}", 300),
+            key=("schema",),
+        ) from None
+    validator = validator_class(
+        schema,
+        registry=_local_registry(directory),
+        format_checker=validator_class.FORMAT_CHECKER if params.check_formats else None,
+    )
+    return JsonSchemaCheck("json_schema", validator, params.fenced)
+
+
+class PydanticParams(CheckParams):
+    """``pydantic: package.module:Model``."""
+
+    short_field = "model"
+
+    model: str = Field(description="Import path of a pydantic BaseModel: 'package.module:Class'.")
+    fenced: bool = Field(False, description=_FENCED_DOC)
+
+
+@dataclass(slots=True)
+class PydanticCheck:
+    """The output is JSON that validates as an instance of a pydantic model."""
+
+    name: str
+    model: type[BaseModel]
+    fenced: bool
+
+    def evaluate(self, output: str, context: CheckContext) -> CheckResult:
+        text, where = unfence(output) if self.fenced else (output, "")
+        if not text.strip():
+            return CheckResult.failed(f"empty output{where}; expected JSON")
+        try:
+            self.model.model_validate_json(text)
+        except ValidationError as exc:
+            return CheckResult.failed(_pydantic_reason(exc, where))
+        except Exception as exc:  # a validator in the user's model that raised something else
+            return CheckResult.unscored(
+                clip(f"{self.model.__name__} raised {type(exc).__name__}: {exc}", 200)
+            )
+        return PASSED
+
+
+def _pydantic_reason(exc: ValidationError, where: str) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    if not errors:
+        return clip(str(exc), 200)
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        return clip(f"invalid JSON{where}: {first.get('ctx', {}).get('error', first['msg'])}", 200)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return clip(f"{json_path(first['loc'])}: {first['msg']}", 200 - len(more)) + more
+
+
+@register_check("pydantic", PydanticParams, shorthand={"type": "string"})
+def build_pydantic(params: PydanticParams, context: BuildContext) -> PydanticCheck:
+    """The output is JSON that validates as the given pydantic model (``package.module:Class``).
+
+    The model is what the calling program parses outputs with, so the check is that program's own
+    acceptance test.
+    """
+    try:
+        model = import_object(params.model)
+    except PluginImportError as exc:
+        raise ConfigError(
+            str(exc),
+            key=("model",),
+            hint="the module must be importable from the working directory "
+            "(or installed); write the path as 'package.module:Class'",
+        ) from None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise ConfigError(
+            f"{params.model} is {model!r}, not a pydantic BaseModel subclass",
+            key=("model",),
+        )
+    return PydanticCheck("pydantic", model, params.fenced)
