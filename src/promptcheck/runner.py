@@ -160,7 +160,9 @@ class Runner:
             case, model, samples or case.samples, str(getattr(backend, "fingerprint", ""))
         )
         generations = await self._generations(backend, case, planned)
-        outcomes = [await self._score(case, model, sample, generations[sample.index]) for sample in planned]
+        outcomes = [
+            await self._score(case, model, sample, generations[sample.index]) for sample in planned
+        ]
         return summarize(case, model.name, outcomes)
 
     def _all_errors(
@@ -238,7 +240,9 @@ class Runner:
         )
         checks = []
         for compiled in case.checks:
-            result = await _evaluate(compiled.check, output, context)
+            result = _evaluate(compiled.check, output, context)
+            if not isinstance(result, CheckResult):
+                result = await _settle(result)
             checks.append(
                 CheckOutcome(compiled.index, compiled.label, result.status, result.reason, result.score)
             )
@@ -276,16 +280,28 @@ async def _request(
     return [Generation(text=None, error=message) for _ in batch]
 
 
-async def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult:
+def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult | Awaitable[Any]:
+    """A synchronous check's result (the common case, kept off the await path) or an awaitable."""
     try:
         result = check.evaluate(output, context)
-        if inspect.isawaitable(result):
-            result = await result
     except Exception as exc:  # a check's bug is reported on the sample, not as a lost run
         return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
-    if not isinstance(result, CheckResult):
-        return CheckResult(Status.UNSCORED, f"check returned {type(result).__name__}, not a CheckResult")
-    return result
+    if type(result) is CheckResult or inspect.isawaitable(result):
+        return result  # type: ignore[no-any-return]
+    return _not_a_result(result)
+
+
+async def _settle(pending: Awaitable[Any]) -> CheckResult:
+    """Await an asynchronous check (a judge), turning its exceptions into UNSCORED."""
+    try:
+        result = await pending
+    except Exception as exc:
+        return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+    return result if isinstance(result, CheckResult) else _not_a_result(result)
+
+
+def _not_a_result(result: object) -> CheckResult:
+    return CheckResult(Status.UNSCORED, f"check returned {type(result).__name__}, not a CheckResult")
 
 
 def _outcome(

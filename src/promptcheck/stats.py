@@ -24,18 +24,18 @@ def upper_bound(k: int, n: int, level: float) -> float:
     """Exact one-sided upper confidence bound for p at ``level`` (Clopper-Pearson)."""
     if n == 0 or k >= n:
         return 1.0
-    from scipy.stats import beta
+    from scipy.special import betaincinv
 
-    return float(beta.ppf(level, k + 1, n - k))
+    return float(betaincinv(k + 1, n - k, level))
 
 
 def lower_bound(k: int, n: int, level: float) -> float:
     """Exact one-sided lower confidence bound for p at ``level`` (Clopper-Pearson)."""
     if n == 0 or k <= 0:
         return 0.0
-    from scipy.stats import beta
+    from scipy.special import betaincinv
 
-    return float(beta.ppf(1.0 - level, k, n - k + 1))
+    return float(betaincinv(k, n - k + 1, 1.0 - level))
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

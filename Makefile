@@ -1,0 +1,31 @@
+# Quick start: `make suites` runs the example suites against the tiny Dolly; `make test` runs the tests.
+# Both create .venv and install the project into it on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: suites test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[local,openai,train,dev]'
+	touch $(STAMP)
+
+suites: $(STAMP)
+	$(BIN)/pytest --promptcheck suites/
+
+test: $(STAMP)
+	$(BIN)/pytest -n 2 tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests plugins benchmarks
+	$(BIN)/ruff format --check src tests plugins benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/runner_throughput.py
+
+clean:
+	rm -rf $(VENV) .promptcheck .pytest_cache .mypy_cache .ruff_cache
