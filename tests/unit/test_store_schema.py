@@ -1,0 +1,185 @@
+"""The migration machinery, and the committed databases of earlier schema versions.
+
+``tests/data/stores/schema-v1.sqlite3`` was written while the schema was at version 1, by
+``python tests/unit/test_store_schema.py tests/data/stores/schema-v1.sqlite3``. Every later
+promptcheck must read it with the same content: a migration that loses or changes its data fails
+``test_committed_v1_store_still_reads_the_same``. (Not ``.db``: the repository ignores ``*.db``.)
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from promptcheck.backends.base import Generation
+from promptcheck.checks.base import Status
+from promptcheck.errors import StoreError
+from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
+from promptcheck.stats import Outcome, ThresholdVerdict
+from promptcheck.store import RunInfo, Store
+from promptcheck.store_schema import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
+
+STORES = Path(__file__).parents[1] / "data" / "stores"
+
+
+def logging_step(version: int) -> Migration:
+    """A step that notes its own number and the version it found, to prove the order."""
+    note = f"INSERT INTO log SELECT {version}, user_version FROM pragma_user_version"
+    if version == 1:
+        return Migration(1, "step 1", ("CREATE TABLE log (step INTEGER, found INTEGER)", note))
+    return Migration(version, f"step {version}", (note,))
+
+
+STEPS = tuple(logging_step(version) for version in (1, 2, 3))
+
+
+@pytest.fixture
+def connection(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    opened = sqlite3.connect(tmp_path / "fake.db", isolation_level=None)
+    yield opened
+    opened.close()
+
+
+def state(connection: sqlite3.Connection) -> tuple[int, list[tuple[int, int]]]:
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    return version, connection.execute("SELECT step, found FROM log ORDER BY rowid").fetchall()
+
+
+def test_pending_steps_run_once_in_order(connection: sqlite3.Connection) -> None:
+    assert migrate(connection, "fake.db", STEPS[:1]) == 0
+    assert state(connection) == (1, [(1, 0)])
+
+    assert migrate(connection, "fake.db", STEPS) == 1
+    assert state(connection) == (3, [(1, 0), (2, 1), (3, 2)])
+
+    assert migrate(connection, "fake.db", STEPS) == 3
+    assert state(connection) == (3, [(1, 0), (2, 1), (3, 2)])
+
+
+def test_a_failing_step_rolls_every_pending_step_back(connection: sqlite3.Connection) -> None:
+    migrate(connection, "fake.db", STEPS[:1])
+    broken = Migration(
+        3, "broken", ("INSERT INTO log VALUES (3, -1)", "INSERT INTO nowhere VALUES (1)")
+    )
+    with pytest.raises(StoreError, match=r"fake.db: migrating the store to schema 3 \(broken\)"):
+        migrate(connection, "fake.db", (*STEPS[:2], broken))
+    assert state(connection) == (1, [(1, 0)])
+    assert not connection.in_transaction
+
+
+def test_a_newer_database_is_refused(connection: sqlite3.Connection) -> None:
+    migrate(connection, "fake.db", STEPS)
+    with pytest.raises(StoreError, match=r"written by a newer promptcheck \(schema 3\)"):
+        migrate(connection, "fake.db", STEPS[:2])
+
+
+def test_steps_must_be_numbered_in_order(connection: sqlite3.Connection) -> None:
+    with pytest.raises(ValueError, match="migration 3 is listed at position 2"):
+        migrate(connection, "fake.db", (STEPS[0], STEPS[2]))
+
+
+def test_the_real_migrations_are_numbered_to_the_schema_version() -> None:
+    assert [step.version for step in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    with Store(path) as store:
+        assert store.runs() == []
+
+
+# -- the committed version-1 database ----------------------------------------------------------
+
+V1_RUN = RunInfo(
+    id="20250101-000000-v1fixture",
+    session="fixture-session",
+    model="tiny-dolly",
+    model_spec={"backend": "openai", "model": "tiny", "api_key": "<redacted>", "api_key_env": "K"},
+    started_at=1_735_689_600.0,
+    label="baseline",
+    git_commit="0123456789abcdef0123456789abcdef01234567",
+    versions={"promptcheck": "0.1.0", "python": "3.11.7"},
+    suites={"suites/options.yaml": "5" * 64},
+)
+
+
+def v1_cases() -> list[CaseResult]:
+    checks = (
+        CheckOutcome(0, "options", Status.PASS, "labels A, B, C"),
+        CheckOutcome(1, "max_words", Status.FAIL, "131 words > 120", 131.0),
+    )
+    samples = (
+        SampleOutcome(
+            0, 0, {"topic": "a weekend in Denver"}, "Give three options", 7, "A) B) C)", checks
+        ),
+        SampleOutcome(
+            1, 0, {"topic": "a weekend in Denver"}, "Give three options", 8, None, (), "boom"
+        ),
+    )
+    verdict = ThresholdVerdict(Outcome.FAIL, 0, 1, 0.95, 0.05, (0.0, 0.975), "0/1 fails")
+    return [
+        CaseResult(
+            suite="options",
+            suite_path="suites/options.yaml",
+            case_id="three-options",
+            model="tiny-dolly",
+            samples=samples,
+            verdict=verdict,
+            tallies=(CheckTally(0, "options", 1), CheckTally(1, "max_words", 0, 1)),
+            tags=("critical",),
+            properties={"owner": "docs"},
+        )
+    ]
+
+
+V1_CACHE = {"c" * 64: Generation("A) B) C)", None, "### Instruction:\nx", 3, 4, 0.5, "stop")}
+
+
+def write_v1_fixture(path: Path) -> None:
+    """Write the fixture; only meaningful while SCHEMA_VERSION is 1."""
+    assert SCHEMA_VERSION == 1, "the v1 fixture must be written by a schema-1 promptcheck"
+    with Store(path) as store:
+        store.create_run(V1_RUN)
+        for case in v1_cases():
+            store.record_case(V1_RUN.id, case)
+        store.finish_run(V1_RUN.id, V1_RUN.started_at + 60)
+        store.cache_generations(list(V1_CACHE.items()))
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
+        raw.execute("VACUUM")
+
+
+def test_committed_v1_store_still_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v1.sqlite3"
+    shutil.copyfile(STORES / "schema-v1.sqlite3", path)
+    with Store(path) as store:
+        (summary,) = store.runs()
+        assert store.run("baseline") == summary
+        assert store.case_results(V1_RUN.id) == v1_cases()
+        assert store.cached_generations(list(V1_CACHE)) == V1_CACHE
+    assert summary.model_spec == V1_RUN.model_spec
+    assert (summary.label, summary.git_commit, summary.suites) == (
+        V1_RUN.label,
+        V1_RUN.git_commit,
+        V1_RUN.suites,
+    )
+    assert (summary.finished_at, summary.cases, summary.samples, summary.failed) == (
+        V1_RUN.started_at + 60,
+        1,
+        2,
+        1,
+    )
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+if __name__ == "__main__":
+    write_v1_fixture(Path(sys.argv[1]))
