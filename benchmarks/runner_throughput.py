@@ -25,7 +25,13 @@ import yaml
 
 CHECKS = [
     "json",
-    {"json_schema": {"type": "object", "required": ["label"], "properties": {"label": {"enum": ["a", "b"]}}}},
+    {
+        "json_schema": {
+            "type": "object",
+            "required": ["label"],
+            "properties": {"label": {"enum": ["a", "b"]}},
+        }
+    },
     {"regex": {"pattern": "label", "mode": "search"}},
 ]
 
@@ -44,7 +50,12 @@ def write_project(root: Path, cases: int, samples: int) -> Path:
             }
         },
         "cases": [
-            {"id": f"case-{i}", "prompt": f"Prompt number {i} about {{{{ topic }}}}", "vars": {"topic": ["x", "y"]}, "expect": CHECKS}
+            {
+                "id": f"case-{i}",
+                "prompt": f"Prompt number {i} about {{{{ topic }}}}",
+                "vars": {"topic": ["x", "y"]},
+                "expect": CHECKS,
+            }
             for i in range(cases)
         ],
     }
@@ -56,7 +67,8 @@ def write_project(root: Path, cases: int, samples: int) -> Path:
 
 def timed(label: str, seconds: float, samples: int, checks: int) -> None:
     rate = samples * checks / seconds
-    print(f"{label:<10} {seconds:8.3f} s  {samples / seconds:10.0f} samples/s  {rate:10.0f} sample-checks/s")
+    per_second = samples / seconds
+    print(f"{label:<13} {seconds:8.3f} s {per_second:9.0f} samples/s {rate:9.0f} sample-checks/s")
 
 
 def main() -> int:
@@ -81,7 +93,9 @@ def main() -> int:
         model = suite.models["bench"]
         total = args.cases * args.samples
         checks = len(CHECKS)
-        print(f"{args.cases} cases x {args.samples} samples = {total} samples, {checks} checks each")
+        print(
+            f"{args.cases} cases x {args.samples} samples = {total} samples, {checks} checks each"
+        )
 
         outputs = ['{"label": "a"}' if i % 10 else '{"label": "z"}' for i in range(total)]
         context = CheckContext(prompt="p")
@@ -128,8 +142,15 @@ def main() -> int:
 
         if not args.no_pytest:
             command = [
-                sys.executable, "-m", "pytest", "--promptcheck", "-q", "-p", "no:cacheprovider",
-                "--promptcheck-no-progress", str(suite_path),
+                sys.executable,
+                "-m",
+                "pytest",
+                "--promptcheck",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--promptcheck-no-progress",
+                str(suite_path),
             ]
             for label in ("pytest", "pytest-cached"):
                 start = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from promptcheck.errors import ConfigError
@@ -36,9 +35,7 @@ class CaseRunner:
                 hint=did_you_mean(case, list(cases)) or f"cases: {', '.join(cases)}",
             )
         chosen = self.session.model(model, spec) if model else self.session.models_for(spec)[0]
-        if samples is not None:
-            self.session.options = replace(self.session.options, samples=samples)
-        return self.session.run_case(spec, cases[case], chosen)[1]
+        return self.session.run_case(spec, cases[case], chosen, samples)[1]
 
     def close(self) -> None:
         self.session.finish()

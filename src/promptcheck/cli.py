@@ -126,7 +126,9 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"error: {exc}")
             continue
         samples = sum(max(c.samples, len(c.combinations)) for c in suite.cases)
-        print(f"ok: {file}: suite {suite.id!r}, {len(suite.cases)} cases, {samples} samples per model")
+        print(
+            f"ok: {file}: suite {suite.id!r}, {len(suite.cases)} cases, {samples} samples per model"
+        )
     print(f"{len(files) - bad} valid, {bad} invalid")
     return EXIT_FAILED if bad else EXIT_OK
 

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from promptcheck.errors import PromptcheckError
+from promptcheck.errors import PromptcheckError, SuiteError
+from promptcheck.plugin import SESSION_KEY
+from promptcheck.registry import did_you_mean
+from promptcheck.report.progress import SampleProgress
 from promptcheck.report.terminal import explain, rate_text
 from promptcheck.results import CaseResult
-from promptcheck.plugin import SESSION_KEY
-from promptcheck.report.progress import SampleProgress
 from promptcheck.stats import Outcome
 from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec
 
@@ -58,20 +59,44 @@ class SuiteFile(pytest.File):
         try:
             suite = session.suite(self.path)
             models = session.models_for(suite)
+            check_case_models(suite, {*session.project.models, *suite.models})
         except PromptcheckError as exc:
             raise self.CollectError(str(exc)) from None
         for case in suite.cases:
             for model in models:
                 if case.models is not None and model.name not in case.models:
                     continue
+                name = f"{case.id}[{model.name}]"
                 item = CaseItem.from_parent(
-                    self, name=f"{case.id}[{model.name}]", suite=suite, case=case, model=model
+                    self,
+                    name=name,
+                    # parsed from the string, as pytest parses the ids that --lf remembers (pytest
+                    # 9 keeps "[model]" as params there but not in a child id built from name)
+                    nodeid=f"{self.nodeid}::{name}",
+                    suite=suite,
+                    case=case,
+                    model=model,
                 )
                 for tag in case.tags:
                     if tag.isidentifier():
                         self.config.addinivalue_line("markers", f"{tag}: promptcheck case tag")
                         item.add_marker(tag)
                 yield item
+
+
+def check_case_models(suite: SuiteSpec, known: set[str]) -> None:
+    """A case's ``models:`` must name defined models: a typo would silently skip the case."""
+    for index, case in enumerate(suite.cases):
+        for name in case.models or ():
+            if name not in known:
+                raise SuiteError(
+                    f"unknown model {name!r}",
+                    path=suite.path,
+                    line=case.line,
+                    key=f"cases[{index}].models",
+                    hint=did_you_mean(name, sorted(known))
+                    or f"defined models: {', '.join(sorted(known)) or 'none'}",
+                )
 
 
 class CaseItem(pytest.Item):
@@ -97,17 +122,21 @@ class CaseItem(pytest.Item):
             finally:
                 session.progress = None
         self.user_properties.extend(properties(run_id, result))
-        fail_on = {Outcome.FAIL} | ({Outcome.UNDECIDED} if session.options.fail_on == "undecided" else set())
+        fail_on = {Outcome.FAIL} | (
+            {Outcome.UNDECIDED} if session.options.fail_on == "undecided" else set()
+        )
         if result.verdict.n == 0 and result.errors:
             raise CaseFailure(result)
         if result.verdict.outcome in fail_on:
             raise CaseFailure(result)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailure):
             return explain(excinfo.value.result)
         if isinstance(excinfo.value, CaseError):
-            return f"{self.case.suite}::{self.case.id} on model {self.model.name!r}: {excinfo.value}"
+            return (
+                f"{self.case.suite}::{self.case.id} on model {self.model.name!r}: {excinfo.value}"
+            )
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -132,4 +161,3 @@ def properties(run_id: str, result: CaseResult) -> list[tuple[str, object]]:
         ("promptcheck_errors", result.errors),
         ("promptcheck_summary", rate_text(result)),
     ]
-

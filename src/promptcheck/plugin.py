@@ -23,43 +23,72 @@ SESSION_KEY = pytest.StashKey["PromptcheckSession"]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("promptcheck", "prompt regression tests (promptcheck)")
     group.addoption(
-        "--promptcheck", action="store_true", dest="promptcheck", default=None,
+        "--promptcheck",
+        action="store_true",
+        dest="promptcheck",
+        default=None,
         help="collect prompt suites (*.yaml with a top-level 'suite:') and run them.",
     )
     group.addoption(
-        "--promptcheck-model", action="append", dest="promptcheck_model", default=None,
-        metavar="NAME", help="model(s) to run on; repeat or comma-separate. "
+        "--promptcheck-model",
+        action="append",
+        dest="promptcheck_model",
+        default=None,
+        metavar="NAME",
+        help="model(s) to run on; repeat or comma-separate. "
         "Default: the suite's or project's default model.",
     )
     group.addoption(
-        "--promptcheck-samples", type=int, dest="promptcheck_samples", default=None,
-        metavar="N", help="samples per case, overriding the suites.",
+        "--promptcheck-samples",
+        type=int,
+        dest="promptcheck_samples",
+        default=None,
+        metavar="N",
+        help="samples per case, overriding the suites.",
     )
     group.addoption(
-        "--promptcheck-fresh", action="store_true", dest="promptcheck_fresh", default=None,
+        "--promptcheck-fresh",
+        action="store_true",
+        dest="promptcheck_fresh",
+        default=None,
         help="ignore cached generations and sample again (results are still recorded).",
     )
     group.addoption(
-        "--promptcheck-store", dest="promptcheck_store", default=None, metavar="PATH",
+        "--promptcheck-store",
+        dest="promptcheck_store",
+        default=None,
+        metavar="PATH",
         help="SQLite run store (default .promptcheck/promptcheck.db).",
     )
     group.addoption(
-        "--promptcheck-concurrency", type=int, dest="promptcheck_concurrency", default=None,
-        metavar="N", help="requests in flight per case (default 8).",
+        "--promptcheck-concurrency",
+        type=int,
+        dest="promptcheck_concurrency",
+        default=None,
+        metavar="N",
+        help="requests in flight per case (default: [tool.promptcheck] concurrency, else 8).",
     )
     group.addoption(
-        "--promptcheck-label", dest="promptcheck_label", default=None, metavar="LABEL",
+        "--promptcheck-label",
+        dest="promptcheck_label",
+        default=None,
+        metavar="LABEL",
         help="label this session's runs in the store (e.g. 'baseline').",
     )
     group.addoption(
-        "--promptcheck-fail-on", dest="promptcheck_fail_on", default=None,
+        "--promptcheck-fail-on",
+        dest="promptcheck_fail_on",
+        default=None,
         choices=("fail", "undecided"),
         help="'fail' (default): only cases that fail on evidence fail; "
         "'undecided': cases the samples cannot decide fail too.",
     )
     group.addoption(
-        "--promptcheck-no-progress", action="store_false", dest="promptcheck_progress",
-        default=None, help="no progress bar, even on a terminal.",
+        "--promptcheck-no-progress",
+        action="store_false",
+        dest="promptcheck_progress",
+        default=None,
+        help="no progress bar, even on a terminal.",
     )
     parser.addini("promptcheck", "collect prompt suites without --promptcheck", type="bool")
     for name, help_text in (
@@ -132,10 +161,17 @@ class SessionHooks:
         terminalreporter.write_line(f"runs recorded in {self.session.store_path}")
 
     def pytest_sessionfinish(self) -> None:
-        if getattr(self.config, "workerinput", None) is not None:
-            self.session.finish(())  # the controller closes the runs
-        else:
-            self.session.finish(sorted(self.run_ids))
+        from promptcheck.errors import PromptcheckError
+
+        try:
+            if getattr(self.config, "workerinput", None) is not None:
+                self.session.finish(())  # the controller closes the runs
+            else:
+                self.session.finish(sorted(self.run_ids))
+        except PromptcheckError as exc:  # the results are recorded; only the end time is lost
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"promptcheck: could not close the runs: {exc}", red=True)
 
 
 @pytest.fixture
@@ -163,23 +199,37 @@ def _options(config: pytest.Config) -> Any:
         return given if given is not None else config.getini(option)
 
     models: list[str] = []
-    for entry in config.getoption("promptcheck_model") or [config.getini("promptcheck_model") or ""]:
+    for entry in config.getoption("promptcheck_model") or [
+        config.getini("promptcheck_model") or ""
+    ]:
         models.extend(name.strip() for name in str(entry).split(",") if name.strip())
-    samples = value("promptcheck_samples")
-    concurrency = value("promptcheck_concurrency")
     fail_on = value("promptcheck_fail_on") or "fail"
     if fail_on not in FAIL_ON:
         raise pytest.UsageError(f"promptcheck_fail_on must be one of {', '.join(FAIL_ON)}")
     try:
         return Options(
             models=tuple(models),
-            samples=int(samples) if samples else None,
+            samples=_positive(value("promptcheck_samples"), "promptcheck_samples"),
             fresh=bool(config.getoption("promptcheck_fresh")),
             store=value("promptcheck_store") or None,
-            concurrency=int(concurrency) if concurrency else 8,
+            concurrency=_positive(value("promptcheck_concurrency"), "promptcheck_concurrency"),
             label=config.getoption("promptcheck_label"),
             fail_on=fail_on,
             progress=config.getoption("promptcheck_progress") is not False,
         )
     except ValueError as exc:
         raise pytest.UsageError(f"promptcheck: invalid option value: {exc}") from None
+
+
+def _positive(raw: object, name: str) -> int | None:
+    """A count from the command line or the ini (a string there); a count below 1 is an error."""
+    if raw is None or raw == "":
+        return None
+    try:
+        number = int(str(raw))
+    except ValueError:
+        number = 0
+    if number < 1:
+        option = "--" + name.replace("_", "-")
+        raise pytest.UsageError(f"{option} (ini {name}) must be a whole number >= 1, not {raw!r}")
+    return number

@@ -16,7 +16,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from promptcheck.backends.base import BACKENDS, Backend, BackendContext, Generation, GenerationRequest
+from promptcheck.backends.base import (
+    BACKENDS,
+    Backend,
+    BackendContext,
+    Generation,
+    GenerationRequest,
+)
 from promptcheck.checks.base import CheckContext, CheckResult, Status
 from promptcheck.errors import BackendError, PromptcheckError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
@@ -47,7 +53,9 @@ class PlannedSample:
     cache_key: str
 
 
-def plan_samples(case: CaseSpec, model: ModelConfig, samples: int, fingerprint: str = "") -> list[PlannedSample]:
+def plan_samples(
+    case: CaseSpec, model: ModelConfig, samples: int, fingerprint: str = ""
+) -> list[PlannedSample]:
     """Spread ``samples`` over the combinations round-robin (at least one each), with seeds.
 
     A sample's seed depends on the suite seed, the suite, the case, the combination's variables
@@ -77,9 +85,7 @@ def plan_samples(case: CaseSpec, model: ModelConfig, samples: int, fingerprint: 
         prompt = combination.prompt
         if prompt is None:
             prompt = json.dumps([[m.role, m.content] for m in combination.messages or ()])
-        key_roots.append(
-            hashlib.sha256(f"{model_key}\0{prompt}\0{sampling_key}\0".encode())
-        )
+        key_roots.append(hashlib.sha256(f"{model_key}\0{prompt}\0{sampling_key}\0".encode()))
     planned = []
     count = len(combinations)
     for index in range(total):
@@ -139,7 +145,9 @@ class Runner:
         self.backends = BackendPool()
         self._loop = asyncio.new_event_loop()
 
-    def run_case(self, case: CaseSpec, model: ModelConfig, samples: int | None = None) -> CaseResult:
+    def run_case(
+        self, case: CaseSpec, model: ModelConfig, samples: int | None = None
+    ) -> CaseResult:
         """Sample and score one case on one model. Backend failures become sample errors."""
         return self._loop.run_until_complete(self.arun_case(case, model, samples))
 
@@ -155,7 +163,9 @@ class Runner:
         try:
             backend = self.backends.get(model)
         except PromptcheckError as exc:
-            return self._all_errors(case, model, samples, f"cannot start model {model.name!r}: {exc}")
+            return self._all_errors(
+                case, model, samples, f"cannot start model {model.name!r}: {exc}"
+            )
         planned = plan_samples(
             case, model, samples or case.samples, str(getattr(backend, "fingerprint", ""))
         )
@@ -206,7 +216,7 @@ class Runner:
         async def fetch(batch: list[PlannedSample]) -> None:
             async with limit:
                 results = await _request(backend, case, batch)
-            for sample, generation in zip(batch, results):
+            for sample, generation in zip(batch, results, strict=True):
                 found[sample.index] = (generation, False)
             if self.progress:
                 self.progress(len(batch))
@@ -244,7 +254,9 @@ class Runner:
             if not isinstance(result, CheckResult):
                 result = await _settle(result)
             checks.append(
-                CheckOutcome(compiled.index, compiled.label, result.status, result.reason, result.score)
+                CheckOutcome(
+                    compiled.index, compiled.label, result.status, result.reason, result.score
+                )
             )
         return _outcome(sample, generation, tuple(checks))
 
@@ -287,7 +299,7 @@ def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult | A
     except Exception as exc:  # a check's bug is reported on the sample, not as a lost run
         return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
     if type(result) is CheckResult or inspect.isawaitable(result):
-        return result  # type: ignore[no-any-return]
+        return result
     return _not_a_result(result)
 
 
@@ -301,7 +313,9 @@ async def _settle(pending: Awaitable[Any]) -> CheckResult:
 
 
 def _not_a_result(result: object) -> CheckResult:
-    return CheckResult(Status.UNSCORED, f"check returned {type(result).__name__}, not a CheckResult")
+    return CheckResult(
+        Status.UNSCORED, f"check returned {type(result).__name__}, not a CheckResult"
+    )
 
 
 def _outcome(

@@ -10,6 +10,7 @@ import functools
 import os
 import platform
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 DEFAULT_STORE = ".promptcheck/promptcheck.db"
 FAIL_ON = ("fail", "undecided")
+DEFAULT_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Options:
     samples: int | None = None
     fresh: bool = False
     store: str | None = None
-    concurrency: int = 8
+    concurrency: int | None = None
     label: str | None = None
     fail_on: str = "fail"
     progress: bool = True
@@ -53,7 +55,9 @@ class PromptcheckSession:
 
     root: Path
     options: Options
-    session_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
+    session_id: str = field(
+        default_factory=lambda: time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    )
     project: ProjectConfig = field(init=False)
     results: list[CaseResult] = field(default_factory=list)
     progress: Callable[[int], None] | None = None
@@ -65,6 +69,9 @@ class PromptcheckSession:
 
     def __post_init__(self) -> None:
         self.project = load_project_config(self.root)
+        # plugins/ and the modules suites name live in the project, wherever pytest is run from
+        if str(self.root) not in sys.path:
+            sys.path.insert(0, str(self.root))
         for module in self.project.plugins:
             import_module(module)
 
@@ -82,10 +89,7 @@ class PromptcheckSession:
         names: Sequence[str] = self.options.models
         if not names:
             default = suite.default_model or self.project.model
-            if default:
-                names = (default,)
-            else:
-                names = sorted({*self.project.models, *suite.models})
+            names = (default,) if default else sorted({*self.project.models, *suite.models})
         if not names:
             raise ConfigError(
                 "no model to run on",
@@ -127,16 +131,23 @@ class PromptcheckSession:
         if self._runner is None:
             self._runner = Runner(
                 cache=self.store,
-                concurrency=self.options.concurrency,
+                concurrency=self.options.concurrency
+                or self.project.concurrency
+                or DEFAULT_CONCURRENCY,
                 fresh=self.options.fresh,
                 progress=lambda count: self.progress(count) if self.progress else None,
             )
         return self._runner
 
-    def run_case(self, suite: SuiteSpec, case: CaseSpec, model: ModelConfig) -> tuple[str, CaseResult]:
-        """Run and record one case; returns the run id it was recorded under."""
+    def run_case(
+        self, suite: SuiteSpec, case: CaseSpec, model: ModelConfig, samples: int | None = None
+    ) -> tuple[str, CaseResult]:
+        """Run and record one case; returns the run id it was recorded under.
+
+        ``samples`` overrides the option and the suite for this call only.
+        """
         run_id = self.run_id(suite, model)
-        result = self.runner.run_case(case, model, self.options.samples)
+        result = self.runner.run_case(case, model, samples or self.options.samples)
         self.store.record_case(run_id, result)
         self.results.append(result)
         return run_id, result
@@ -145,10 +156,9 @@ class PromptcheckSession:
         """The store's run for this session and model, created on first use (idempotent)."""
         from promptcheck.store import RunInfo
 
-        run_id = self._runs.setdefault(model.name, f"{self.session_id}-{model.name}")
+        run_id = f"{self.session_id}-{model.name}"
         if (run_id, str(suite.path)) in self._registered:
             return run_id
-        self._registered.add((run_id, str(suite.path)))
         self.store.create_run(
             RunInfo(
                 id=run_id,
@@ -162,6 +172,8 @@ class PromptcheckSession:
                 suites={str(suite.path): suite.sha256},
             )
         )
+        self._registered.add((run_id, str(suite.path)))
+        self._runs[model.name] = run_id  # only runs that exist are finished
         return run_id
 
     @functools.cached_property
@@ -209,8 +221,6 @@ def versions() -> dict[str, str]:
 
 
 def _loaded(name: str) -> object | None:
-    import sys
-
     return sys.modules.get(name)
 
 

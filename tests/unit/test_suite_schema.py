@@ -1,4 +1,4 @@
-"""The suite JSON Schema: generated from the models, shipped with the package, true to the loader."""
+"""The suite JSON Schema: generated from the models, shipped in the package, true to the loader."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def project_schema() -> dict[str, object]:
 
 
 def test_shipped_schema_is_up_to_date() -> None:
-    """Regenerate with: promptcheck schema --builtin --out src/promptcheck/schema/suite.schema.json"""
+    """Regenerate: promptcheck schema --builtin --out src/promptcheck/schema/suite.schema.json"""
     generated = suite_schema()
     shipped = shipped_schema()
     generated_checks = _check_names(generated)

@@ -15,7 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from promptcheck.backends.base import BackendContext, Generation, GenerationRequest, register_backend
+from promptcheck.backends.base import (
+    BackendContext,
+    Generation,
+    GenerationRequest,
+    register_backend,
+)
 
 
 class ScriptedOutput(BaseModel):
@@ -108,7 +113,9 @@ class ScriptedBackend:
 
     def __init__(self, params: ScriptedParams) -> None:
         self.latency_s = params.latency_ms / 1000.0
-        self._rules = [(re.compile(rule.match), _Distribution(rule.outputs)) for rule in params.rules]
+        self._rules = [
+            (re.compile(rule.match), _Distribution(rule.outputs)) for rule in params.rules
+        ]
         self._default = _Distribution(params.default) if params.default else None
 
     async def generate(self, request: GenerationRequest) -> list[Generation]:

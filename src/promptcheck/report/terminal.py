@@ -25,23 +25,27 @@ def rate_text(result: CaseResult) -> str:
     if verdict.n == 0:
         return "no scored samples"
     return (
-        f"{verdict.k}/{verdict.n} = {percent(verdict.rate)} "
-        f"(95% CI {percent(low)}-{percent(high)})"
+        f"{verdict.k}/{verdict.n} = {percent(verdict.rate)} (95% CI {percent(low)}-{percent(high)})"
     )
 
 
 def explain(result: CaseResult) -> str:
     """The failure text of one case on one model."""
     verdict = result.verdict
-    lines = [
-        f"{result.suite}::{result.case_id} on model {result.model!r}: {verdict.outcome.value.upper()}",
-        f"  conformance {rate_text(result)}, threshold {percent(verdict.threshold)}",
-        f"  {verdict.explanation}",
-    ]
     errors = result.errors
+    # every sample errored: nothing was scored, so the case could not be judged at all
+    status = "ERROR" if errors and errors == len(result.samples) else verdict.outcome.value.upper()
+    lines = [
+        f"{result.suite}::{result.case_id} on model {result.model!r}: {status}",
+        f"  conformance {rate_text(result)}, threshold {percent(verdict.threshold)}",
+    ]
+    if verdict.n:
+        lines.append(f"  {verdict.explanation}")
     if errors:
         first = next(s.error for s in result.samples if s.status == "error")
-        lines.append(f"  {errors} sample(s) errored and were not scored, e.g.: {_clip(first or '', 200)}")
+        lines.append(
+            f"  {errors} sample(s) errored and were not scored, e.g.: {_clip(first or '', 200)}"
+        )
     unscored = result.count("unscored")
     if unscored:
         lines.append(f"  {unscored} sample(s) could not be scored by a check")
@@ -162,5 +166,9 @@ def _table(rows: Sequence[SummaryRow]) -> list[str]:
         )
         for row in sorted(rows, key=lambda r: r.case_id)
     ]
-    widths = [max(len(cell) for cell in column) for column in zip(header, *body)]
-    return ["  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in (header, *body)]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
+    return [
+        "  "
+        + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in (header, *body)
+    ]
