@@ -6,11 +6,11 @@ suites can stay model-free. Suite-level ``models`` override project ones of the 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptcheck.errors import ConfigError
@@ -51,7 +51,8 @@ def load_project_config(root: Path) -> ProjectConfig:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    table: Any = document.get("tool", {}).get("promptcheck", {})
+    tool: Any = document.get("tool", {})
+    table: Any = tool.get("promptcheck", {}) if isinstance(tool, dict) else {}
     try:
         parsed = ProjectModel.model_validate(table)
     except ValidationError as exc:

@@ -1,4 +1,4 @@
-"""The suite format: pydantic models of the YAML, and the raw models' validation errors as file:line.
+"""The suite format: pydantic models of the YAML, and their validation errors as file:line: key.
 
 Loading happens in two steps. Pydantic validates the shape (types, unknown keys, ranges); then
 :mod:`promptcheck.suite` compiles the parts whose shape depends on a registry or on other files
@@ -32,17 +32,22 @@ class _Strict(BaseModel):
 class Defaults(_Strict):
     """Settings every case inherits unless it overrides them."""
 
-    samples: int = Field(20, ge=1, le=100_000, description="Samples drawn per case.")
-    temperature: float = Field(0.8, ge=0.0, le=5.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    max_tokens: int = Field(200, ge=1, le=1_000_000, description="New tokens per sample.")
+    samples: int = Field(20, strict=True, ge=1, le=100_000, description="Samples drawn per case.")
+    temperature: float = Field(0.8, strict=True, ge=0.0, le=5.0)
+    top_p: float = Field(1.0, strict=True, gt=0.0, le=1.0)
+    max_tokens: int = Field(
+        200, strict=True, ge=1, le=1_000_000, description="New tokens per sample."
+    )
     stop: list[str] = Field(default_factory=list, description="Stop strings.")
-    seed: int = Field(0, description="Root of every sample's seed: same seed, same samples.")
+    seed: int = Field(
+        0, strict=True, description="Root of every sample's seed: same seed, same samples."
+    )
     threshold: float = Field(
-        0.95, ge=0.0, le=1.0, description="Conformance rate a case must reach."
+        0.95, strict=True, ge=0.0, le=1.0, description="Conformance rate a case must reach."
     )
     tolerance: float = Field(
         0.05,
+        strict=True,
         ge=0.0,
         lt=1.0,
         description="A rate below threshold - tolerance must fail; between, either is fine.",
@@ -85,13 +90,13 @@ class CaseModel(_Strict):
     )
     tags: list[str] = Field(default_factory=list, description="Labels; 'critical' is special.")
     models: list[str] | None = Field(None, description="Run this case only on these models.")
-    samples: int | None = Field(None, ge=1, le=100_000)
-    temperature: float | None = Field(None, ge=0.0, le=5.0)
-    top_p: float | None = Field(None, gt=0.0, le=1.0)
-    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    samples: int | None = Field(None, strict=True, ge=1, le=100_000)
+    temperature: float | None = Field(None, strict=True, ge=0.0, le=5.0)
+    top_p: float | None = Field(None, strict=True, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(None, strict=True, ge=1, le=1_000_000)
     stop: list[str] | None = None
-    threshold: float | None = Field(None, ge=0.0, le=1.0)
-    tolerance: float | None = Field(None, ge=0.0, lt=1.0)
+    threshold: float | None = Field(None, strict=True, ge=0.0, le=1.0)
+    tolerance: float | None = Field(None, strict=True, ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _one_prompt(self) -> CaseModel:
@@ -119,10 +124,11 @@ class SuiteModel(_Strict):
 def validate_suite(data: Any, source: SourceMap) -> SuiteModel:
     """Validate raw YAML data; the first error becomes a SuiteError naming its line and key."""
     if not isinstance(data, dict):
+        what = "empty" if data is None else f"{_yaml_type(data)}, not a mapping"
         raise SuiteError(
-            "a suite file must be a mapping with 'suite' and 'cases'",
+            f"the suite file is {what}; a suite is a mapping with 'suite' and 'cases'",
             path=source.path,
-            line=1,
+            line=source.line_of(()) or 1,
             hint="start the file with 'suite: my-suite' and a list of 'cases:'",
         )
     try:
@@ -134,18 +140,22 @@ def validate_suite(data: Any, source: SourceMap) -> SuiteModel:
 def validation_error(
     exc: ValidationError, source: SourceMap, model: type[BaseModel], prefix: PathKey = ()
 ) -> SuiteError:
-    """Turn the first pydantic error into a SuiteError with line, key and a did-you-mean."""
+    """Turn the first pydantic error into a SuiteError with line, key and a did-you-mean.
+
+    An unknown key is reported before a missing one: a misspelt key causes both, and the
+    did-you-mean is the useful half.
+    """
     errors = exc.errors(include_url=False)
-    first = errors[0]
-    location = tuple(part for part in first["loc"] if not _is_union_tag(part))
-    key = (*prefix, *location)
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    location = tuple(first["loc"])
+    key = _yaml_key(first, prefix, source)
     message = str(first["msg"])
     hint = None
     if first["type"] == "extra_forbidden":
         message = f"unknown key {location[-1]!r}"
-        hint = did_you_mean(str(location[-1]), _known_keys(model, location[:-1]))
+        known = _known_keys(model, location[:-1])
+        hint = did_you_mean(str(location[-1]), known)
         if hint is None:
-            known = _known_keys(model, location[:-1])
             hint = f"known keys: {', '.join(known)}" if known else None
     elif first["type"] == "missing":
         message = f"missing required key {location[-1]!r}"
@@ -153,9 +163,9 @@ def validation_error(
         message = f"{message} (got {_short(first['input'])})"
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    more = len(errors) - 1
+    more = len({_yaml_key(error, prefix, source) for error in errors} - {key})
     if more:
-        message += f" (and {more} more error{'s' if more > 1 else ''})"
+        message += f" (and errors at {more} more place{'s' if more > 1 else ''})"
     return SuiteError(
         message,
         path=source.path,
@@ -165,8 +175,32 @@ def validation_error(
     )
 
 
-def _is_union_tag(part: str | int) -> bool:
-    return isinstance(part, str) and ("[" in part or part in ("str", "int", "dict[str,any]"))
+def _yaml_key(error: Any, prefix: PathKey, source: SourceMap) -> PathKey:
+    """The path in the YAML of a pydantic error location.
+
+    Parts of the location that are not in the file are dropped: union members (``str``,
+    ``dict[str,any]``), ``[key]`` and the fields a short form fills (``regex: "^A"`` has no
+    ``pattern`` key); a missing key is kept, as it is what the message is about.
+    """
+    key = prefix
+    parts = tuple(error["loc"])
+    for position, part in enumerate(parts):
+        candidate = (*key, part)
+        if candidate in source.lines or (position == len(parts) - 1 and error["type"] == "missing"):
+            key = candidate
+    return key
+
+
+def _yaml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"
 
 
 def _short(value: Any) -> str:
@@ -175,17 +209,19 @@ def _short(value: Any) -> str:
 
 
 def _known_keys(model: type[BaseModel], location: tuple[str | int, ...]) -> list[str]:
-    """Field names of the (nested) model at ``location``, for did-you-mean hints."""
+    """Keys of the (nested) model at ``location``, by alias where a field has one."""
     current: type[BaseModel] | None = model
     for part in location:
         if current is None or isinstance(part, int):
             continue
         field = current.model_fields.get(str(part))
         if field is None:
-            # a dict of models (models.<name>): the part is a user key, keep the same model
+            # a dict of models (models.<name>) or a union tag: keep the same model
             continue
         current = _model_of(field.annotation)
-    return sorted(current.model_fields) if current is not None else []
+    if current is None:
+        return []
+    return sorted(field.alias or name for name, field in current.model_fields.items())
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

@@ -1,4 +1,4 @@
-"""Compile a validated suite into ready-to-run cases: checks built, prompts rendered, models resolved.
+"""Compile a validated suite into ready-to-run cases: checks built, prompts rendered, models found.
 
 Everything that can be wrong with a suite is found here, at collection time, and reported as a
 SuiteError with the file and line; nothing the suite says can fail later inside a test run.
@@ -22,7 +22,7 @@ from promptcheck.importing import import_module
 from promptcheck.spec import CaseModel, ModelEntry, SuiteModel, validate_suite, validation_error
 from promptcheck.templating import Template
 from promptcheck.variables import expand
-from promptcheck.yamlsource import PathKey, SourceMap, dotted, load_yaml
+from promptcheck.yamlsource import PathKey, SourceMap, dotted, key_near, load_yaml
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,15 @@ def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
+        start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[start : exc.start].decode("utf-8", "replace"))
+        key = key_near(raw.decode("utf-8", "replace"), path, line, column)
         raise SuiteError(
-            "the file is not valid UTF-8", path=path, line=line, hint="save it as UTF-8"
+            "the file is not valid UTF-8",
+            path=path,
+            line=line,
+            key=dotted(key or ()) or None,
+            hint="save it as UTF-8",
         ) from None
     data, source = load_yaml(text, path)
     if isinstance(data, dict):
@@ -157,6 +164,8 @@ def resolve_model(
         raise _located(exc, source, (*key, "backend")) from None
     try:
         validated = backend_type.params.model_validate(params)
+    except ConfigError as exc:
+        raise _located(exc, source, (*key, *exc.key)) from None
     except ValidationError as exc:
         if source is None:
             first = exc.errors(include_url=False)[0]
@@ -164,6 +173,8 @@ def resolve_model(
                 f"model {name!r}: {'.'.join(map(str, first['loc']))}: {first['msg']}"
             ) from None
         raise validation_error(exc, source, backend_type.params, key) from None
+    except Exception as exc:  # a plugin backend's validator with a bug
+        raise _located(_crashed(exc, f"backend {entry.backend!r}"), source, key) from None
     return ModelConfig(name, entry.backend, validated, params, base_dir)
 
 
@@ -187,7 +198,8 @@ def _compile_case(
                 path=source.path,
                 line=source.line_of(template_key),
                 key=dotted(template_key),
-                hint=f"declare it under 'vars:' (declared: {', '.join(sorted(declared)) or 'none'})",
+                hint="declare it under 'vars:' "
+                f"(declared: {', '.join(sorted(declared)) or 'none'})",
             )
     try:
         combinations = expand(
@@ -287,9 +299,9 @@ def _build_check(
     elif len(item) == 1:
         name, raw = next(iter(item.items()))
     else:
+        got = f"{len(item)} keys: {', '.join(map(str, item))}" if item else "an empty mapping"
         raise SuiteError(
-            f"a check is a mapping with one key (the check's name); got {len(item)} keys: "
-            f"{', '.join(map(str, item))}",
+            f"a check is a mapping with one key (the check's name); got {got}",
             path=source.path,
             line=source.line_of(key),
             key=dotted(key),
@@ -304,16 +316,30 @@ def _build_check(
         validated = check_type.params.model_validate(params)
     except ValidationError as exc:
         raise validation_error(exc, source, check_type.params, (*key, name)) from None
+    except ConfigError as exc:
+        raise _located(exc, source, (*key, name, *exc.key)) from None
+    except Exception as exc:  # a plugin check's validator with a bug
+        raise _located(_crashed(exc, f"check {name!r}"), source, (*key, name)) from None
     try:
         check = check_type.build(validated, BuildContext(base_dir=base_dir))
     except ConfigError as exc:
         raise _located(exc, source, (*key, name, *exc.key)) from None
+    except Exception as exc:  # a plugin check's build with a bug
+        raise _located(_crashed(exc, f"check {name!r}"), source, (*key, name)) from None
     return CompiledCheck(position, name, check)
+
+
+def _crashed(exc: Exception, what: str) -> ConfigError:
+    return ConfigError(
+        f"{what} raised {type(exc).__name__} on these parameters: {exc}",
+        hint="this is a bug in the plugin that defines it; the parameters may still be wrong",
+    )
 
 
 def _located(exc: ConfigError, source: SourceMap | None, key: PathKey) -> SuiteError:
     if source is None:
         return SuiteError(exc.message, key=dotted(key) or None, hint=exc.hint)
+    key = source.present(key)
     return SuiteError(
         exc.message,
         path=source.path,
@@ -321,7 +347,6 @@ def _located(exc: ConfigError, source: SourceMap | None, key: PathKey) -> SuiteE
         key=dotted(key) or None,
         hint=exc.hint,
     )
-
 
 
 def _import_plugins(plugins: Any, source: SourceMap) -> None:

@@ -16,9 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from promptcheck.errors import ConfigError
+from promptcheck.errors import ConfigError, SuiteError
+from promptcheck.yamlsource import load_yaml
 
 #: Strategies a suite may name; their keyword arguments are passed through.
 STRATEGY_NAMES = (
@@ -35,6 +34,9 @@ STRATEGY_NAMES = (
 )
 _STRATEGY_KEYS = {"strategy", "count"}
 _MAX_DRAW_ATTEMPTS = 20
+#: Most combinations one case may expand to: a product of lists grows fast, and each one is a
+#: rendered prompt held in memory.
+MAX_COMBINATIONS = 100_000
 
 
 def expand(
@@ -54,11 +56,19 @@ def expand(
             raise ConfigError(exc.message, key=(name, *exc.key), hint=exc.hint) from None
         value_lists.append(values)
     base_rows: list[dict[str, Any]] = [dict(row) for row in rows] if rows else [{}]
+    total = len(base_rows)
+    for value_list in value_lists:
+        total *= len(value_list)
+    if total > MAX_COMBINATIONS:
+        raise ConfigError(
+            f"the variables give {total} combinations, more than {MAX_COMBINATIONS}",
+            hint="lists are combined as a product; use 'rows' for explicit combinations",
+        )
     combinations = []
     for row in base_rows:
-        for values in itertools.product(*value_lists):
+        for chosen in itertools.product(*value_lists):
             combination = dict(row)
-            combination.update(zip(names, values))
+            combination.update(zip(names, chosen, strict=True))
             combinations.append(combination)
     return combinations
 
@@ -70,6 +80,8 @@ def values_of(name: str, spec: Any, *, base_dir: Path, seed_text: str) -> list[A
             raise ConfigError("an empty list of values gives no combinations", key=())
         return spec
     if isinstance(spec, dict):
+        if "file" in spec and "strategy" in spec:
+            raise ConfigError("a variable takes its values from 'file' or 'strategy', not both")
         if "file" in spec:
             return _file_values(spec, base_dir)
         if "strategy" in spec:
@@ -90,8 +102,10 @@ def _file_values(spec: Mapping[str, Any], base_dir: Path) -> list[Any]:
         raise ConfigError("'file' must be a path", key=("file",))
     path = base_dir / spec["file"]
     field = spec.get("field")
+    if field is not None and not isinstance(field, str):
+        raise ConfigError("'field' must be the name of a field", key=("field",))
     limit = spec.get("limit")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigError("'limit' must be a positive integer", key=("limit",))
     records = read_records(path)
     values = []
@@ -113,7 +127,18 @@ def _file_values(spec: Mapping[str, Any], base_dir: Path) -> list[Any]:
 
 def read_records(path: Path) -> list[Any]:
     """Records of a .jsonl, .json, .csv, .yaml or .yml file, with errors naming the line."""
-    if not path.is_file():
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".json", ".csv", ".yaml", ".yml"):
+        raise ConfigError(
+            f"unsupported data file type {suffix!r}",
+            key=("file",),
+            hint="use .jsonl, .json, .csv, .yaml or .yml",
+        )
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system
+        exists = False
+    if not exists:
         raise ConfigError(
             f"data file {path} does not exist",
             key=("file",),
@@ -123,7 +148,6 @@ def read_records(path: Path) -> list[Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}", key=("file",)) from None
-    suffix = path.suffix.lower()
     if suffix == ".jsonl":
         records = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -131,29 +155,33 @@ def read_records(path: Path) -> list[Any]:
                 continue
             try:
                 records.append(json.loads(line))
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise ConfigError(f"{path}:{number}: invalid JSON: {exc}", key=("file",)) from None
         return records
     if suffix == ".csv":
-        return list(csv.DictReader(text.splitlines()))
-    if suffix in (".json", ".yaml", ".yml"):
         try:
-            data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot parse: {exc}", key=("file",)) from None
-        if not isinstance(data, list):
-            raise ConfigError(f"{path} must hold a list of records", key=("file",))
-        return data
-    raise ConfigError(
-        f"unsupported data file type {suffix!r}",
-        key=("file",),
-        hint="use .jsonl, .json, .csv, .yaml or .yml",
-    )
+            return list(csv.DictReader(text.splitlines()))
+        except csv.Error as exc:
+            raise ConfigError(f"{path}: cannot parse CSV: {exc}", key=("file",)) from None
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise ConfigError(f"{path}: invalid JSON: {exc}", key=("file",)) from None
+    else:
+        try:
+            data, _ = load_yaml(text, path)
+        except SuiteError as exc:
+            where = f"{path}:{exc.line}" if exc.line is not None else str(path)
+            raise ConfigError(f"{where}: {exc.message}", key=("file",), hint=exc.hint) from None
+    if not isinstance(data, list):
+        raise ConfigError(f"{path} must hold a list of records", key=("file",))
+    return data
 
 
 def _strategy_values(spec: Mapping[str, Any], seed_text: str) -> list[Any]:
     name = spec["strategy"]
-    if name not in STRATEGY_NAMES:
+    if not isinstance(name, str) or name not in STRATEGY_NAMES:
         from promptcheck.registry import did_you_mean
 
         raise ConfigError(
