@@ -74,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("promptcheck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `promptcheck show RUN --json | head`
+        sys.stderr.close()
+        return EXIT_OK
     return code
 
 
@@ -134,10 +137,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _open_store(path: Path | None) -> object:
+    from promptcheck.config import load_project_config
     from promptcheck.session import DEFAULT_STORE
     from promptcheck.store import Store
 
-    target = path or Path(DEFAULT_STORE)
+    target = path or Path(load_project_config(Path.cwd()).store or DEFAULT_STORE)
     if not target.exists():
         raise PromptcheckError(f"no run store at {target}; run 'pytest --promptcheck' first")
     return Store(target)

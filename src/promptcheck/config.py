@@ -6,11 +6,11 @@ suites can stay model-free. Suite-level ``models`` override project ones of the 
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptcheck.errors import ConfigError

@@ -58,12 +58,8 @@ class ConfigError(PromptcheckError):
         super().__init__(message + (f" (hint: {hint})" if hint else ""))
 
 
-class CheckError(PromptcheckError):
-    """A check failed to evaluate for a reason that is not the output's fault (a bug in a plugin)."""
-
-
 class BackendError(PromptcheckError):
-    """A backend could not produce samples: a missing checkpoint, an unreachable endpoint, no memory.
+    """A backend cannot produce samples: a missing checkpoint, an unreachable endpoint, no memory.
 
     ``retryable`` tells the runner whether trying the same request again may succeed.
     """

@@ -16,12 +16,12 @@ RESPONSE_KEY = "### Response:"
 END_KEY = "### End"
 RESPONSE_KEY_NL = f"{RESPONSE_KEY}\n"
 
-#: Dolly's tokenizer adds these, in this order (ids 50277, 50278, 50279 on GPT-NeoX-20B's vocabulary).
+#: Dolly's tokenizer adds these, in this order (ids 50277-50279 on GPT-NeoX-20B's vocabulary).
 DOLLY_SPECIAL_TOKENS: tuple[str, ...] = (END_KEY, INSTRUCTION_KEY, RESPONSE_KEY_NL)
 
 
 def dolly_prompt(instruction: str, context: str | None = None) -> str:
-    """The text a Dolly model is given at inference: everything up to and including the response key."""
+    """The text a Dolly model is given at inference: everything up to the response key, included."""
     if context:
         return (
             f"{INTRO_BLURB}\n\n{INSTRUCTION_KEY}\n{instruction}\n\n"
@@ -31,5 +31,5 @@ def dolly_prompt(instruction: str, context: str | None = None) -> str:
 
 
 def dolly_training_text(instruction: str, response: str, context: str | None = None) -> str:
-    """One training record as Dolly's trainer formats it: the prompt, the response, then ``### End``."""
+    """A training record as Dolly's trainer formats it: the prompt, the response, ``### End``."""
     return f"{dolly_prompt(instruction, context)}{response}\n\n{END_KEY}"

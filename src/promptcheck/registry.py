@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
-from promptcheck.errors import ConfigError
+from promptcheck.errors import ConfigError, PluginImportError
 
 T = TypeVar("T")
 
@@ -55,18 +55,24 @@ class Registry(Generic[T]):
     def _load_builtins(self) -> None:
         if self._loaded_builtins:
             return
-        self._loaded_builtins = True
         import importlib
 
         for module in self._builtin_modules:
-            importlib.import_module(module)
+            importlib.import_module(module)  # a failure here is a bug in promptcheck itself
+        self._loaded_builtins = True
 
     def _load_entry_points(self) -> None:
         if self._loaded_entry_points:
             return
         self._loaded_entry_points = True
         for entry_point in entry_points(group=self.entry_point_group):
-            entry_point.load()
+            try:
+                entry_point.load()
+            except Exception as exc:  # a broken third-party plugin must not be a traceback
+                raise PluginImportError(
+                    f"the {self.kind} plugin {entry_point.name!r} ({entry_point.value}) "
+                    f"failed to load: {type(exc).__name__}: {exc}",
+                ) from None
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str | None:

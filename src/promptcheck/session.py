@@ -6,6 +6,7 @@ each and the logic can be used without pytest (the ``promptcheck`` fixture, the 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import platform
@@ -148,9 +149,18 @@ class PromptcheckSession:
         """
         run_id = self.run_id(suite, model)
         result = self.runner.run_case(case, model, samples or self.options.samples)
+        result = dataclasses.replace(result, suite_path=self.relative(suite.path))
         self.store.record_case(run_id, result)
         self.results.append(result)
         return run_id, result
+
+    def relative(self, path: Path) -> str:
+        """A suite's path as stored: relative to the project root, so that runs made in other
+        checkouts (a CI runner, a colleague's clone) name the same suite the same way."""
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path.resolve())
 
     def run_id(self, suite: SuiteSpec, model: ModelConfig) -> str:
         """The store's run for this session and model, created on first use (idempotent)."""
@@ -169,7 +179,7 @@ class PromptcheckSession:
                 label=self.options.label,
                 git_commit=self.commit,
                 versions=versions(),
-                suites={str(suite.path): suite.sha256},
+                suites={self.relative(suite.path): suite.sha256},
             )
         )
         self._registered.add((run_id, str(suite.path)))

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     """Verdict of one case against its threshold."""
 
     PASS = "pass"

@@ -63,7 +63,7 @@ class Template:
         self.source = source
         try:
             ast = _ENVIRONMENT.parse(source)
-            self._template = _ENVIRONMENT.from_string(source)
+            self._template = _ENVIRONMENT.from_string(ast)  # compiled from the parsed tree
         except jinja2.TemplateSyntaxError as exc:
             raise ConfigError(
                 f"template syntax error on line {exc.lineno} of the template: {exc.message}",

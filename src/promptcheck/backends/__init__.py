@@ -1,4 +1,4 @@
-"""Backends turn one prompt into N sampled outputs: scripted, local (transformers), OpenAI-compatible."""
+"""Backends turn one prompt into N sampled outputs: scripted, local (transformers), ..."""
 
 from promptcheck.backends.base import (
     BACKENDS,

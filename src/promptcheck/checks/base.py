@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from promptcheck.registry import Registry
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Outcome of one check on one output. UNSCORED means 'could not tell', never 'bad output'."""
 
     PASS = "pass"

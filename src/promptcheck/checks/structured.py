@@ -127,6 +127,14 @@ class JsonSchemaParams(CheckParams):
         if isinstance(data, str):
             return {"schema": data}
         if isinstance(data, Mapping) and "schema" not in data and not set(data) <= _OPTION_KEYS:
+            if set(data) & _OPTION_KEYS:
+                # options beside unknown keys: a misspelt 'schema', not an inline schema that
+                # would silently accept every output
+                unknown = sorted(str(key) for key in set(data) - _OPTION_KEYS)
+                raise ValueError(
+                    f"unknown key {unknown[0]!r} next to {sorted(set(data) & _OPTION_KEYS)[0]!r}; "
+                    "the schema goes under 'schema:' when options are given"
+                )
             return {"schema": dict(data)}  # the inline schema itself
         return data
 
@@ -271,18 +279,30 @@ def build_json_schema(params: JsonSchemaParams, context: BuildContext) -> JsonSc
             hint="use https://json-schema.org/draft/2020-12/schema, or leave $schema out",
         )
     try:
-        validator_class.check_schema(schema)
-    except SchemaError as exc:
+        problem = _schema_problem(validator_class, json.dumps(schema, sort_keys=True))
+    except (TypeError, ValueError):  # YAML-only values (dates): check without the cache
+        problem = _schema_problem.__wrapped__(validator_class, schema)
+    if problem is not None:
         raise ConfigError(
-            clip(f"{where} is not a valid JSON Schema: {exc.json_path}: {exc.message}", 300),
-            key=("schema",),
-        ) from None
+            clip(f"{where} is not a valid JSON Schema: {problem}", 300), key=("schema",)
+        )
     validator = validator_class(
         schema,
         registry=_local_registry(directory),
         format_checker=validator_class.FORMAT_CHECKER if params.check_formats else None,
     )
     return JsonSchemaCheck("json_schema", validator, params.fenced)
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_problem(validator_class: Any, schema: Any) -> str | None:
+    """Why a schema (given as canonical JSON text) is invalid, or None. Cached, since many cases
+    share one schema file and checking a schema against its metaschema costs milliseconds."""
+    try:
+        validator_class.check_schema(json.loads(schema) if isinstance(schema, str) else schema)
+    except SchemaError as exc:
+        return f"{exc.json_path}: {exc.message}"
+    return None
 
 
 class PydanticParams(CheckParams):

@@ -308,3 +308,13 @@ class TestPydantic:
         with pytest.raises(ConfigError, match=message) as info:
             make_check("pydantic", path)
         assert info.value.key == ("model",)
+
+
+def test_json_schema_misspelt_schema_key_next_to_options_is_refused() -> None:
+    """A typo must not turn the mapping into an inline schema that accepts every output."""
+    from pydantic import ValidationError
+
+    from promptcheck.checks.base import CHECKS
+
+    with pytest.raises(ValidationError, match="'shema'"):
+        CHECKS.get("json_schema").params.model_validate({"shema": "x.json", "fenced": True})
