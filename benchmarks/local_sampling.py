@@ -61,7 +61,7 @@ class Setup:
     description: str
 
 
-def tiny_cpu_model(vocab: int, prompt_tokens: int) -> Setup:
+def tiny_cpu_model(vocab: int, prompt_tokens: int, logit_scale: float) -> Setup:
     config = GPTNeoXConfig(
         vocab_size=vocab,
         hidden_size=96,
@@ -77,11 +77,15 @@ def tiny_cpu_model(vocab: int, prompt_tokens: int) -> Setup:
     )
     torch.manual_seed(0)
     model = GPTNeoXForCausalLM(config).eval()
+    with torch.no_grad():
+        model.lm_head.weight.mul_(logit_scale)
     parameters = sum(p.numel() for p in model.parameters())
     description = (
         f"GPT-NeoX {parameters / 1e6:.2f}M parameters (vocabulary {vocab}, 4 layers, hidden 96), "
         f"cpu float32, {torch.get_num_threads()} threads"
     )
+    if logit_scale != 1.0:
+        description += f", LM head scaled by {logit_scale:g}"
     prompt = torch.randint(2, vocab, (1, prompt_tokens))
     return Setup(model, torch.device("cpu"), prompt, description)
 
@@ -215,6 +219,13 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=4096, help="CPU model vocabulary")
     parser.add_argument("--prompt-tokens", type=int, default=48)
     parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument(
+        "--logit-scale",
+        type=float,
+        default=1.0,
+        help="scale the CPU model's LM head: random weights give near-uniform next-token "
+        "distributions, trained models peaked ones (which matters for --top-p)",
+    )
     parser.add_argument("--max-batch-size", type=int, default=64)
     parser.add_argument("--bandwidth", type=float, help="peak memory bandwidth in GB/s")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
@@ -227,7 +238,7 @@ def main() -> None:
             raise SystemExit("--gpu needs a CUDA device")
         setup = dolly_3b_shaped_gpu_model(args.prompt_tokens)
     else:
-        setup = tiny_cpu_model(args.vocab, args.prompt_tokens)
+        setup = tiny_cpu_model(args.vocab, args.prompt_tokens, args.logit_scale)
     print(setup.description)
     print(
         f"prompt {args.prompt_tokens} tokens, {NEW_TOKENS} new tokens per sample, temperature "

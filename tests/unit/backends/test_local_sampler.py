@@ -264,3 +264,15 @@ def test_other_runtime_errors_are_not_disguised_as_memory_errors(
     monkeypatch.setattr(sampler, "forward", broken)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         sampler.sample([job(PROMPT_A, (1,))])
+
+
+def test_nucleus_sample_does_not_depend_on_how_its_cutoff_was_found() -> None:
+    torch.manual_seed(2)
+    peaked = torch.softmax(torch.randn(32, VOCAB) * 4, dim=-1)  # nucleus of a few tokens
+    flat = torch.softmax(torch.randn(32, VOCAB) * 0.1, dim=-1)  # nucleus of most tokens
+    probs = torch.cat([peaked, flat])
+    top_p = torch.rand(64) * 0.98 + 0.01
+    uniforms = torch.rand(64)
+    reference = nucleus_inverse_cdf(probs, top_p, uniforms, candidates=())  # full sort
+    for candidates in ((2,), (4, 16), (64, 1024)):
+        assert torch.equal(nucleus_inverse_cdf(probs, top_p, uniforms, candidates), reference)
