@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="export the run with all samples")
     show.set_defaults(func=_show)
 
+    from promptcheck.migration import add_commands as add_migration_commands
+
+    add_migration_commands(commands)
     try:
         from promptcheck.train.commands import add_commands
     except ImportError:  # the train package is optional while it is being built

@@ -1,0 +1,614 @@
+"""Two stored runs side by side: which cases did the candidate model break?
+
+A migration is judged after the fact as often as live: the baseline was run last month, the
+candidate in this pull request, and both sit in the store. This module matches their cases, runs
+the comparison of :mod:`promptcheck.compare` on each (the verdict's counts: conforming out of
+scored samples), decides across the suite with false alarms controlled, and says plainly what
+could not be compared and why the answer may be weak, rather than comparing the wrong things in
+silence:
+
+* cases are matched by (suite path, case id); suite paths are stored relative to the project
+  root, so runs from a CI checkout and a laptop match. Cases held by one run only are listed,
+  never compared, and the verdict covers the intersection;
+* a baseline case with fewer scored samples than the candidate's, or fewer than
+  :data:`MIN_BASELINE_SAMPLES`, limits what the comparison can detect: it is reported;
+* a suite file whose content changed between the runs is reported: a case of the same id may ask
+  something else now.
+
+Per check, the pass counts are compared too, for diagnosis only: which check moved. Those
+comparisons are not adjusted for multiplicity and never decide anything.
+
+The ``compare`` subcommand (:func:`add_commands`) is the command-line face of
+:func:`compare_runs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from promptcheck.compare import (
+    CRITICAL_TAG,
+    CaseChange,
+    Change,
+    Comparison,
+    compare_rates,
+    decide,
+)
+from promptcheck.errors import ConfigError, PromptcheckError, StoreError
+
+if TYPE_CHECKING:
+    from promptcheck.results import CaseResult
+    from promptcheck.store import RunSummary, Store
+
+__all__ = [
+    "MIN_BASELINE_SAMPLES",
+    "CaseRow",
+    "CheckDiagnosis",
+    "CompareSettings",
+    "FailOn",
+    "MigrationReport",
+    "Side",
+    "add_commands",
+    "compare_results",
+    "compare_runs",
+    "text_lines",
+]
+
+#: Fewest scored baseline samples a case should have. At 150 against 150, a drop from 0.95 to
+#: 0.80 on one case of a 50-case suite is caught with power 0.83 (docs/statistics.md, live
+#: baseline); with a 50-sample baseline it is 0.09 against 150 candidate samples and no higher
+#: against 400 or 1,000 (exact sums over the outcomes): the baseline's own uncertainty bounds
+#: what any candidate can be shown to fall below.
+MIN_BASELINE_SAMPLES = 150
+#: Names listed in one warning before "and N more".
+_LISTED = 5
+
+FailOn = Literal["regressed", "inconclusive"]
+#: Which changes fail a comparison under each ``--fail-on``.
+FAILING: Mapping[str, frozenset[Change]] = {
+    "regressed": frozenset({Change.REGRESSED}),
+    "inconclusive": frozenset({Change.REGRESSED, Change.INCONCLUSIVE}),
+}
+#: Order in which reports list the changes: what needs attention first.
+CHANGE_ORDER = (Change.REGRESSED, Change.IMPROVED, Change.INCONCLUSIVE, Change.UNCHANGED)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompareSettings:
+    """The knobs of a comparison (docs/statistics.md explains the defaults).
+
+    Validated here, once, so that a bad ``--margin`` is a usage error naming the option rather
+    than a ``ValueError`` from deep inside the statistics.
+    """
+
+    margin: float = 0.0
+    tolerance: float = 0.05
+    alpha: float = 0.05
+    beta: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.margin < 1.0:
+            raise ConfigError(f"margin must be in [0, 1), got {self.margin:g}")
+        if not self.margin <= self.tolerance < 1.0:
+            raise ConfigError(
+                f"tolerance must be at least the margin ({self.margin:g}) and below 1, "
+                f"got {self.tolerance:g}"
+            )
+        for name in ("alpha", "beta"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"{name} must be in (0, 1), got {value:g}")
+
+
+class Side(enum.StrEnum):
+    """Which of the two runs a check was found in."""
+
+    BOTH = "both"
+    BASELINE = "baseline"
+    CANDIDATE = "candidate"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckDiagnosis:
+    """One check of one case on both models: which check moved, for diagnosis only.
+
+    ``comparison`` compares the check's pass counts over the samples it could score (None when
+    the check exists in one run only, ``side``). ``direction`` is ``dropped`` or ``rose`` when the
+    *unadjusted* one-sided p-value is at most alpha, else empty: a pointer for a reader, not a
+    verdict, since nothing controls false alarms across a suite's many checks.
+    """
+
+    index: int
+    label: str
+    side: Side
+    comparison: Comparison | None = None
+    direction: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CaseRow:
+    """One case present in both runs: its suite-level verdict, checks and caveats."""
+
+    suite: str
+    suite_path: str
+    case_id: str
+    tags: tuple[str, ...]
+    verdict: CaseChange
+    checks: tuple[CheckDiagnosis, ...] = ()
+    baseline_errors: int = 0
+    candidate_errors: int = 0
+    baseline_unscored: int = 0
+    candidate_unscored: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """``suite_path::case_id``, as in pytest's item ids (less the model)."""
+        return case_name(self.suite_path, self.case_id)
+
+    @property
+    def change(self) -> Change:
+        return self.verdict.change
+
+    @property
+    def comparison(self) -> Comparison:
+        return self.verdict.comparison
+
+    @property
+    def p_adjusted(self) -> float:
+        """The adjusted p-value a reader compares with alpha: the improvement's for an improved
+        case, the regression's for every other (how far it is from being flagged)."""
+        if self.change is Change.IMPROVED:
+            return self.verdict.p_improved_adjusted
+        return self.verdict.p_regressed_adjusted
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationReport:
+    """Everything a comparison of two runs found, in the order reports show it.
+
+    ``rows`` are the cases both runs hold, in suite order; ``only_in_baseline`` and
+    ``only_in_candidate`` name (``suite_path::case_id``) the cases that could not be compared.
+    ``warnings`` say what weakens the answer: short baselines, changed suites, unfinished runs.
+    """
+
+    baseline: RunSummary
+    candidate: RunSummary
+    settings: CompareSettings
+    rows: tuple[CaseRow, ...]
+    only_in_baseline: tuple[str, ...] = ()
+    only_in_candidate: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def by_change(self, change: Change) -> tuple[CaseRow, ...]:
+        return tuple(row for row in self.rows if row.change == change)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Cases per change, plus ``compared`` and the two one-sided counts."""
+        counts = {change.value: len(self.by_change(change)) for change in CHANGE_ORDER}
+        counts["compared"] = len(self.rows)
+        counts["only_in_baseline"] = len(self.only_in_baseline)
+        counts["only_in_candidate"] = len(self.only_in_candidate)
+        return counts
+
+    def failing(self, fail_on: FailOn = "regressed") -> tuple[CaseRow, ...]:
+        """The cases that make a gate fail under ``--fail-on``."""
+        changes = FAILING[fail_on]
+        return tuple(row for row in self.rows if row.change in changes)
+
+    @property
+    def headline(self) -> str:
+        """One sentence for the top of a report: the worst news first."""
+        counts = self.counts
+        if not self.rows:
+            return "no case in common: nothing compared"
+        if counts["regressed"]:
+            return f"{count_cases(counts['regressed'])} regressed"
+        if counts["inconclusive"]:
+            return f"no regression found; {count_cases(counts['inconclusive'])} inconclusive"
+        return "no regression"
+
+
+def case_name(suite_path: str, case_id: str) -> str:
+    return f"{suite_path}::{case_id}"
+
+
+def count_cases(count: int) -> str:
+    """``1 case``, ``2 cases``: reports count cases in sentences."""
+    return f"{count} case" if count == 1 else f"{count} cases"
+
+
+def compare_runs(
+    store: Store, baseline: str, candidate: str, settings: CompareSettings | None = None
+) -> MigrationReport:
+    """Compare two stored runs, named by id, unique id prefix or label (:meth:`Store.run`)."""
+    base_run = store.run(baseline)
+    cand_run = store.run(candidate)
+    return compare_results(
+        base_run,
+        store.case_results(base_run.id),
+        cand_run,
+        store.case_results(cand_run.id),
+        settings,
+    )
+
+
+def compare_results(
+    baseline_run: RunSummary,
+    baseline_cases: Sequence[CaseResult],
+    candidate_run: RunSummary,
+    candidate_cases: Sequence[CaseResult],
+    settings: CompareSettings | None = None,
+) -> MigrationReport:
+    """Compare the case results of two runs; the store-free core of :func:`compare_runs`.
+
+    A case is critical (Holm rather than Benjamini-Hochberg) when either run tags it
+    ``critical``: the tag may have been added since the baseline, and the stricter family is
+    the safe reading.
+    """
+    settings = settings or CompareSettings()
+    base = _by_key(baseline_run, baseline_cases)
+    cand = _by_key(candidate_run, candidate_cases)
+    common = [key for key in base if key in cand]
+    comparisons: dict[str, Comparison] = {}
+    critical: set[str] = set()
+    for key in common:
+        b, c = base[key].verdict, cand[key].verdict
+        name = case_name(*key)
+        comparisons[name] = compare_rates(
+            b.k,
+            b.n,
+            c.k,
+            c.n,
+            margin=settings.margin,
+            tolerance=settings.tolerance,
+            beta=settings.beta,
+        )
+        if CRITICAL_TAG in base[key].tags or CRITICAL_TAG in cand[key].tags:
+            critical.add(name)
+    verdicts = decide(comparisons, critical=critical, alpha=settings.alpha)
+    rows = tuple(_row(base[key], cand[key], verdicts[case_name(*key)], settings) for key in common)
+    report = MigrationReport(
+        baseline=baseline_run,
+        candidate=candidate_run,
+        settings=settings,
+        rows=rows,
+        only_in_baseline=tuple(case_name(*key) for key in base if key not in cand),
+        only_in_candidate=tuple(case_name(*key) for key in cand if key not in base),
+    )
+    return dataclasses.replace(report, warnings=tuple(_warnings(report)))
+
+
+def _by_key(run: RunSummary, cases: Sequence[CaseResult]) -> dict[tuple[str, str], CaseResult]:
+    """A run's cases by (suite path, case id), in suite order.
+
+    A run is one model in one session, so a key is unique; a run holding a case twice (a store
+    written by hand, or a future multi-model run) cannot be compared case by case and is refused.
+    """
+    found: dict[tuple[str, str], CaseResult] = {}
+    for case in sorted(cases, key=lambda c: (c.suite_path, c.case_id)):
+        key = (case.suite_path, case.case_id)
+        if key in found:
+            raise StoreError(
+                f"run {run.id!r} holds case {case_name(*key)} more than once (models "
+                f"{found[key].model!r} and {case.model!r}); compare runs of one model each"
+            )
+        found[key] = case
+    return found
+
+
+def _row(
+    base: CaseResult, cand: CaseResult, verdict: CaseChange, settings: CompareSettings
+) -> CaseRow:
+    b, c = base.verdict, cand.verdict
+    notes = []
+    if b.n == 0 or c.n == 0:
+        side, result = ("baseline", base) if b.n == 0 else ("candidate", cand)
+        notes.append(
+            f"no scored samples in the {side} ({result.errors} of {len(result.samples)} errored)"
+        )
+    if b.n < c.n:
+        notes.append(f"the baseline has fewer scored samples ({b.n}) than the candidate ({c.n})")
+    if b.n < MIN_BASELINE_SAMPLES:
+        notes.append(
+            f"the baseline has {b.n} scored samples, below the minimum of {MIN_BASELINE_SAMPLES}"
+        )
+    tags = tuple(dict.fromkeys((*cand.tags, *base.tags)))
+    return CaseRow(
+        suite=cand.suite,
+        suite_path=cand.suite_path,
+        case_id=cand.case_id,
+        tags=tags,
+        verdict=verdict,
+        checks=tuple(_diagnose(base, cand, settings)),
+        baseline_errors=base.errors,
+        candidate_errors=cand.errors,
+        baseline_unscored=base.count("unscored"),
+        candidate_unscored=cand.count("unscored"),
+        notes=tuple(notes),
+    )
+
+
+def _diagnose(
+    base: CaseResult, cand: CaseResult, settings: CompareSettings
+) -> Iterable[CheckDiagnosis]:
+    """Per-check comparisons of the checks that failed on either side.
+
+    Checks are matched by position and label, so a check inserted before another shows as
+    removed and added rather than as a bogus comparison of two different checks. A check that
+    passed every sample it scored on both sides has nothing to diagnose and is left out; that
+    also keeps a large suite's comparison fast.
+    """
+    base_tallies = {(t.index, t.label): t for t in base.tallies}
+    cand_tallies = {(t.index, t.label): t for t in cand.tallies}
+    for key in sorted(base_tallies.keys() | cand_tallies.keys()):
+        b, c = base_tallies.get(key), cand_tallies.get(key)
+        if b is None or c is None:
+            yield CheckDiagnosis(*key, Side.CANDIDATE if b is None else Side.BASELINE)
+            continue
+        if not (b.failed or c.failed):
+            continue
+        comparison = compare_rates(
+            b.passed,
+            b.passed + b.failed,
+            c.passed,
+            c.passed + c.failed,
+            margin=settings.margin,
+            tolerance=settings.tolerance,
+            beta=settings.beta,
+        )
+        direction = ""
+        if comparison.p_regressed <= settings.alpha:
+            direction = "dropped"
+        elif comparison.p_improved <= settings.alpha:
+            direction = "rose"
+        yield CheckDiagnosis(*key, Side.BOTH, comparison, direction)
+
+
+def _warnings(report: MigrationReport) -> Iterable[str]:
+    """What weakens or narrows the answer, one sentence each, most serious first."""
+    base, cand = report.baseline, report.candidate
+    if base.id == cand.id:
+        yield f"run {base.id} is compared with itself"
+    elif base.started_at > cand.started_at:
+        yield (
+            f"the baseline run {base.id} started after the candidate {cand.id}: the order is "
+            "RUN_A (baseline) then RUN_B (candidate)"
+        )
+    if not report.rows:
+        yield "the runs have no case in common (matched by suite path and case id)"
+    skipped = len(report.only_in_baseline) + len(report.only_in_candidate)
+    if skipped and report.rows:
+        yield (
+            f"compared on the {count_cases(len(report.rows))} both runs hold; {skipped} other(s) "
+            "listed, not compared"
+        )
+    for run in (base, cand):
+        if run.finished_at is None:
+            yield f"run {run.id} never finished (interrupted or still running)"
+    changed = sorted(
+        path for path, digest in base.suites.items() if cand.suites.get(path, digest) != digest
+    )
+    if changed:
+        yield (
+            f"suite file(s) changed between the runs: {_listing(changed)}; a case of the same id "
+            "may now ask or check something else"
+        )
+    empty = [
+        row.name
+        for row in report.rows
+        if not (row.comparison.n_baseline and row.comparison.n_candidate)
+    ]
+    if empty:
+        yield f"no scored samples on one side, so inconclusive: {_listing(empty)}"
+    short = [row for row in report.rows if row.comparison.n_baseline < MIN_BASELINE_SAMPLES]
+    if short:
+        fewest = min(row.comparison.n_baseline for row in short)
+        yield (
+            f"{len(short)} of {count_cases(len(report.rows))} have fewer than "
+            f"{MIN_BASELINE_SAMPLES} scored baseline samples (fewest {fewest}): even a drop from "
+            "95% to 80% may go unflagged; record the baseline with --promptcheck-samples 400"
+        )
+    behind = [
+        row.name for row in report.rows if row.comparison.n_baseline < row.comparison.n_candidate
+    ]
+    if behind:
+        yield (
+            f"the baseline has fewer scored samples than the candidate in {_listing(behind)}: a "
+            "baseline is drawn once and reused, so it should have more, not fewer"
+        )
+
+
+def _listing(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+# -- terminal text ------------------------------------------------------------------------------
+
+
+def rate_cell(k: int, n: int, interval: tuple[float, float]) -> str:
+    """``k/n = rate [low-high]`` with percentages: the form every report shares."""
+    if n == 0:
+        return "no scored samples"
+    low, high = interval
+    return f"{k}/{n} = {percent(k / n)} [{percent(low)}-{percent(high)}]"
+
+
+def difference_cell(comparison: Comparison) -> str:
+    """The difference in percentage points with Newcombe's interval."""
+    low, high = comparison.interval
+    return f"{100 * comparison.difference:+.1f} pp [{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
+def percent(value: float) -> str:
+    """A rate as a percentage with one decimal, as the terminal summary writes it."""
+    return f"{100 * value:.1f}%"
+
+
+def run_line(role: str, run: RunSummary) -> str:
+    label = f", label {run.label}" if run.label else ""
+    commit = f", commit {run.git_commit[:12]}" if run.git_commit else ""
+    return f"{role} {run.id} (model {run.model}{label}{commit})"
+
+
+def text_lines(report: MigrationReport) -> list[str]:
+    """The comparison for a terminal: a table of every case, worst news first."""
+    s = report.settings
+    lines = [
+        run_line("baseline ", report.baseline),
+        run_line("candidate", report.candidate),
+        f"margin {s.margin:g}, tolerance {s.tolerance:g}, alpha {s.alpha:g} across the suite",
+        "",
+    ]
+    header = ("case", "change", "baseline", "candidate", "difference", "adj. p")
+    body: list[tuple[str, ...]] = []
+    details: dict[int, list[str]] = {}
+    for change in CHANGE_ORDER:
+        for row in report.by_change(change):
+            c = row.comparison
+            body.append(
+                (
+                    row.name + (" (critical)" if row.verdict.critical else ""),
+                    change.value.upper(),
+                    rate_cell(c.k_baseline, c.n_baseline, c.baseline_interval),
+                    rate_cell(c.k_candidate, c.n_candidate, c.candidate_interval),
+                    difference_cell(c),
+                    f"{row.p_adjusted:.2g}",
+                )
+            )
+            if change is not Change.UNCHANGED:
+                details[len(body)] = _check_lines(row)
+    widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
+    for i, cells in enumerate((header, *body)):
+        padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        lines.append("  " + "  ".join(padded).rstrip())
+        lines.extend(f"      {detail}" for detail in details.get(i, ()))
+    counts = report.counts
+    lines.append("")
+    lines.append(
+        f"{count_cases(counts['compared'])} compared: "
+        + ", ".join(f"{counts[change.value]} {change.value}" for change in CHANGE_ORDER)
+    )
+    for title, names in (
+        ("only in the baseline", report.only_in_baseline),
+        ("only in the candidate", report.only_in_candidate),
+    ):
+        if names:
+            lines.append(f"{title} (not compared): {', '.join(names)}")
+    lines.extend(f"warning: {warning}" for warning in report.warnings)
+    lines.append(f"verdict: {report.headline}")
+    return lines
+
+
+def _check_lines(row: CaseRow) -> list[str]:
+    lines = []
+    for check in row.checks:
+        where = f"[{check.index}] {check.label}"
+        if check.comparison is None:
+            lines.append(f"check {where}: only in the {check.side.value} run")
+            continue
+        c = check.comparison
+        moved = f" ({check.direction}, unadjusted)" if check.direction else ""
+        lines.append(
+            f"check {where}: passed {percent(c.baseline_rate)} -> {percent(c.candidate_rate)}"
+            f" ({c.k_baseline}/{c.n_baseline} -> {c.k_candidate}/{c.n_candidate}){moved}"
+        )
+    return lines
+
+
+# -- command line -------------------------------------------------------------------------------
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``compare RUN_A RUN_B`` to promptcheck's command line."""
+    compare = subparsers.add_parser(
+        "compare",
+        help="compare two recorded runs: did the candidate (RUN_B) regress from RUN_A?",
+        description=(
+            "Compare the cases two recorded runs have in common: per case, both conformance "
+            "rates, the difference, and a verdict (regressed, improved, unchanged, "
+            "inconclusive) with false alarms controlled across the suite. Exit code 1 when a "
+            "case regressed (or was inconclusive, with --fail-on inconclusive)."
+        ),
+    )
+    compare.add_argument("baseline", metavar="RUN_A", help="baseline run: id, id prefix or label")
+    compare.add_argument("candidate", metavar="RUN_B", help="candidate run: id, id prefix or label")
+    compare.add_argument(
+        "--store",
+        type=Path,
+        metavar="PATH",
+        help="run store (default: [tool.promptcheck] store, else .promptcheck/promptcheck.db)",
+    )
+    compare.add_argument(
+        "--margin",
+        type=float,
+        metavar="M",
+        default=0.0,
+        help="drops up to this much are not regressions (default 0)",
+    )
+    compare.add_argument(
+        "--tolerance",
+        type=float,
+        metavar="T",
+        default=0.05,
+        help="a case is unchanged once a drop this large is ruled out (default 0.05)",
+    )
+    compare.add_argument(
+        "--alpha",
+        type=float,
+        metavar="A",
+        default=0.05,
+        help="chance of any false regression across the suite (default 0.05)",
+    )
+    compare.add_argument("--md", type=Path, metavar="PATH", help="write a Markdown summary here")
+    compare.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    compare.add_argument(
+        "--fail-on",
+        choices=tuple(FAILING),
+        default="regressed",
+        help="exit 1 when a case regressed (default), or also when one is inconclusive",
+    )
+    compare.set_defaults(func=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """The ``compare`` command: errors a user can fix raise PromptcheckError, which the CLI's
+    ``main`` prints as one line and turns into exit code 2, as for every other command."""
+    from promptcheck.cli import _open_store
+    from promptcheck.report import json_report, markdown
+    from promptcheck.store import Store
+
+    settings = CompareSettings(margin=args.margin, tolerance=args.tolerance, alpha=args.alpha)
+    store = _open_store(args.store)
+    assert isinstance(store, Store)
+    with store:
+        report = compare_runs(store, args.baseline, args.candidate, settings)
+    if not report.rows:
+        raise PromptcheckError(
+            f"runs {report.baseline.id} and {report.candidate.id} have no case in common "
+            "(cases are matched by suite path and case id); nothing to compare"
+        )
+    if args.md is not None:
+        try:
+            args.md.parent.mkdir(parents=True, exist_ok=True)
+            args.md.write_text(markdown.render(report), encoding="utf-8")
+        except OSError as exc:
+            raise PromptcheckError(
+                f"cannot write the Markdown summary to {args.md}: {exc}"
+            ) from exc
+    if args.json:
+        sys.stdout.write(json_report.render(report))
+    else:
+        print("\n".join(text_lines(report)))
+    return EXIT_FAILED if report.failing(args.fail_on) else EXIT_OK

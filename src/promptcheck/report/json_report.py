@@ -1,0 +1,103 @@
+"""A comparison of two runs as JSON, for CI steps and dashboards to read.
+
+The document is versioned: ``format_version`` comes first, and any change that removes or
+renames a field, or changes a field's meaning, raises it, so a consumer can refuse a format it
+does not know instead of misreading it. Adding a field does not raise it.
+Rates and p-values are plain floats in [0, 1]; intervals are ``[low, high]`` pairs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from promptcheck.compare import Comparison
+    from promptcheck.migration import CaseRow, CheckDiagnosis, MigrationReport
+
+#: Version of the document below; see the module docstring for when it changes.
+FORMAT_VERSION = 1
+KIND = "promptcheck.comparison"
+
+
+def to_dict(report: MigrationReport) -> dict[str, Any]:
+    """The report as JSON-ready data, ``format_version`` first."""
+    from promptcheck.migration import MIN_BASELINE_SAMPLES
+
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": KIND,
+        "headline": report.headline,
+        "settings": {
+            **dataclasses.asdict(report.settings),
+            "min_baseline_samples": MIN_BASELINE_SAMPLES,
+        },
+        "baseline": dataclasses.asdict(report.baseline),
+        "candidate": dataclasses.asdict(report.candidate),
+        "counts": report.counts,
+        "warnings": list(report.warnings),
+        "cases": [_case(row) for row in report.rows],
+        "only_in_baseline": list(report.only_in_baseline),
+        "only_in_candidate": list(report.only_in_candidate),
+    }
+
+
+def render(report: MigrationReport) -> str:
+    """The report as indented JSON text, ending with a newline."""
+    return json.dumps(to_dict(report), indent=2, default=str) + "\n"
+
+
+def _case(row: CaseRow) -> dict[str, Any]:
+    verdict = row.verdict
+    c = row.comparison
+    return {
+        "name": row.name,
+        "suite": row.suite,
+        "suite_path": row.suite_path,
+        "case_id": row.case_id,
+        "tags": list(row.tags),
+        "critical": verdict.critical,
+        "change": verdict.change.value,
+        "explanation": verdict.explanation,
+        "baseline": _side(c.k_baseline, c.n_baseline, c.baseline_interval)
+        | {"errors": row.baseline_errors, "unscored": row.baseline_unscored},
+        "candidate": _side(c.k_candidate, c.n_candidate, c.candidate_interval)
+        | {"errors": row.candidate_errors, "unscored": row.candidate_unscored},
+        **_contrast(c),
+        "p_regressed_adjusted": verdict.p_regressed_adjusted,
+        "p_improved_adjusted": verdict.p_improved_adjusted,
+        "noninferior": c.noninferior,
+        "method": c.method,
+        "notes": list(row.notes),
+        # unadjusted across checks: says which check moved, decides nothing
+        "check_diagnosis": [_check(check) for check in row.checks],
+    }
+
+
+def _side(k: int, n: int, interval: tuple[float, float]) -> dict[str, Any]:
+    return {"k": k, "n": n, "rate": k / n if n else None, "interval": list(interval)}
+
+
+def _contrast(c: Comparison) -> dict[str, Any]:
+    return {
+        "difference": c.difference if c.n_baseline and c.n_candidate else None,
+        "difference_interval": list(c.interval),
+        "p_regressed": c.p_regressed,
+        "p_improved": c.p_improved,
+    }
+
+
+def _check(check: CheckDiagnosis) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "index": check.index,
+        "label": check.label,
+        "side": check.side.value,
+        "direction": check.direction or None,
+    }
+    c = check.comparison
+    if c is not None:
+        data["baseline"] = _side(c.k_baseline, c.n_baseline, c.baseline_interval)
+        data["candidate"] = _side(c.k_candidate, c.n_candidate, c.candidate_interval)
+        data.update(_contrast(c))
+    return data

@@ -1,0 +1,176 @@
+"""A comparison of two runs as Markdown, written to be posted as a pull-request comment.
+
+A reviewer reads the top and stops: so the headline says what happened, the first table holds
+only the cases that changed (regressions before improvements), inconclusive cases follow since
+they may hide a regression, and the unchanged majority is folded away in ``<details>``. Case
+names sit in code spans so that ids with ``_`` or ``*`` are not read as emphasis; pipes are
+escaped so that they cannot break a table (GitHub-flavoured Markdown).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from promptcheck.compare import Change
+from promptcheck.migration import (
+    MIN_BASELINE_SAMPLES,
+    CaseRow,
+    MigrationReport,
+    count_cases,
+    difference_cell,
+    percent,
+    rate_cell,
+)
+
+if TYPE_CHECKING:
+    from promptcheck.store import RunSummary
+
+#: Rows shown per table before "and N more": GitHub refuses comments over 65,536 characters,
+#: and a table row takes about 150.
+MAX_ROWS = 200
+_ICONS = {"regressed": ":x:", "inconclusive": ":warning:", "clean": ":white_check_mark:"}
+
+
+def render(report: MigrationReport) -> str:
+    """The whole comment, ending with a newline."""
+    counts = report.counts
+    if counts["regressed"]:
+        icon = _ICONS["regressed"]
+    elif counts["inconclusive"] or not report.rows:
+        icon = _ICONS["inconclusive"]
+    else:
+        icon = _ICONS["clean"]
+    s = report.settings
+    parts = [
+        f"## {icon} promptcheck: {report.headline}",
+        "\n\n".join((_run("Baseline", report.baseline), _run("Candidate", report.candidate))),
+        f"{count_cases(counts['compared'])} compared: "
+        + ", ".join(
+            f"**{counts[c.value]} {c.value}**"
+            if counts[c.value] and c is Change.REGRESSED
+            else f"{counts[c.value]} {c.value}"
+            for c in (Change.REGRESSED, Change.IMPROVED, Change.INCONCLUSIVE, Change.UNCHANGED)
+        )
+        + f". Margin {s.margin:g}, tolerance {s.tolerance:g}; false alarms held at "
+        f"{s.alpha:g} across the suite (Holm for `critical` cases, Benjamini-Hochberg for the "
+        "rest); adjusted p-values compare with that figure.",
+    ]
+    if report.warnings:
+        parts.append("> [!WARNING]\n" + "\n".join(f"> - {_inline(w)}" for w in report.warnings))
+    changed = report.by_change(Change.REGRESSED) + report.by_change(Change.IMPROVED)
+    if changed:
+        parts.append("### Changed\n\n" + _table(changed))
+        diagnosis = _diagnosis(changed)
+        if diagnosis:
+            parts.append(diagnosis)
+    inconclusive = report.by_change(Change.INCONCLUSIVE)
+    if inconclusive:
+        parts.append(
+            "### Inconclusive\n\nNo drop shown, but a drop of "
+            f"{_pp(s.tolerance)} or more is not ruled out either: more samples would tell.\n\n"
+            + _table(inconclusive)
+        )
+    unchanged = report.by_change(Change.UNCHANGED)
+    if unchanged:
+        parts.append(_folded(f"Unchanged ({len(unchanged)})", _table(unchanged)))
+    if report.only_in_baseline or report.only_in_candidate:
+        lines = [
+            f"- only in the {side}: " + ", ".join(_code(name) for name in names)
+            for side, names in (
+                ("baseline", report.only_in_baseline),
+                ("candidate", report.only_in_candidate),
+            )
+            if names
+        ]
+        total = len(report.only_in_baseline) + len(report.only_in_candidate)
+        parts.append(_folded(f"Not compared ({total}): in one run only", "\n".join(lines)))
+    parts.append(
+        f"<sub>Rates are conforming / scored samples with 95% Clopper-Pearson intervals; "
+        f"differences in percentage points with Newcombe's 95% interval. A baseline should "
+        f"have at least {MIN_BASELINE_SAMPLES} scored samples a case.</sub>"
+    )
+    return "\n\n".join(parts) + "\n"
+
+
+def _run(role: str, run: RunSummary) -> str:
+    details = [f"model {_code(run.model)}"]
+    if run.label:
+        details.append(f"label {_code(run.label)}")
+    if run.git_commit:
+        details.append(f"commit {_code(run.git_commit[:12])}")
+    return f"**{role}:** {_code(run.id)} ({', '.join(details)})"
+
+
+def _table(rows: Sequence[CaseRow]) -> str:
+    lines = [
+        "| case | change | baseline | candidate | difference | adj. p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows[:MAX_ROWS]:
+        c = row.comparison
+        name = _code(row.name) + (" (critical)" if row.verdict.critical else "")
+        change = row.change.value
+        cells = (
+            name,
+            f"**{change}**" if row.change is Change.REGRESSED else change,
+            rate_cell(c.k_baseline, c.n_baseline, c.baseline_interval),
+            rate_cell(c.k_candidate, c.n_candidate, c.candidate_interval),
+            difference_cell(c),
+            f"{row.p_adjusted:.2g}",
+        )
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    if len(rows) > MAX_ROWS:
+        lines.append(f"\n... and {len(rows) - MAX_ROWS} more (see `promptcheck compare --json`)")
+    return "\n".join(lines)
+
+
+def _diagnosis(rows: Iterable[CaseRow]) -> str:
+    """Which checks moved in the changed cases; unadjusted, so labelled as diagnosis."""
+    lines = []
+    for row in rows:
+        for check in row.checks:
+            where = f"{_code(row.name)} check `[{check.index}]` {_code(check.label)}"
+            c = check.comparison
+            if c is None:
+                lines.append(f"- {where}: only in the {check.side.value} run")
+                continue
+            moved = f", **{check.direction}**" if check.direction else ""
+            lines.append(
+                f"- {where}: passed {percent(c.baseline_rate)} → {percent(c.candidate_rate)} "
+                f"({c.k_baseline}/{c.n_baseline} → {c.k_candidate}/{c.n_candidate}{moved})"
+            )
+    if not lines:
+        return ""
+    return "Checks that failed on either side (diagnosis only, p-values not adjusted):\n\n" + (
+        "\n".join(lines)
+    )
+
+
+def _folded(summary: str, body: str) -> str:
+    # blank lines around the body: GitHub renders Markdown inside <details> only with them
+    return f"<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks in the text."""
+    flat = _inline(text)
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def _inline(text: str) -> str:
+    """Text on one line: a newline would end a table row or a list item."""
+    return " ".join(text.split())
+
+
+def _cell(text: str) -> str:
+    """A table cell: GFM splits cells at every unescaped pipe, even inside code spans."""
+    return text.replace("|", "\\|")
+
+
+def _pp(value: float) -> str:
+    return f"{100 * value:g} percentage points"

@@ -1,0 +1,185 @@
+"""``promptcheck compare RUN_A RUN_B``: two real runs in a real store, compared offline.
+
+The models are scripted, so which case regressed is known: ``old`` conforms on every case,
+``new`` answers the JSON case correctly half the time and every other case always.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from promptcheck import cli
+from promptcheck.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
+from .conftest import BAD, GOOD, Project, scripted_model, suite_yaml
+
+MODELS = {
+    "old": scripted_model(rules=[{"match": ".", "outputs": [GOOD]}]),
+    "new": scripted_model(
+        rules=[{"match": "^json", "outputs": [GOOD, BAD]}, {"match": ".", "outputs": [GOOD]}]
+    ),
+}
+MAIN = suite_yaml(
+    "main",
+    """
+    - id: stable-one
+      prompt: stable one
+      expect: [{equals: GOOD}]
+    - id: stable-two
+      prompt: stable two
+      expect: [{equals: GOOD}]
+    - id: json-case
+      prompt: json please
+      expect: [{ends_with: D}, {equals: GOOD}]  # GOOD and BAD both end with D
+    """,
+    defaults="samples: 40",
+)
+EXTRA = suite_yaml(
+    "extra",
+    """
+    - id: only-new
+      prompt: a case added later
+      expect: [{equals: GOOD}]
+    """,
+    defaults="samples: 40",
+)
+
+Compare = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def compare(capsys: pytest.CaptureFixture[str]) -> Compare:
+    """Run ``promptcheck compare ARGS`` in-process: (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main(["compare", *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture
+def migrated(project: Project) -> Project:
+    """A labelled baseline run of ``old`` on main.yaml; then ``new`` on a changed case set:
+    ``stable-two`` deselected, extra.yaml added."""
+    project.configure(MODELS, default=None)
+    project.suite("main", MAIN)
+    project.run("--promptcheck-model", "old", "--promptcheck-label", "baseline")
+    project.suite("extra", EXTRA)
+    project.run("--promptcheck-model", "new", "-k", "not stable-two")
+    return project
+
+
+def test_the_broken_case_and_only_it_regresses(migrated: Project, compare: Compare) -> None:
+    old, new = migrated.runs()
+    code, out, err = compare(old.id, new.id)
+    assert code == EXIT_FAILED, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"baseline  {old.id} (model old, label baseline")
+    assert lines[1].startswith(f"candidate {new.id} (model new")
+    table = {line.split()[0]: line.split()[1] for line in lines if line.startswith("  suites/")}
+    assert table == {
+        "suites/main.yaml::json-case": "REGRESSED",
+        "suites/main.yaml::stable-one": "UNCHANGED",
+    }
+    assert "check [1] equals: passed 100.0% -> " in out  # diagnosis names the check that moved
+    assert "ends_with" not in out  # it never failed: nothing to diagnose
+    assert lines[-1] == "verdict: 1 case regressed"
+
+
+def test_case_sets_that_differ_are_compared_on_their_intersection(
+    migrated: Project, compare: Compare
+) -> None:
+    code, out, _ = compare("baseline", migrated.runs()[1].id[:-2], "--json")
+    assert code == EXIT_FAILED
+    document = json.loads(out)
+    assert document["format_version"] == 1
+    assert [case["name"] for case in document["cases"]] == [
+        "suites/main.yaml::json-case",
+        "suites/main.yaml::stable-one",
+    ]
+    assert document["only_in_baseline"] == ["suites/main.yaml::stable-two"]
+    assert document["only_in_candidate"] == ["suites/extra.yaml::only-new"]
+    warnings = "\n".join(document["warnings"])
+    assert "compared on the 2 cases both runs hold; 2 other(s) listed" in warnings
+    assert "fewer than 150 scored baseline samples (fewest 40)" in warnings
+
+
+def test_markdown_summary_is_written(migrated: Project, compare: Compare) -> None:
+    old, new = migrated.runs()
+    target = migrated.path / "out" / "comparison.md"
+    code, _, _ = compare(old.id, new.id, "--md", str(target))
+    assert code == EXIT_FAILED
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("## :x: promptcheck: 1 case regressed\n")
+    assert f"**Baseline:** `{old.id}` (model `old`, label `baseline`" in text
+    assert "| `suites/main.yaml::json-case` | **regressed** | 40/40 = 100.0% [" in text
+
+
+def test_inconclusive_fails_only_when_asked(project: Project, compare: Compare) -> None:
+    project.configure(MODELS, default=None)
+    project.suite("main", MAIN)
+    project.run("--promptcheck-model", "old,new", "--promptcheck-samples", "10", "-k", "stable")
+    runs = {run.model: run.id for run in project.runs()}
+    code, out, _ = compare(runs["old"], runs["new"])
+    assert code == EXIT_OK
+    assert out.splitlines()[-1] == "verdict: no regression found; 2 cases inconclusive"
+    code, _, _ = compare(runs["old"], runs["new"], "--fail-on", "inconclusive")
+    assert code == EXIT_FAILED
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no-such-run", "baseline"], "no run id, id prefix or label matches 'no-such-run'"),
+        (["baseline", "baseline", "--margin", "0.1"], "tolerance must be at least the margin"),
+        (["baseline", "baseline", "--alpha", "1"], "alpha must be in (0, 1)"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(
+    migrated: Project, compare: Compare, args: list[str], message: str
+) -> None:
+    code, out, err = compare(*args)
+    assert code == EXIT_USAGE
+    assert err.startswith("promptcheck: error: ") and message in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_runs_without_a_common_case_are_refused(project: Project, compare: Compare) -> None:
+    project.configure(MODELS, default=None)
+    project.suite("main", MAIN)
+    project.run("--promptcheck-model", "old", "-k", "stable-one")
+    project.run("--promptcheck-model", "new", "-k", "stable-two")
+    first, second = project.runs()
+    code, _, err = compare(first.id, second.id)
+    assert code == EXIT_USAGE
+    assert "have no case in common" in err
+
+
+def test_a_missing_store_is_a_usage_error(project: Project, compare: Compare) -> None:
+    code, _, err = compare("a", "b")
+    assert code == EXIT_USAGE
+    assert "no run store at" in err
+
+
+def test_the_store_comes_from_the_option_or_the_project(
+    migrated: Project, compare: Compare
+) -> None:
+    moved = migrated.path / "elsewhere.db"
+    migrated.store_path.rename(moved)
+    assert compare("baseline", "baseline")[0] == EXIT_USAGE
+    assert compare("baseline", "baseline", "--store", str(moved))[0] == EXIT_OK
+    pyproject = migrated.path / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(
+        text.replace("[tool.promptcheck]\n", '[tool.promptcheck]\nstore = "elsewhere.db"\n', 1),
+        encoding="utf-8",
+    )
+    code, out, _ = compare("baseline", "baseline")
+    assert code == EXIT_OK
+    assert "is compared with itself" in out
