@@ -7,6 +7,8 @@ with the file and line, never tracebacks.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,7 +115,10 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         session = self.config.stash[SESSION_KEY]
         total = max(session.options.samples or self.case.samples, len(self.case.combinations))
-        with SampleProgress(self.nodeid, total, session.options.progress) as progress:
+        with (
+            self._terminal(session.options.progress),
+            SampleProgress(self.nodeid, total, session.options.progress) as progress,
+        ):
             session.progress = progress.advance
             try:
                 run_id, result = session.run_case(self.suite, self.case, self.model)
@@ -129,6 +134,14 @@ class CaseItem(pytest.Item):
             raise CaseFailure(result)
         if result.verdict.outcome in fail_on:
             raise CaseFailure(result)
+
+    def _terminal(self, progress: bool) -> contextlib.AbstractContextManager[object]:
+        """Suspend pytest's output capture while a progress bar is drawn, else it never shows."""
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        if capture is None or not progress:
+            return contextlib.nullcontext()
+        suspended: contextlib.AbstractContextManager[object] = capture.global_and_fixture_disabled()
+        return suspended
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailure):
@@ -160,4 +173,9 @@ def properties(run_id: str, result: CaseResult) -> list[tuple[str, object]]:
         ("promptcheck_verdict", verdict.outcome.value),
         ("promptcheck_errors", result.errors),
         ("promptcheck_summary", rate_text(result)),
+        *(
+            [("promptcheck_judges", json.dumps(list(result.properties["judges"])))]
+            if result.properties.get("judges")
+            else []
+        ),
     ]

@@ -167,7 +167,7 @@ class CaseRow:
     def p_adjusted(self) -> float:
         """The adjusted p-value a reader compares with alpha: the improvement's for an improved
         case, the regression's for every other (how far it is from being flagged)."""
-        if self.change is Change.IMPROVED:
+        if self.change == Change.IMPROVED:
             return self.verdict.p_improved_adjusted
         return self.verdict.p_regressed_adjusted
 
@@ -487,7 +487,7 @@ def text_lines(report: MigrationReport) -> list[str]:
                     f"{row.p_adjusted:.2g}",
                 )
             )
-            if change is not Change.UNCHANGED:
+            if change != Change.UNCHANGED:
                 details[len(body)] = _check_lines(row)
     widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
     for i, cells in enumerate((header, *body)):

@@ -114,6 +114,12 @@ def pytest_configure(config: pytest.Config) -> None:
     worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
     if worker_input and "promptcheck_session" in worker_input:
         session.session_id = worker_input["promptcheck_session"]
+    # Decided now, while pytest's capture is suspended: during a test, stderr is not the terminal.
+    from dataclasses import replace
+
+    from promptcheck.report.progress import wanted
+
+    session.options = replace(session.options, progress=wanted(session.options.progress))
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(SessionHooks(config, session), "promptcheck-session")
 

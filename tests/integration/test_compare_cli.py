@@ -118,7 +118,9 @@ def test_markdown_summary_is_written(migrated: Project, compare: Compare) -> Non
     text = target.read_text(encoding="utf-8")
     assert text.startswith("## :x: promptcheck: 1 case regressed\n")
     assert f"**Baseline:** `{old.id}` (model `old`, label `baseline`" in text
-    assert "| `suites/main.yaml::json-case` | **regressed** | 40/40 = 100.0% [" in text
+    assert "| `suites/main.yaml::json-case` | **regressed** | 40/40 = 100.0% [" in text, [
+        line for line in text.splitlines() if "json-case" in line
+    ]
 
 
 def test_inconclusive_fails_only_when_asked(project: Project, compare: Compare) -> None:

@@ -49,7 +49,7 @@ def render(report: MigrationReport) -> str:
         f"{count_cases(counts['compared'])} compared: "
         + ", ".join(
             f"**{counts[c.value]} {c.value}**"
-            if counts[c.value] and c is Change.REGRESSED
+            if counts[c.value] and c == Change.REGRESSED
             else f"{counts[c.value]} {c.value}"
             for c in (Change.REGRESSED, Change.IMPROVED, Change.INCONCLUSIVE, Change.UNCHANGED)
         )
@@ -114,7 +114,7 @@ def _table(rows: Sequence[CaseRow]) -> str:
         change = row.change.value
         cells = (
             name,
-            f"**{change}**" if row.change is Change.REGRESSED else change,
+            f"**{change}**" if row.change == Change.REGRESSED else change,
             rate_cell(c.k_baseline, c.n_baseline, c.baseline_interval),
             rate_cell(c.k_candidate, c.n_candidate, c.candidate_interval),
             difference_cell(c),
