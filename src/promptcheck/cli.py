@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=_show)
 
     from promptcheck.migration import add_commands as add_migration_commands
+    from promptcheck.serve.commands import add_commands as add_serve_commands
 
     add_migration_commands(commands)
+    add_serve_commands(commands)
     try:
         from promptcheck.train.commands import add_commands
     except ImportError:  # the train package is optional while it is being built

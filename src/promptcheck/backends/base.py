@@ -99,7 +99,12 @@ class BackendType:
 BACKENDS: Registry[BackendType] = Registry(
     "backend",
     "promptcheck.backends",
-    builtin_modules=("promptcheck.backends.scripted", "promptcheck.backends.local"),
+    builtin_modules=(
+        "promptcheck.backends.scripted",
+        "promptcheck.backends.local",
+        "promptcheck.backends.tiny",
+        "promptcheck.backends.openai_backend",
+    ),
 )
 
 P = TypeVar("P", bound=BaseModel)
