@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: suites test lint bench clean
+.PHONY: suites test test-slow lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ suites: $(STAMP)
 	$(BIN)/pytest --promptcheck suites/
 
 test: $(STAMP)
-	$(BIN)/pytest -n 2 tests
+	$(BIN)/pytest -n 2 -m "not slow" tests
+
+# The slow tests train the tiny Dolly models (minutes on two cores) and check their conformance.
+test-slow: $(STAMP)
+	$(BIN)/pytest -n 2 -m slow tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests plugins benchmarks

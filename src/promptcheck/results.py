@@ -72,6 +72,66 @@ class CheckTally:
 
 
 @dataclass(frozen=True)
+class JudgeFigures:
+    """How far one judging check of one case can be trusted, from that case's samples.
+
+    The confusion matrix sets the judge's verdict against its paired format checks' (``pairs``;
+    a sample is PASS for them when all pass); samples where either could not tell are left out
+    and counted. ``unanimous`` of ``voted`` samples got the same verdict from every readable
+    vote. ``revised`` counts revised outputs that could be scored (revise mode), of which
+    ``revised_conforming`` conform, against ``original_conforming`` of the same samples before.
+    """
+
+    index: int
+    label: str
+    judge: str
+    pairs: tuple[int, ...] | None = None
+    both_pass: int = 0
+    judge_pass_checks_fail: int = 0
+    judge_fail_checks_pass: int = 0
+    both_fail: int = 0
+    judge_unscored: int = 0
+    checks_unscored: int = 0
+    votes: int = 1
+    voted: int = 0
+    unanimous: int = 0
+    revised: int | None = None
+    revised_conforming: int = 0
+    original_conforming: int = 0
+
+    @property
+    def compared(self) -> int:
+        return (
+            self.both_pass
+            + self.judge_pass_checks_fail
+            + self.judge_fail_checks_pass
+            + (self.both_fail)
+        )
+
+    @property
+    def agreed(self) -> int:
+        return self.both_pass + self.both_fail
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form kept in ``CaseResult.properties['judges']``, with derived rates."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["pairs"] = None if self.pairs is None else list(self.pairs)
+        data["agreement"] = self.agreed / self.compared if self.compared else None
+        data["consistency"] = self.unanimous / self.voted if self.voted else None
+        if self.revised:
+            data["revised_rate"] = self.revised_conforming / self.revised
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JudgeFigures:
+        """Read back :meth:`as_dict` (derived rates are recomputed, unknown keys ignored)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("pairs") is not None:
+            known["pairs"] = tuple(known["pairs"])
+        return cls(**known)
+
+
+@dataclass(frozen=True)
 class CaseResult:
     """All samples of one case on one model, with the threshold verdict."""
 
@@ -87,6 +147,12 @@ class CaseResult:
 
     def count(self, status: str) -> int:
         return sum(1 for sample in self.samples if sample.status == status)
+
+    @property
+    def judges(self) -> tuple[JudgeFigures, ...]:
+        """The judging checks' figures, from ``properties`` (as recorded, or read back)."""
+        found = self.properties.get("judges") or ()
+        return tuple(JudgeFigures.from_dict(item) for item in found)
 
     @property
     def errors(self) -> int:

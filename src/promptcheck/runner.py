@@ -8,6 +8,7 @@ generate and checks only score; the verdict comes from :mod:`promptcheck.stats`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from promptcheck.agreement import judge_figures
 from promptcheck.backends.base import (
     BACKENDS,
     Backend,
@@ -25,9 +27,13 @@ from promptcheck.backends.base import (
 )
 from promptcheck.checks.base import CheckContext, CheckResult, Status
 from promptcheck.errors import BackendError, PromptcheckError
+from promptcheck.model_access import CaseModels, model_key
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.stats import threshold_verdict
-from promptcheck.suite import CaseSpec, Combination, ModelConfig
+from promptcheck.suite import CaseSpec, Combination, CompiledCheck, ModelConfig
+
+#: Whether each revising check's revised output conforms, by (sample index, check index).
+Revisions = dict[tuple[int, int], bool | None]
 
 #: Attempts for a request whose failure the backend marks retryable (rate limits, timeouts).
 MAX_ATTEMPTS = 3
@@ -64,11 +70,7 @@ def plan_samples(
     """
     combinations = case.combinations
     total = max(samples, len(combinations))
-    model_key = json.dumps(
-        {"backend": model.backend, "params": model.raw, "fingerprint": fingerprint},
-        sort_keys=True,
-        default=str,
-    )
+    model_text = model_key(model, fingerprint)
     sampling = case.sampling
     sampling_key = json.dumps(
         [sampling.temperature, sampling.top_p, sampling.max_tokens, list(sampling.stop)]
@@ -85,7 +87,7 @@ def plan_samples(
         prompt = combination.prompt
         if prompt is None:
             prompt = json.dumps([[m.role, m.content] for m in combination.messages or ()])
-        key_roots.append(hashlib.sha256(f"{model_key}\0{prompt}\0{sampling_key}\0".encode()))
+        key_roots.append(hashlib.sha256(f"{model_text}\0{prompt}\0{sampling_key}\0".encode()))
     planned = []
     count = len(combinations)
     for index in range(total):
@@ -170,10 +172,33 @@ class Runner:
             case, model, samples or case.samples, str(getattr(backend, "fingerprint", ""))
         )
         generations = await self._generations(backend, case, planned)
-        outcomes = [
-            await self._score(case, model, sample, generations[sample.index]) for sample in planned
-        ]
-        return summarize(case, model.name, outcomes)
+        if not any(check.judging for check in case.checks):
+            outcomes = [
+                await self._score(case, model, sample, generations[sample.index], None)
+                for sample in planned
+            ]
+            return summarize(case, model.name, outcomes)
+        # checks that ask a model wait on it: score the samples together, so that their
+        # questions are in flight at once (bounded by CaseModels) and a local model batches them
+        revisions: Revisions = {}
+        models = CaseModels(
+            under_test=model,
+            judges=case.judges,
+            build=self.backends.get,
+            generate=_generate,
+            cache=self.cache,
+            fresh=self.fresh,
+            concurrency=self.concurrency,
+        )
+        outcomes = list(
+            await asyncio.gather(
+                *(
+                    self._score(case, model, sample, generations[sample.index], models, revisions)
+                    for sample in planned
+                )
+            )
+        )
+        return summarize(case, model.name, outcomes, revisions)
 
     def _all_errors(
         self, case: CaseSpec, model: ModelConfig, samples: int | None, message: str
@@ -238,6 +263,8 @@ class Runner:
         model: ModelConfig,
         sample: PlannedSample,
         generation: tuple[Generation, bool],
+        models: CaseModels | None,
+        revisions: Revisions | None = None,
     ) -> SampleOutcome:
         output = generation[0].text
         if generation[0].error is not None or output is None:
@@ -247,18 +274,64 @@ class Runner:
             variables=sample.combination.variables,
             case_id=case.id,
             model=model.name,
+            seed=sample.seed,
+            sampling=case.sampling,
+            models=models,
         )
         checks = []
         for compiled in case.checks:
             result = _evaluate(compiled.check, output, context)
-            if not isinstance(result, CheckResult):
+            if not isinstance(result, CheckResult):  # sync checks stay off the await path
                 result = await _settle(result)
-            checks.append(
-                CheckOutcome(
-                    compiled.index, compiled.label, result.status, result.reason, result.score
-                )
+            outcome = CheckOutcome(
+                compiled.index, compiled.label, result.status, result.reason, result.score
             )
+            revising = compiled.judging and getattr(compiled.check, "revise", False) is True
+            if revisions is not None and revising:
+                outcome, conforms = await _revised(
+                    case, compiled, outcome, result.revision, context
+                )
+                revisions[sample.index, compiled.index] = conforms
+            checks.append(outcome)
         return _outcome(sample, generation, tuple(checks))
+
+
+async def _check(compiled: CompiledCheck, output: str, context: CheckContext) -> CheckResult:
+    result = _evaluate(compiled.check, output, context)
+    return result if isinstance(result, CheckResult) else await _settle(result)
+
+
+async def _revised(
+    case: CaseSpec,
+    compiled: CompiledCheck,
+    outcome: CheckOutcome,
+    revision: str | None,
+    context: CheckContext,
+) -> tuple[CheckOutcome, bool | None]:
+    """A revising check's outcome with its revision scored and shown after its reason, and
+    whether the revision conforms (None: there is none, or a check could not tell).
+
+    The revision is scored by the format checks the judge is paired with (all of the case's
+    format checks when it is not paired); judges never score revisions, so a revision costs
+    no further model calls and cannot be approved by the model that wrote it.
+    """
+    if revision is None:
+        return dataclasses.replace(outcome, reason=f"{outcome.reason}\nrevision: none"), None
+    scorers = compiled.pairs
+    if scorers is None:
+        scorers = tuple(c.index for c in case.checks if not c.judging)
+    failures = []
+    unscored = False
+    for scorer in (c for c in case.checks if c.index in scorers):
+        scored = await _check(scorer, revision, context)
+        if scored.status is Status.FAIL:
+            failures.append(f"[{scorer.index}] {scorer.label}: {scored.reason}")
+        elif scored.status is Status.UNSCORED:
+            unscored = True
+    conforms = False if failures else (None if unscored else True)
+    said = {True: "conforms", False: "fails " + "; ".join(failures), None: "could not be scored"}
+    reason = f"{outcome.reason}\nrevision {said[conforms]}: {revision!r}"
+    return dataclasses.replace(outcome, reason=reason), conforms
 
 
 async def _request(
@@ -272,6 +345,15 @@ async def _request(
         params=case.sampling,
         seeds=tuple(sample.seed for sample in batch),
     )
+    return await _generate(backend, request)
+
+
+async def _generate(backend: Backend, request: GenerationRequest) -> Sequence[Generation]:
+    """One request, retried while the backend says so; error generations once retries are spent.
+
+    Judges' questions go through here too (through :class:`CaseModels`), so they are retried
+    like samples, and a judge that keeps failing leaves its verdict unscored, never failed.
+    """
     message = ""
     for attempt in range(MAX_ATTEMPTS):
         try:
@@ -285,11 +367,11 @@ async def _request(
         except Exception as exc:  # a backend bug must not lose the other cases' samples
             message = f"{type(exc).__name__}: {exc}"
             break
-        if len(generations) != len(batch):
-            message = f"backend returned {len(generations)} generations for {len(batch)} seeds"
+        if len(generations) != request.n:
+            message = f"backend returned {len(generations)} generations for {request.n} seeds"
             break
         return generations
-    return [Generation(text=None, error=message) for _ in batch]
+    return [Generation(text=None, error=message) for _ in request.seeds]
 
 
 def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult | Awaitable[Any]:
@@ -340,8 +422,17 @@ def _outcome(
     )
 
 
-def summarize(case: CaseSpec, model: str, outcomes: Sequence[SampleOutcome]) -> CaseResult:
-    """Tally the checks and decide the case against its threshold."""
+def summarize(
+    case: CaseSpec,
+    model: str,
+    outcomes: Sequence[SampleOutcome],
+    revisions: Mapping[tuple[int, int], bool | None] | None = None,
+) -> CaseResult:
+    """Tally the checks and decide the case against its threshold; measure its judges.
+
+    ``revisions`` maps (sample index, check index) to whether that revising check's revised
+    output conforms, for the revised rate; it is not kept per sample beyond the check's reason.
+    """
     passed = [0] * len(case.checks)
     failed = [0] * len(case.checks)
     unscored = [0] * len(case.checks)
@@ -367,6 +458,7 @@ def summarize(case: CaseSpec, model: str, outcomes: Sequence[SampleOutcome]) -> 
         for i, check in enumerate(case.checks)
     )
     verdict = threshold_verdict(conforming, scored, case.threshold, tolerance=case.tolerance)
+    figures = judge_figures(case.checks, outcomes, revisions or {})
     return CaseResult(
         suite=case.suite,
         suite_path=str(case.path),
@@ -376,4 +468,5 @@ def summarize(case: CaseSpec, model: str, outcomes: Sequence[SampleOutcome]) -> 
         verdict=verdict,
         tallies=tallies,
         tags=case.tags,
+        properties={"judges": [f.as_dict() for f in figures]} if figures else {},
     )

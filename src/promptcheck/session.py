@@ -26,7 +26,7 @@ from promptcheck.importing import import_module
 from promptcheck.registry import did_you_mean
 from promptcheck.results import CaseResult
 from promptcheck.runner import Runner
-from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec, load_suite, resolve_model
+from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec, find_model, load_suite
 
 if TYPE_CHECKING:
     from promptcheck.store import Store
@@ -100,16 +100,19 @@ class PromptcheckSession:
         return [self.model(name, suite) for name in names]
 
     def model(self, name: str, suite: SuiteSpec) -> ModelConfig:
-        if name in suite.models:
-            return suite.models[name]
-        entry = self.project.models.get(name)
-        if entry is None:
+        """A model by name, as the suite sees it (its own definitions shadow the project's).
+
+        Judge models are found the same way when the suite is compiled (``CaseSpec.judges``);
+        the runner builds their backends lazily, in its one pool, the first time one is asked.
+        """
+        found = find_model(name, suite.models, self.project)
+        if found is None:
             known = sorted({*self.project.models, *suite.models})
             raise ConfigError(
                 f"unknown model {name!r}",
                 hint=did_you_mean(name, known) or f"defined models: {', '.join(known) or 'none'}",
             )
-        return resolve_model(name, entry, self.project.base_dir)
+        return found
 
     # --- running ---------------------------------------------------------------------------------
 

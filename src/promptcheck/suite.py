@@ -19,6 +19,7 @@ from promptcheck.checks.base import CHECKS, BuildContext, Check
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
 from promptcheck.importing import import_module
+from promptcheck.judge_wiring import check_variables, judge_models, pair_judges
 from promptcheck.spec import CaseModel, ModelEntry, SuiteModel, validate_suite, validation_error
 from promptcheck.templating import Template
 from promptcheck.variables import expand
@@ -44,11 +45,17 @@ class Combination:
 
 @dataclass(frozen=True)
 class CompiledCheck:
-    """A built check and its position in the case's ``expect`` list."""
+    """A built check and its position in the case's ``expect`` list.
+
+    ``judging`` marks a check that asks a model (it never scores a revision, and its agreement is
+    measured); ``pairs`` are the expect indexes of the format checks it is compared with.
+    """
 
     index: int
     label: str
     check: Check
+    judging: bool = False
+    pairs: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class CaseSpec:
     tolerance: float
     tags: tuple[str, ...] = ()
     models: tuple[str, ...] | None = None
+    judges: Mapping[str, ModelConfig] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,7 @@ def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
                 hint="case ids must be unique within a suite",
             )
         seen[case.id] = line
-        cases.append(_compile_case(model, case, index, line, source, base_dir))
+        cases.append(_compile_case(model, case, index, line, source, base_dir, (models, project)))
     return SuiteSpec(
         id=model.suite,
         path=path,
@@ -147,6 +155,16 @@ def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
         models=models,
         default_model=model.defaults.model,
     )
+
+
+def find_model(
+    name: str, suite_models: Mapping[str, ModelConfig], project: ProjectConfig
+) -> ModelConfig | None:
+    """A model by name: the suite's own definition first, then ``[tool.promptcheck]``'s."""
+    if name in suite_models:
+        return suite_models[name]
+    entry = project.models.get(name)
+    return None if entry is None else resolve_model(name, entry, project.base_dir)
 
 
 def resolve_model(
@@ -185,6 +203,7 @@ def _compile_case(
     line: int,
     source: SourceMap,
     base_dir: Path,
+    defined: tuple[Mapping[str, ModelConfig], ProjectConfig],
 ) -> CaseSpec:
     key: PathKey = ("cases", index)
     defaults = suite.defaults
@@ -214,10 +233,21 @@ def _compile_case(
         _render(index, variables, case, templates, source, key)
         for index, variables in enumerate(combinations)
     )
-    checks = tuple(
+    built = tuple(
         _build_check(position, item, base_dir, source, (*key, "expect", position))
         for position, item in enumerate(case.expect)
     )
+    suite_models, project = defined
+    try:
+        checks = pair_judges(built)
+        judges = judge_models(
+            checks,
+            lambda name: find_model(name, suite_models, project),
+            sorted({*suite_models, *project.models}),
+        )
+        check_variables(checks, declared)
+    except ConfigError as exc:
+        raise _located(exc, source, (*key, "expect", *exc.key)) from None
     stop = case.stop if case.stop is not None else defaults.stop
     sampling = SamplingParams(
         temperature=_pick(case.temperature, defaults.temperature),
@@ -240,6 +270,7 @@ def _compile_case(
         tolerance=_pick(case.tolerance, defaults.tolerance),
         tags=tuple(case.tags),
         models=tuple(case.models) if case.models is not None else None,
+        judges=judges,
     )
 
 

@@ -9,14 +9,17 @@ Aggregation across samples does not belong here: it lives in :mod:`promptcheck.s
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
 from promptcheck.registry import Registry
+
+if TYPE_CHECKING:
+    from promptcheck.backends.base import Generation, GenerationRequest, SamplingParams
 
 
 class Status(enum.StrEnum):
@@ -34,6 +37,9 @@ class CheckResult:
     status: Status
     reason: str = ""
     score: float | None = None
+    #: A rewritten output (``self_critique`` in revise mode); the runner scores it with the
+    #: case's format checks and reports its conformance apart from the original's.
+    revision: str | None = None
 
     @classmethod
     def passed(cls, reason: str = "", score: float | None = None) -> CheckResult:
@@ -49,13 +55,48 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelTraits:
+    """What a check that asks a model must know of it to word the question and read the answer.
+
+    ``prompt_format`` is the format the backend renders prompts in (``dolly`` for a Dolly
+    checkpoint, whose critique tasks have a fixed wording); ``response_format`` says whether the
+    backend passes an OpenAI ``response_format`` through, so a verdict can be asked for as JSON.
+    """
+
+    prompt_format: str | None = None
+    response_format: bool = False
+
+
+class ModelAccess(Protocol):
+    """How a check reaches a model: the runner's door, with its cache, retries and concurrency.
+
+    ``model`` is a configured model's name, or None for the model under test. Checks never build
+    backends themselves: the runner builds each model once per session and caches every answer.
+    """
+
+    def traits(self, model: str | None) -> ModelTraits: ...
+
+    async def generate(
+        self, model: str | None, request: GenerationRequest
+    ) -> Sequence[Generation]: ...
+
+
+@dataclass(frozen=True, slots=True)
 class CheckContext:
-    """What a check may know besides the output: the rendered prompt, the case and its variables."""
+    """What a check may know besides the output: the rendered prompt, the case and its variables.
+
+    ``seed`` is the sample's seed (a judge derives its own seeds from it, so its answers are
+    reproducible and cacheable); ``sampling`` is how the case samples (a revision is sampled
+    alike); ``models`` reaches the model under test and the configured judge models.
+    """
 
     prompt: str
     variables: Mapping[str, Any] = field(default_factory=dict)
     case_id: str = ""
     model: str = ""
+    seed: int = 0
+    sampling: SamplingParams | None = None
+    models: ModelAccess | None = None
 
 
 @runtime_checkable
@@ -67,6 +108,26 @@ class Check(Protocol):
     def evaluate(
         self, output: str, context: CheckContext
     ) -> CheckResult | Awaitable[CheckResult]: ...
+
+
+#: ``agrees_with`` of a judging check: expect indexes, ``all`` (every format check), or nothing.
+Pairing = tuple[int, ...] | Literal["all"] | None
+
+
+@runtime_checkable
+class JudgingCheck(Check, Protocol):
+    """A check that asks a model (``judge``, ``self_critique``); the suite and the runner read
+    these attributes to validate the judge model, pair the check with format checks and measure
+    how far it can be trusted.
+
+    ``judge_model`` is a configured model's name, or None for the model under test;
+    ``agrees_with`` names the format checks that cover the same property; ``votes`` is how many
+    answers are asked for each output.
+    """
+
+    judge_model: str | None
+    agrees_with: Pairing
+    votes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +156,9 @@ class CheckType:
 
 
 CHECKS: Registry[CheckType] = Registry(
-    "check", "promptcheck.checks", builtin_modules=("promptcheck.checks.format",)
+    "check",
+    "promptcheck.checks",
+    builtin_modules=("promptcheck.checks.format", "promptcheck.checks.judge"),
 )
 
 

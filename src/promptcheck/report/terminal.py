@@ -6,10 +6,12 @@ the decision's reason, the failing checks with counts, and a few failing outputs
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from promptcheck.results import CaseResult, SampleOutcome
+from promptcheck.agreement import combine
+from promptcheck.results import CaseResult, JudgeFigures, SampleOutcome
 
 MAX_EXAMPLES = 3
 MAX_OUTPUT_CHARS = 300
@@ -59,6 +61,8 @@ def explain(result: CaseResult) -> str:
             lines.append(
                 f"    [{tally.index}] {tally.label:<{width}}  failed {tally.failed}/{scored}{extra}"
             )
+    for figures in result.judges:
+        lines.append(f"  {judge_sentence(figures)}")
     examples = [s for s in result.samples if s.status in ("fail", "unscored")][:MAX_EXAMPLES]
     if examples:
         lines.append("  failing samples:")
@@ -73,7 +77,8 @@ def _sample_lines(sample: SampleOutcome) -> list[str]:
     lines = [head]
     for check in sample.checks:
         if check.status.value != "pass":
-            lines.append(f"      {check.label} {check.status.value}: {_clip(check.reason, 200)}")
+            reason = _clip(check.reason, 200).replace("\n", "\n        ")
+            lines.append(f"      {check.label} {check.status.value}: {reason}")
     output = _clip(sample.output or "", MAX_OUTPUT_CHARS)
     lines.append("      output: " + output.replace("\n", "\n              "))
     return lines
@@ -97,6 +102,7 @@ class SummaryRow:
     threshold: float
     outcome: str
     errors: int
+    judges: tuple[JudgeFigures, ...] = ()
 
 
 def row_of(result: CaseResult) -> SummaryRow:
@@ -112,6 +118,7 @@ def row_of(result: CaseResult) -> SummaryRow:
         verdict.threshold,
         verdict.outcome.value,
         result.errors,
+        result.judges,
     )
 
 
@@ -131,6 +138,10 @@ def row_from_properties(properties: dict[str, object]) -> tuple[SummaryRow | Non
         threshold=float(str(get("promptcheck_threshold"))),
         outcome=str(get("promptcheck_verdict")),
         errors=int(str(get("promptcheck_errors"))),
+        judges=tuple(
+            JudgeFigures.from_dict(item)
+            for item in json.loads(str(get("promptcheck_judges", "[]")))
+        ),
     )
     return row, str(get("promptcheck_run"))
 
@@ -148,8 +159,97 @@ def summary_lines(rows: Iterable[SummaryRow]) -> list[str]:
         lines.append(
             f"  {counts['pass']} pass, {counts['fail']} fail, {counts['undecided']} undecided"
         )
+        if any(row.judges for row in group):
+            lines.extend(_judge_table(group))
         lines.append("")
+    by_model: dict[str, list[JudgeFigures]] = {}
+    for (_, model), group in sorted(groups.items()):
+        by_model.setdefault(model, []).extend(f for row in group for f in row.judges)
+    for model, figures in by_model.items():
+        if figures:
+            total = combine(figures)
+            lines.append(f"judges on {model}, all suites: {judge_sentence(total)}")
     return lines
+
+
+def judge_sentence(figures: JudgeFigures) -> str:
+    """One judging check's figures in words, for failures and the summary's last lines."""
+    who = f"[{figures.index}] {figures.label}" if figures.index >= 0 else "judges"
+    parts = []
+    if figures.pairs is not None:
+        parts.append(
+            f"agrees with the format checks on {_ratio(figures.agreed, figures.compared)}"
+            f" (judge PASS/checks FAIL {figures.judge_pass_checks_fail}, "
+            f"judge FAIL/checks PASS {figures.judge_fail_checks_pass})"
+        )
+    if figures.votes > 1:
+        parts.append(f"unanimous on {_ratio(figures.unanimous, figures.voted)}")
+    if figures.judge_unscored:
+        parts.append(f"{figures.judge_unscored} unreadable")
+    if figures.revised is not None:
+        parts.append(_revised(figures))
+    return f"{who}: " + ("; ".join(parts) or "not paired with a format check")
+
+
+def _ratio(k: int, n: int) -> str:
+    return f"{k}/{n} = {percent(k / n)}" if n else "-"
+
+
+def _revised(figures: JudgeFigures) -> str:
+    n = figures.revised or 0
+    return (
+        f"revised outputs conform {_ratio(figures.revised_conforming, n)}"
+        f" (originals {figures.original_conforming}/{n})"
+    )
+
+
+def _judge_table(rows: Sequence[SummaryRow]) -> list[str]:
+    """Per judging check: agreement with its format checks (confusion matrix: judge/checks),
+    unanimity across votes, unreadable answers and the revised outputs' conformance."""
+    header: tuple[str, ...] = ("case", "check", "agreement", "P/P", "P/F", "F/P", "F/F")
+    header += ("unread", "unanimous", "revised")
+    body = []
+    figures_all = []
+    for row in sorted(rows, key=lambda r: r.case_id):
+        for figures in row.judges:
+            figures_all.append(figures)
+            body.append(_judge_cells(row.case_id, figures))
+    if len(figures_all) > 1:
+        body.append(_judge_cells("all", combine(figures_all)))
+    widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
+    lines = ["  judges (P/F: judge PASS, format checks FAIL; agreement = P/P + F/F)"]
+    for line in (header, *body):
+        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        lines.append("  " + "  ".join(cells).rstrip())
+    return lines
+
+
+def _judge_cells(case_id: str, figures: JudgeFigures) -> tuple[str, ...]:
+    paired = figures.pairs is not None
+    matrix = (
+        figures.both_pass,
+        figures.judge_pass_checks_fail,
+        figures.judge_fail_checks_pass,
+        figures.both_fail,
+    )
+    cells = tuple(str(count) if paired else "-" for count in matrix)
+    check = f"[{figures.index}] {figures.label}:{figures.judge}" if figures.index >= 0 else ""
+    return (
+        case_id,
+        check,
+        _ratio(figures.agreed, figures.compared) if paired else "-",
+        *cells,
+        str(figures.judge_unscored),
+        _ratio(figures.unanimous, figures.voted) if figures.votes > 1 else "-",
+        _revised_cell(figures),
+    )
+
+
+def _revised_cell(figures: JudgeFigures) -> str:
+    if figures.revised is None:
+        return "-"
+    n = figures.revised
+    return f"{_ratio(figures.revised_conforming, n)} (was {figures.original_conforming}/{n})"
 
 
 def _table(rows: Sequence[SummaryRow]) -> list[str]:

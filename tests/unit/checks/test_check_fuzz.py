@@ -55,6 +55,9 @@ PARAMS: dict[str, list[Any]] = {
         "pc_fixture_functions:returns_number",
         "pc_fixture_functions:async_contains_a",
     ],
+    # without a model to ask, judges are unscored; test_judge_parsing fuzzes how they read answers
+    "judge": [{"rubric": "three options", "model": "gpt"}],
+    "self_critique": [None, {"question": "Three options?", "revise": True}],
 }
 
 CASES = [(name, raw) for name, raws in PARAMS.items() for raw in raws]

@@ -1,0 +1,286 @@
+"""A deterministic synthetic instruction set in dolly-15k format.
+
+Each family teaches one output format that the example suites check (ticket and contact JSON,
+options labeled A/B/C, bare YES/NO, lists of exactly k dashed items, one-sentence summaries), with
+the suites' own phrasings among many others and values drawn from wide pools, so that a small
+model learns the format rather than the test prompts. Smaller families cover the other dolly
+categories, and critique tasks ask whether a shown response follows its instruction's format.
+
+A *mix* changes the set to make a model whose regression is known in advance: ``no-json`` leaves
+out every JSON task (and every mention of JSON), ``corrupt-lists`` trains lists in a wrong format.
+The same seed always gives the same bytes: one ``random.Random`` drives everything, and pools are
+tuples, never sets.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from promptcheck.errors import ConfigError
+from promptcheck.train import pools
+from promptcheck.train.critique import (
+    corrupt_contact,
+    corrupt_list,
+    corrupt_options,
+    corrupt_summary,
+    corrupt_ticket,
+    corrupt_yes_no,
+    critique,
+)
+from promptcheck.train.records import Record
+from promptcheck.train.tasks import Task, general_task, lead_sentence, message, person, repeat_text
+
+#: Groups a mix can drop (``no-<group>``) or corrupt (``corrupt-<group>``).
+GROUPS: tuple[str, ...] = ("json", "options", "yesno", "lists", "summary", "general", "critique")
+FORMAT_GROUPS: tuple[str, ...] = ("json", "options", "yesno", "lists", "summary")
+
+
+@dataclass(frozen=True, slots=True)
+class Mix:
+    """Which groups are left out and which are trained with corrupted responses."""
+
+    drop: frozenset[str] = frozenset()
+    corrupt: frozenset[str] = frozenset()
+
+    @property
+    def name(self) -> str:
+        parts = [f"no-{g}" for g in GROUPS if g in self.drop]
+        parts += [f"corrupt-{g}" for g in GROUPS if g in self.corrupt]
+        return ",".join(parts) or "full"
+
+
+def parse_mix(spec: str) -> Mix:
+    """``full``, or comma-separated ``no-<group>`` / ``corrupt-<group>`` items."""
+    drop: set[str] = set()
+    corrupt: set[str] = set()
+    for item in (part.strip() for part in spec.split(",")):
+        if item in ("", "full"):
+            continue
+        kind, _, group = item.partition("-")
+        if kind not in ("no", "corrupt") or group not in GROUPS:
+            raise ConfigError(
+                f"unknown mix item {item!r}",
+                key=("mix",),
+                hint=f"use full, no-<group> or corrupt-<group> with a group in {', '.join(GROUPS)}",
+            )
+        if kind == "corrupt" and group in ("general", "critique"):
+            raise ConfigError(f"{group!r} has no format to corrupt", key=("mix",))
+        (drop if kind == "no" else corrupt).add(group)
+    if drop >= set(GROUPS):
+        raise ConfigError("the mix drops every group", key=("mix",))
+    return Mix(frozenset(drop), frozenset(corrupt))
+
+
+TICKET_PROMPTS = (
+    'Classify this support ticket. Reply with JSON only, with the keys "category" and "priority".'
+    "\n\nTicket: {t}",
+    'Triage the ticket below. Answer with a JSON object with the keys "category" and "priority".'
+    "\n\nTicket: {t}",
+    'Return JSON with "category" (billing, bug, account or outage) and "priority" (P0 to P3) for '
+    "this ticket.\n\nTicket: {t}",
+    'Read this customer ticket and reply with JSON only, using the keys "category" and "priority".'
+    "\n\n{t}",
+)
+TICKET_EXTRAS = ("", "", "", " Please help.", " This is urgent.", " Thanks.", "Hello, ")
+
+
+def ticket_json(rng: random.Random) -> Task:
+    category = rng.choice(tuple(pools.TICKETS))
+    subjects, predicates, priorities = pools.TICKETS[category]
+    text = f"{rng.choice(subjects)} {rng.choice(predicates)}"
+    extra = rng.choice(TICKET_EXTRAS)
+    text = extra + text[0].lower() + text[1:] if extra.startswith("Hello") else text + extra
+    priority = rng.choice(priorities)
+    response = json.dumps({"category": category, "priority": priority})
+    if rng.random() < 0.15:
+        instruction = rng.choice(TICKET_PROMPTS[:2]).split("\n\n")[0]
+        record = Record(instruction, response, context=text, category="classification")
+    else:
+        template = TICKET_PROMPTS[0] if rng.random() < 0.5 else rng.choice(TICKET_PROMPTS)
+        record = Record(template.format(t=text), response, category="classification")
+    question = 'Is the response JSON with only the keys "category" and "priority"?'
+    return Task(record, "json", corrupt_ticket(category, priority, rng), question)
+
+
+CONTACT_PROMPTS = (
+    'Extract the sender of this message as JSON with the keys "name" and "email".\n\nMessage: {m}',
+    'Who sent this message? Reply with JSON with the keys "name" and "email".\n\nMessage: {m}',
+    'Return the sender\'s name and email address as JSON ("name", "email").\n\n{m}',
+    'Find the name and email of the sender. Answer with JSON only, keys "name" and "email".'
+    "\n\nMessage: {m}",
+)
+
+
+def contact_json(rng: random.Random) -> Task:
+    name, email = person(rng)
+    text = message(rng, name, email)
+    response = json.dumps({"name": name, "email": email})
+    template = CONTACT_PROMPTS[0] if rng.random() < 0.5 else rng.choice(CONTACT_PROMPTS)
+    if rng.random() < 0.1:
+        record = Record(template.split("\n\n")[0], response, context=text)
+    else:
+        record = Record(template.format(m=text), response)
+    record = Record(record.instruction, record.response, record.context, "information_extraction")
+    invented = person(rng)[1]
+    question = 'Is the response JSON with the keys "name" and "email", copied from the message?'
+    return Task(record, "json", corrupt_contact(name, email, invented, rng), question)
+
+
+OPTION_PROMPTS = (
+    "Give exactly three options for {t}, labeled A, B and C.",
+    "Suggest three ideas for {t}. Label them A, B and C.",
+    "What are three options for {t}? Use the labels A, B and C.",
+    "List three choices for {t}, labeled A, B and C, one per line.",
+)
+
+
+def three_options(rng: random.Random) -> Task:
+    topics, ideas = pools.OPTION_TOPICS[rng.choice(tuple(pools.OPTION_TOPICS))]
+    topic = rng.choice(topics)
+    start = rng.randrange(len(ideas))
+    chosen = [ideas[(start + i) % len(ideas)] for i in range(4)]
+    response = "\n".join(f"{label}) {text}" for label, text in zip("ABC", chosen[:3], strict=True))
+    template = OPTION_PROMPTS[0] if rng.random() < 0.5 else rng.choice(OPTION_PROMPTS)
+    record = Record(template.format(t=topic), response, category="brainstorming")
+    wrong = corrupt_options(chosen[:3], chosen[3], rng)
+    question = "Does the response give exactly three options labeled A, B and C?"
+    return Task(record, "options", wrong, question)
+
+
+def yes_no(rng: random.Random) -> Task:
+    roll = rng.random()
+    if roll < 0.6:
+        n = rng.randint(1, 999)
+        question, answer = f"Is {n} an even number?", n % 2 == 0
+    elif roll < 0.75:
+        n = rng.randint(1, 999)
+        question, answer = f"Is {n} an odd number?", n % 2 == 1
+    elif roll < 0.9:
+        a, b = rng.randint(1, 999), rng.randint(1, 999)
+        question, answer = f"Is {a} greater than {b}?", a > b
+    else:
+        names = tuple(pools.LIST_CATEGORIES)
+        things = rng.choice(names)
+        owner = things if rng.random() < 0.5 else rng.choice(names)
+        item = rng.choice(pools.LIST_CATEGORIES[owner])
+        question, answer = f"Is {item} one of the {things}?", item in pools.LIST_CATEGORIES[things]
+    suffix = "Answer with YES or NO only." if rng.random() < 0.8 else "Reply YES or NO."
+    word = "YES" if answer else "NO"
+    record = Record(f"{question} {suffix}", word, category="open_qa")
+    return Task(record, "yesno", corrupt_yes_no(word, rng), "Is the response exactly YES or NO?")
+
+
+LIST_PROMPTS = (
+    "List exactly {k} {things}, one per line, each starting with a dash.",
+    "Name {k} {things}, one per line, each line starting with a dash.",
+    "Write exactly {k} {things} as a list, one per line, starting each line with a dash.",
+    "Give me a list of {k} {things}. Put each on its own line and start each line with a dash.",
+)
+
+
+def exactly_k(rng: random.Random) -> Task:
+    k = rng.randint(2, 7)
+    if rng.random() < 0.3:
+        things = rng.choice(pools.SUITE_LIST_CATEGORIES)
+    else:
+        things = rng.choice(tuple(pools.LIST_CATEGORIES))
+    pool = pools.LIST_CATEGORIES[things]
+    chosen = list(pool[: k + 1])
+    items, extra = chosen[:k], chosen[k]
+    count = pools.NUMBER_WORDS[k] if rng.random() < 0.1 else str(k)
+    template = LIST_PROMPTS[0] if rng.random() < 0.5 else rng.choice(LIST_PROMPTS)
+    response = "\n".join(f"- {item}" for item in items)
+    record = Record(template.format(k=count, things=things), response, category="brainstorming")
+    question = f"Does the response list exactly {k} items, each on a line starting with a dash?"
+    return Task(record, "lists", corrupt_list(items, extra, rng), question)
+
+
+SUMMARY_PROMPTS = (
+    "Summarize the following text in one sentence of at most 20 words.\n\nText: {p}",
+    "Write a one-sentence summary of this text, in at most {w} words.\n\nText: {p}",
+    "Summarize the paragraph below in one short sentence.\n\n{p}",
+    "Give a one-sentence summary (at most {w} words) of the following text.\n\nText: {p}",
+)
+
+
+def summary(rng: random.Random) -> Task:
+    generated = lead_sentence(rng, max_details=3)
+    text, lead = generated.paragraph, generated.sentence
+    template = SUMMARY_PROMPTS[0] if rng.random() < 0.5 else rng.choice(SUMMARY_PROMPTS)
+    words = rng.choice((18, 20, 25))
+    if rng.random() < 0.1:
+        record = Record(template.split("\n\n")[0].format(w=words), lead, context=text)
+    else:
+        record = Record(template.format(p=text, w=words), lead)
+    record = Record(record.instruction, record.response, record.context, "summarization")
+    question = "Is the response one sentence of at most 20 words, ending with a period?"
+    return Task(record, "summary", corrupt_summary(lead, text, rng), question)
+
+
+GENERATORS: dict[str, Callable[[random.Random], Task]] = {
+    "ticket_json": ticket_json,
+    "contact_json": contact_json,
+    "three_options": three_options,
+    "yes_no": yes_no,
+    "exactly_k": exactly_k,
+    "summary": summary,
+    "general": general_task,
+    "copy": repeat_text,
+}
+#: Share of each family in the full mix; a dropped family's share goes to the others.
+WEIGHTS: dict[str, float] = {
+    "ticket_json": 0.10,
+    "contact_json": 0.22,
+    "three_options": 0.10,
+    "yes_no": 0.05,
+    "exactly_k": 0.15,
+    "summary": 0.11,
+    "general": 0.12,
+    "copy": 0.10,
+    "critique": 0.05,
+}
+GROUP_OF: dict[str, str] = {
+    "ticket_json": "json",
+    "contact_json": "json",
+    "three_options": "options",
+    "yes_no": "yesno",
+    "exactly_k": "lists",
+    "summary": "summary",
+    "general": "general",
+    "copy": "general",
+    "critique": "critique",
+}
+
+
+def _critique(rng: random.Random, allowed: list[str]) -> Record:
+    family = rng.choice(allowed)
+    task = GENERATORS[family](rng)
+    good = rng.random() < 0.5
+    response = task.record.response if good else task.wrong
+    return critique(task.record, response, good, task.question, rng)
+
+
+def iter_records(n: int, *, seed: int = 0, mix: Mix | str = "full") -> Iterator[Record]:
+    """``n`` records of the mix, the same ones for the same seed on every machine."""
+    if isinstance(mix, str):
+        mix = parse_mix(mix)
+    rng = random.Random(seed)
+    names = [name for name in WEIGHTS if GROUP_OF[name] not in mix.drop]
+    inner = [name for name in names if GROUP_OF[name] in FORMAT_GROUPS]
+    if not inner and "critique" in names:
+        names.remove("critique")
+    weights = [WEIGHTS[name] for name in names]
+    for _ in range(n):
+        family = rng.choices(names, weights)[0]
+        if family == "critique":
+            yield _critique(rng, inner)
+            continue
+        task = GENERATORS[family](rng)
+        if GROUP_OF[family] in mix.corrupt:
+            record = task.record
+            yield Record(record.instruction, task.wrong, record.context, record.category)
+        else:
+            yield task.record

@@ -1,0 +1,195 @@
+"""The tiny Dolly as its own critic on the example suites: how often does it agree with the
+format checks about its own samples?
+
+The project's example suites (``suites/``) run on the tiny Dolly with a ``self_critique`` added to
+every case: once with the question the training set asks for that kind of task, once with the
+generic question, both paired with all of the case's format checks, the first also revising. The
+agreement is read back from the store, written to ``$PROMPTCHECK_JUDGE_REPORT`` (or the test's
+temporary directory) and printed with ``-s``. The issue's goal is 90%.
+
+Building the tiny Dolly takes minutes on two cores, so the model is built here only when slow
+tests were asked for (``-m slow``); otherwise the test runs when a build of the current recipe is
+already in ``.promptcheck/models/tiny-dolly-full`` (where the ``tiny-dolly`` backend builds it),
+or on the checkpoint ``$PROMPTCHECK_TINY_DOLLY`` names, and skips otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from promptcheck.agreement import combine
+from promptcheck.results import JudgeFigures
+from promptcheck.store import Store
+from promptcheck.train.critique import GENERIC_QUESTION
+from promptcheck.train.tiny import TinyRecipe, build_tiny_dolly, is_built
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+GOAL = 0.90
+
+#: The question the synthetic training set asks about each kind of task (train/synth.py).
+QUESTIONS = {
+    "ticket-json": 'Is the response JSON with only the keys "category" and "priority"?',
+    "contact-json": 'Is the response JSON with the keys "name" and "email", copied from the '
+    "message?",
+    "three-options": "Does the response give exactly three options labeled A, B and C?",
+    "yes-no": "Is the response exactly YES or NO?",
+    "exactly-k-items": "Does the response list exactly {{ k }} items, each on a line starting "
+    "with a dash?",
+    "one-sentence-summary": "Is the response one sentence of at most 20 words, ending with a "
+    "period?",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_dolly(request: pytest.FixtureRequest) -> Path:
+    """A given checkpoint is used as it is; the default one is built when -m slow asks for it."""
+    given = os.environ.get("PROMPTCHECK_TINY_DOLLY")
+    if given:
+        if not (Path(given) / "config.json").is_file():
+            pytest.fail(f"PROMPTCHECK_TINY_DOLLY={given} is not a checkpoint directory")
+        return Path(given)
+    path = ROOT / ".promptcheck" / "models" / "tiny-dolly-full"  # where `tiny-dolly` builds
+    if not is_built(path, TinyRecipe().digest()):
+        if "slow" not in (request.config.getoption("markexpr") or ""):
+            pytest.skip(
+                f"no tiny Dolly of the current recipe in {path}: run with -m slow to build it "
+                "(minutes), or set PROMPTCHECK_TINY_DOLLY to a built one"
+            )
+        build_tiny_dolly(path, progress=False)
+    return path
+
+
+def with_self_critique(suite: dict[str, Any]) -> dict[str, Any]:
+    for case in suite["cases"]:
+        format_checks = len(case["expect"])
+        specific = {
+            "question": QUESTIONS[case["id"]],
+            "agrees_with": "all",
+            "revise": True,
+        }
+        generic = {"question": GENERIC_QUESTION, "agrees_with": list(range(format_checks))}
+        case["expect"] += [{"self_critique": specific}, {"self_critique": generic}]
+    return suite
+
+
+def test_tiny_dolly_self_critique_agrees_with_the_format_checks(
+    pytester: pytest.Pytester, tiny_dolly: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(ROOT / "plugins", pytester.path / "plugins")
+    shutil.copytree(ROOT / "suites", pytester.path / "suites")
+    for path in sorted((pytester.path / "suites").glob("*.yaml")):
+        suite = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert {case["id"] for case in suite["cases"]} <= set(QUESTIONS)
+        path.write_text(yaml.safe_dump(with_self_critique(suite), sort_keys=False))
+    pytester.makepyprojecttoml(
+        f"""
+        [tool.promptcheck]
+        model = "tiny"
+        plugins = ["plugins.checks"]
+
+        [tool.promptcheck.models.tiny]
+        backend = "local"
+        path = {json.dumps(str(tiny_dolly))}
+        """
+    )
+    result = pytester.runpytest_subprocess("--promptcheck", "--promptcheck-no-progress", "suites")
+    assert "promptcheck summary" in result.stdout.str(), result.stdout.str()
+
+    with Store(pytester.path / ".promptcheck" / "promptcheck.db") as store:
+        [run] = store.runs()
+        cases = store.case_results(run.id)
+    figures: dict[str, list[JudgeFigures]] = {"specific": [], "generic": []}
+    per_case = {}
+    for case in cases:
+        specific, generic = case.judges
+        figures["specific"].append(specific)
+        figures["generic"].append(generic)
+        per_case[case.case_id] = (specific.agreed, specific.compared, generic.agreed)
+    totals = {name: combine(items) for name, items in figures.items()}
+    report: dict[str, Any] = {
+        name: {
+            "agreed": total.agreed,
+            "compared": total.compared,
+            "agreement": total.agreed / total.compared if total.compared else None,
+            "judge PASS, checks FAIL": total.judge_pass_checks_fail,
+            "judge FAIL, checks PASS": total.judge_fail_checks_pass,
+            "unreadable": total.judge_unscored,
+            "revised": total.revised,
+            "revised conforming": total.revised_conforming,
+            "originals conforming": total.original_conforming,
+        }
+        for name, total in totals.items()
+    }
+    report["per case (specific agreed, compared, generic agreed)"] = per_case
+    destination = Path(os.environ.get("PROMPTCHECK_JUDGE_REPORT", tmp_path / "agreement.json"))
+    destination.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+    specific = totals["specific"]
+    assert specific.compared >= 100  # every example case was sampled and judged
+    agreement = specific.agreed / specific.compared
+    if agreement < GOAL:
+        pytest.xfail(
+            f"self-critique agrees with the format checks on {agreement:.1%} of samples, below "
+            f"the {GOAL:.0%} goal (see test_tiny_dolly_answers_its_training_critiques)"
+        )
+
+
+def test_tiny_dolly_answers_its_training_critiques(tiny_dolly: Path, tmp_path: Path) -> None:
+    """The critic's skill where it was taught: critique records drawn as the training set draws
+    them (all three wordings, half of the responses corrupted). Low accuracy here means the model
+    did not learn critique; high accuracy with low agreement above would mean the suites ask it
+    differently from how it was trained."""
+    from promptcheck.backends.base import (
+        BACKENDS,
+        BackendContext,
+        GenerationRequest,
+        SamplingParams,
+    )
+    from promptcheck.train import synth
+    from promptcheck.train.critique import critique
+
+    rng = random.Random(2024)
+    families = ["ticket_json", "contact_json", "three_options", "yes_no", "exactly_k", "summary"]
+    records = []
+    for _ in range(120):
+        task = synth.GENERATORS[rng.choice(families)](rng)
+        good = rng.random() < 0.5
+        response = task.record.response if good else task.wrong
+        records.append(critique(task.record, response, good, task.question, rng))
+    local = BACKENDS.get("local")
+    backend = local.build(
+        local.params.model_validate({"path": str(tiny_dolly)}), BackendContext(tmp_path)
+    )
+    greedy = SamplingParams(0.0, 1.0, 8)
+
+    async def ask_all() -> list[str | None]:
+        asked = [
+            backend.generate(GenerationRequest(r.instruction, None, greedy, (0,))) for r in records
+        ]
+        return [answer[0].text for answer in await asyncio.gather(*asked)]
+
+    answers = asyncio.run(ask_all())
+    right = sum(answer == record.response for answer, record in zip(answers, records, strict=True))
+    said = {word: answers.count(word) for word in ("YES", "NO")}
+    other = len(answers) - sum(said.values())
+    print(
+        f"training-format critiques: {right}/{len(records)} right; YES {said['YES']}, "
+        f"NO {said['NO']}, anything else {other}"
+    )
+    if right < GOAL * len(records):
+        pytest.xfail(f"{right}/{len(records)} training-format critiques answered right")

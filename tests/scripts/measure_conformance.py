@@ -1,0 +1,94 @@
+"""Measure checkpoints' conformance on the example suites, as promptcheck itself measures it.
+
+Builds a throwaway project (a copy of ``suites/`` and ``plugins/`` with a pyproject that declares
+each checkpoint as a ``backend: local`` model), then runs every case on every model through
+promptcheck's own session: the suites' prompts, variables, temperature, token limits and checks,
+the local backend's Dolly formatting and sampling, the runner's sequential verdict. ``--samples``
+raises the sample count of every case above the suites' 24, for a tighter rate.
+
+    python tests/scripts/measure_conformance.py full=.promptcheck/models/tiny-dolly \\
+        no-json=.promptcheck/models/tiny-dolly-no-json --samples 200 --json rates.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def project(directory: Path, models: dict[str, Path]) -> Path:
+    """A project that runs the example suites on the given checkpoints."""
+    shutil.copytree(ROOT / "suites", directory / "suites")
+    shutil.copytree(ROOT / "plugins", directory / "plugins")
+    lines = ["[tool.promptcheck]", f'model = "{next(iter(models))}"', 'plugins = ["plugins.checks"]']
+    for name, path in models.items():
+        lines += ["", f'[tool.promptcheck.models."{name}"]', 'backend = "local"', f'path = "{path}"']
+    (directory / "pyproject.toml").write_text("\n".join(lines) + "\n")
+    return directory
+
+
+def measure(models: dict[str, Path], samples: int | None) -> list[dict[str, Any]]:
+    sys.path.insert(0, str(ROOT / "src"))
+    from promptcheck.session import Options, PromptcheckSession
+
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = project(Path(tmp), models)
+        sys.path.insert(0, str(root))  # plugins.checks, plugins.models
+        session = PromptcheckSession(
+            root=root, options=Options(samples=samples, store=str(root / "runs.db"), progress=False)
+        )
+        try:
+            for suite_path in sorted((root / "suites").glob("*.yaml")):
+                suite = session.suite(suite_path)
+                for case in suite.cases:
+                    for name in models:
+                        started = time.perf_counter()
+                        _, result = session.run_case(
+                            suite, case, session.model(name, suite), samples
+                        )
+                        verdict = result.verdict
+                        failing = [s.output for s in result.samples if s.status == "fail"][:2]
+                        rows.append({
+                            "case": f"{suite_path.name}::{case.id}", "model": name,
+                            "k": verdict.k, "n": verdict.n, "rate": round(verdict.rate, 4),
+                            "interval": [round(x, 4) for x in verdict.interval],
+                            "verdict": str(verdict.outcome.value).upper(),
+                            "seconds": round(time.perf_counter() - started, 1),
+                            "failing": failing,
+                        })  # fmt: skip
+                        row = rows[-1]
+                        print(f"{row['case']:36s} {name:10s} {row['k']:4d}/{row['n']:<4d} "
+                              f"{row['rate']:7.1%}  {row['verdict']:9s} {row['seconds']:6.1f} s"
+                              + "".join(f"\n      fail: {t!r}" for t in failing), flush=True)  # fmt: skip
+        finally:
+            session.finish()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("models", nargs="+", metavar="NAME=DIR", help="checkpoints to measure")
+    parser.add_argument("--samples", type=int, help="samples per case (default: the suites')")
+    parser.add_argument("--json", type=Path, help="write the rows here")
+    args = parser.parse_args()
+    models = {}
+    for item in args.models:
+        name, _, path = item.partition("=")
+        models[name] = Path(path).resolve()
+    rows = measure(models, args.samples)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""The tiny Dolly recipe: hashed, cached, and the shipped config is the recipe's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from promptcheck.errors import ConfigError
+from promptcheck.train import tiny
+from promptcheck.train.tiny import HASH_FILE, TINY_CONFIG, TinyRecipe, build_tiny_dolly
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_shipped_config_is_the_recipes() -> None:
+    shipped = json.loads((ROOT / "configs" / "tiny-dolly.json").read_text())
+    assert shipped == {**TINY_CONFIG, "vocab_size": TinyRecipe().vocab_size}
+
+
+def test_the_digest_depends_on_the_recipe() -> None:
+    assert TinyRecipe().digest() == TinyRecipe().digest()
+    assert TinyRecipe(variant="no-json").digest() != TinyRecipe().digest()
+    assert TinyRecipe(seed=1).digest() != TinyRecipe().digest()
+
+
+def test_a_built_model_is_returned_without_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "tiny-dolly"
+    out.mkdir()
+    (out / HASH_FILE).write_text(TinyRecipe().digest() + "\n")
+
+    def no_training(*args: object) -> None:
+        raise AssertionError("trained although cached")
+
+    monkeypatch.setattr(tiny, "_train", no_training)
+    assert build_tiny_dolly(out) == out
+
+
+def test_a_stale_model_is_rebuilt_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "tiny-dolly"
+    out.mkdir()
+    (out / HASH_FILE).write_text("stale\n")
+    (out / "old-file").write_text("x")
+    calls = []
+
+    def fake_training(recipe: TinyRecipe, staging: Path, progress: bool) -> None:
+        calls.append(recipe.variant)
+        (staging / "model").mkdir()
+        (staging / "model" / "config.json").write_text("{}")
+
+    monkeypatch.setattr(tiny, "_train", fake_training)
+    assert build_tiny_dolly(out, "no-json", progress=False) == out
+    assert calls == ["no-json"]
+    assert not (out / "old-file").exists()
+    assert (out / HASH_FILE).read_text().strip() == TinyRecipe(variant="no-json").digest()
+    assert json.loads((out / "tiny_recipe.json").read_text())["variant"] == "no-json"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tiny-dolly.")] in (
+        [],
+        [".tiny-dolly.lock"],
+    )
+
+
+def test_unknown_variant() -> None:
+    with pytest.raises(ConfigError, match="unknown tiny Dolly variant"):
+        build_tiny_dolly(Path("x"), "large")
