@@ -392,7 +392,13 @@ class TestExampleSuites:
             pytest.skip(f"{name} is not in suites/")
         monkeypatch.chdir(ROOT)  # the examples name plugins.models and plugins.checks
         monkeypatch.syspath_prepend(str(ROOT))
-        importlib.import_module("plugins.checks")  # the project's [tool.promptcheck] plugins
-        suite = load_suite(path, ProjectConfig(base_dir=ROOT))
+        before = set(sys.modules)
+        try:
+            importlib.import_module("plugins.checks")  # the project's [tool.promptcheck] plugins
+            suite = load_suite(path, ProjectConfig(base_dir=ROOT))
+        finally:  # a `plugins` package left imported would shadow later test projects' own
+            for name in set(sys.modules) - before:
+                if name == "plugins" or name.startswith("plugins."):
+                    del sys.modules[name]
         assert suite.cases
         assert all(case.combinations and case.checks for case in suite.cases)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
@@ -15,10 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def project_schema() -> dict[str, object]:
+def project_schema() -> Iterator[dict[str, object]]:
     import plugins.checks  # noqa: F401  (registers item_count, as [tool.promptcheck] plugins does)
 
-    return suite_schema()
+    yield suite_schema()
+    # the registration stays; the package goes, or it would shadow the `plugins/` of the projects
+    # that later integration tests write and run in this process
+    for name in [n for n in sys.modules if n == "plugins" or n.startswith("plugins.")]:
+        del sys.modules[name]
 
 
 def test_shipped_schema_is_up_to_date() -> None:

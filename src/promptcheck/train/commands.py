@@ -66,6 +66,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         lora_settings=LoraSettings(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout),
         bf16=args.bf16,
         gradient_checkpointing=args.gradient_checkpointing,
+        compile=args.compile,
         resume=args.resume,
         strict=args.strict,
         progress=not args.no_progress,
@@ -164,6 +165,9 @@ def _finetune_parser(parser: argparse.ArgumentParser) -> None:
         "--gradient-checkpointing",
         action="store_true",
         help="recompute activations in backward: less memory, more compute",
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the model: faster after a warm-up"
     )
     parser.add_argument(
         "--resume",

@@ -77,9 +77,11 @@ class FinetuneOptions:
     lora_settings: LoraSettings = field(default_factory=LoraSettings)
     bf16: bool = False
     gradient_checkpointing: bool = False
+    compile: bool = False
     resume: str | None = None
     strict: bool = False
     progress: bool = True
+    progress_label: str = "training"
     threads: int | None = None
 
     def default_lr(self) -> float:
@@ -347,6 +349,7 @@ class _Loop:
     ) -> None:
         self.accelerator = accelerator
         self.model = model
+        self.compiled: Any = None
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.options = options
@@ -360,7 +363,31 @@ class _Loop:
         self.resumed_from = 0
         self.eval_history: list[tuple[int, float]] = []
         self.eval_batches: list[dict[str, torch.Tensor]] = []
-        self.progress = TrainProgress(enabled=options.progress and accelerator.is_main_process)
+        self.progress = TrainProgress(
+            enabled=options.progress and accelerator.is_main_process,
+            description=options.progress_label,
+        )
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The training loss of a batch, through the compiled model when ``--compile`` works.
+
+        Compiling needs a C++ compiler on CPU; where compiling fails the run says so once and
+        goes on eagerly (same results up to float rounding, slower).
+        """
+        if self.options.compile and self.compiled is None:
+            import torch
+
+            self.compiled = torch.compile(self.model, dynamic=True)
+            try:
+                loss: torch.Tensor = self.compiled(**inputs).loss
+                return loss
+            except Exception as exc:
+                print(f"--compile: falling back to eager mode ({type(exc).__name__}: {exc})",
+                      file=sys.stderr)  # fmt: skip
+                self.compiled = self.model
+        runner = self.compiled if self.compiled is not None else self.model
+        result: torch.Tensor = runner(**inputs).loss
+        return result
 
     def restore(self, state: dict[str, Any]) -> None:
         self.step = self.resumed_from = int(state["step"])
@@ -402,7 +429,7 @@ class _Loop:
             batch = next(batches)
             real_tokens = int(batch["attention_mask"].sum()) * accelerator.num_processes
             with accelerator.accumulate(model):
-                loss = model(**model_inputs(batch, device)).loss
+                loss = self.forward(model_inputs(batch, device))
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and options.max_grad_norm:
                     accelerator.clip_grad_norm_(model.parameters(), options.max_grad_norm)

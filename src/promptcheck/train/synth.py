@@ -34,7 +34,9 @@ from promptcheck.train.records import Record
 from promptcheck.train.tasks import Task, general_task, lead_sentence, message, person, repeat_text
 
 #: Groups a mix can drop (``no-<group>``) or corrupt (``corrupt-<group>``).
-GROUPS: tuple[str, ...] = ("json", "options", "yesno", "lists", "summary", "general", "critique")
+GROUPS: tuple[str, ...] = (
+    "json", "options", "yesno", "lists", "summary", "general", "copy", "critique",
+)  # fmt: skip
 FORMAT_GROUPS: tuple[str, ...] = ("json", "options", "yesno", "lists", "summary")
 
 
@@ -66,7 +68,7 @@ def parse_mix(spec: str) -> Mix:
                 key=("mix",),
                 hint=f"use full, no-<group> or corrupt-<group> with a group in {', '.join(GROUPS)}",
             )
-        if kind == "corrupt" and group in ("general", "critique"):
+        if kind == "corrupt" and group not in FORMAT_GROUPS:
             raise ConfigError(f"{group!r} has no format to corrupt", key=("mix",))
         (drop if kind == "no" else corrupt).add(group)
     if drop >= set(GROUPS):
@@ -250,7 +252,7 @@ GROUP_OF: dict[str, str] = {
     "exactly_k": "lists",
     "summary": "summary",
     "general": "general",
-    "copy": "general",
+    "copy": "copy",
     "critique": "critique",
 }
 
@@ -284,3 +286,11 @@ def iter_records(n: int, *, seed: int = 0, mix: Mix | str = "full") -> Iterator[
             yield Record(record.instruction, task.wrong, record.context, record.category)
         else:
             yield task.record
+
+
+def iter_family(family: str, n: int, *, seed: int = 0) -> Iterator[Record]:
+    """``n`` records of one family alone (the tiny Dolly's first stage trains on ``copy``)."""
+    rng = random.Random(seed)
+    generate = GENERATORS[family]
+    for _ in range(n):
+        yield generate(rng).record

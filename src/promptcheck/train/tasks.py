@@ -152,7 +152,7 @@ def repeat_text(rng: random.Random) -> Task:
     """
     roll = rng.random()
     if roll < 0.6:
-        text = " ".join(rng.choice(pools.COPY_WORDS) for _ in range(rng.randint(2, 7)))
+        text = " ".join(rng.choice(pools.COPY_WORDS) for _ in range(rng.randint(2, 10)))
     elif roll < 0.9:
         text = person(rng)[1]
     else:

@@ -52,20 +52,27 @@ TINY_CONFIG: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class TinyRecipe:
-    """Everything that decides a tiny Dolly's weights besides the code itself."""
+    """Everything that decides a tiny Dolly's weights besides the code itself.
+
+    Two stages from scratch: ``copy_steps`` on the ``copy`` family alone, where the model forms
+    the induction circuit it needs to copy an email from a message into an answer (trained
+    within the mix, it forms too late), then ``steps`` on the variant's full mix.
+    """
 
     variant: str = "full"
     seed: int = 0
-    records: int = 24_000
+    records: int = 30_000
     vocab_size: int = 1024
     model: dict[str, Any] = field(default_factory=lambda: dict(TINY_CONFIG))
-    steps: int = 600
+    copy_steps: int = 400
+    steps: int = 1800
     batch_size: int = 32
     lr: float = 3e-3
     warmup_steps: int = 50
     max_length: int = 256
     eval_fraction: float = 0.02
     threads: int = 2
+    compile: bool = True
 
     def digest(self) -> str:
         """sha256 of the recipe and of the source of every module in ``RECIPE_MODULES``."""
@@ -140,36 +147,74 @@ def build_tiny_dolly(
 
 
 def _train(recipe: TinyRecipe, staging: Path, progress: bool) -> None:
+    """Synthesise the data, train the tokenizer on it, then run the two stages into staging."""
     import torch
 
     from promptcheck.train.finetune import FinetuneOptions, finetune
     from promptcheck.train.records import write_records
-    from promptcheck.train.synth import iter_records
+    from promptcheck.train.save import SUMMARY_FILE, save_tokenizer
+    from promptcheck.train.synth import iter_family, iter_records
+    from promptcheck.train.tokenizer import corpus_texts, train_tokenizer
 
-    data = staging / "data.jsonl"
-    write_records(
-        data, iter_records(recipe.records, seed=recipe.seed, mix=VARIANTS[recipe.variant])
-    )
-    config = staging / "config.json"
-    config.write_text(json.dumps(recipe.model, indent=2))
+    records = list(iter_records(recipe.records, seed=recipe.seed, mix=VARIANTS[recipe.variant]))
+    write_records(staging / "data.jsonl", records)
+    copies = iter_family("copy", recipe.copy_steps * recipe.batch_size, seed=recipe.seed + 1)
+    write_records(staging / "copy.jsonl", copies)
+    save_tokenizer(train_tokenizer(corpus_texts(records), recipe.vocab_size), staging / "tokenizer")
+    (staging / "config.json").write_text(json.dumps(recipe.model, indent=2))
+    common: dict[str, Any] = {
+        "batch_size": recipe.batch_size,
+        "lr": recipe.lr,
+        "warmup_steps": recipe.warmup_steps,
+        "max_length": recipe.max_length,
+        "seed": recipe.seed,
+        "progress": progress,
+        "threads": recipe.threads,
+        "compile": recipe.compile,
+    }
     threads = torch.get_num_threads()
+    stages: list[dict[str, Any]] = []
+    base: dict[str, Any] = {"init": staging / "config.json", "tokenizer": staging / "tokenizer"}
     try:
-        finetune(
+        if recipe.copy_steps:
+            first = finetune(
+                FinetuneOptions(
+                    data=staging / "copy.jsonl",
+                    out=staging / "stage1",
+                    steps=recipe.copy_steps,
+                    eval_fraction=0.0,
+                    progress_label="tiny Dolly: copying",
+                    **base,
+                    **common,
+                )
+            )
+            stages.append(_stage("copy", first))
+            base = {"base": staging / "stage1"}
+        second = finetune(
             FinetuneOptions(
-                data=data,
+                data=staging / "data.jsonl",
                 out=staging / "model",
-                init=config,
-                vocab_size=recipe.vocab_size,
                 steps=recipe.steps,
-                lr=recipe.lr,
-                batch_size=recipe.batch_size,
-                warmup_steps=recipe.warmup_steps,
-                max_length=recipe.max_length,
                 eval_fraction=recipe.eval_fraction,
-                seed=recipe.seed,
-                progress=progress,
-                threads=recipe.threads,
+                progress_label=f"tiny Dolly: {recipe.variant} mix",
+                **base,
+                **common,
             )
         )
+        stages.append(_stage(recipe.variant, second))
     finally:
         torch.set_num_threads(threads)
+    summary = json.loads((staging / "model" / SUMMARY_FILE).read_text())
+    summary["out"] = "."
+    summary["stages"] = stages
+    (staging / "model" / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _stage(name: str, result: Any) -> dict[str, Any]:
+    """What the summary file records of one training stage."""
+    return {
+        "name": name,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 1),
+        "tokens_per_s": round(result.tokens_per_s),
+    }

@@ -128,7 +128,7 @@ def test_parse_mix(spec: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("spec", ["no-jsn", "drop-json", "corrupt-general", "no-json,no-options,"
-                                  "no-yesno,no-lists,no-summary,no-general,no-critique"])  # fmt: skip
+                                  "no-yesno,no-lists,no-summary,no-general,no-copy,no-critique"])  # fmt: skip
 def test_parse_mix_refuses_unknown_or_empty_mixes(spec: str) -> None:
     with pytest.raises(ConfigError):
         parse_mix(spec)
