@@ -11,6 +11,7 @@ import asyncio
 import http.client
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,130 @@ def test_what_dolly_cannot_take_is_a_400(api: Any) -> None:
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=api.base_url, api_key="wrong", max_retries=0).models.list()
     assert [model.id for model in api.models.list()] == [MODEL]  # still serving
+
+
+# -- token streaming, on a model whose answers are long (random weights: every answer runs to
+# -- max_tokens, through multi-byte characters split across tokens) -----------------------------
+
+
+class Gate:
+    """Wraps a sampler's forward pass: counts the calls, and holds the sampling thread at call
+    ``hold_at`` until the test opens the gate (so that what a client received meanwhile was
+    provably sent while the answer was still being sampled)."""
+
+    def __init__(self, engine: BatchingEngine, hold_at: int | None = None) -> None:
+        self.calls = 0
+        self.hold_at = hold_at
+        self.timed_out = False
+        self.held = threading.Event()
+        self.opened = threading.Event()
+        self.sampler = engine.chat.sampler
+        self.forward = self.sampler.forward
+
+    def __enter__(self) -> Gate:
+        self.sampler.forward = self._forward  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.opened.set()
+        self.sampler.forward = self.forward  # type: ignore[method-assign]
+
+    def _forward(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.hold_at:
+            self.held.set()
+            self.timed_out = not self.opened.wait(timeout=30)
+        return self.forward(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def long_engine(tmp_path_factory: pytest.TempPathFactory) -> BatchingEngine:
+    from checkpoints import build_dolly_checkpoint
+
+    return load_engine(build_dolly_checkpoint(tmp_path_factory.mktemp("long") / LONG, seed=1))
+
+
+@pytest.fixture(scope="module")
+def long_api(long_engine: BatchingEngine) -> Iterator[Any]:
+    with BackgroundServer(long_engine, api_key=KEY) as base_url:
+        yield openai.OpenAI(base_url=base_url, api_key=KEY, max_retries=0, timeout=60)
+
+
+LONG = "random-dolly"
+WRITE = [{"role": "user", "content": "Write a long story."}]
+
+
+def test_a_long_answer_streams_in_pieces_that_add_up_to_the_whole_answer(long_api: Any) -> None:
+    settings: dict[str, Any] = {"model": LONG, "seed": 21, "n": 2, "max_tokens": 40}
+    whole = long_api.chat.completions.create(messages=WRITE, **settings)
+    texts, pieces, finish, usage = ["", ""], [0, 0], [None, None], None
+    stream = long_api.chat.completions.create(
+        messages=WRITE, stream=True, stream_options={"include_usage": True}, **settings
+    )
+    for chunk in stream:
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+            pieces[choice.index] += bool(choice.delta.content)
+            finish[choice.index] = finish[choice.index] or choice.finish_reason
+        usage = chunk.usage or usage
+    assert texts == [choice.message.content for choice in whole.choices]
+    assert all(count > 5 for count in pieces), pieces
+    assert finish == [choice.finish_reason for choice in whole.choices] == ["length", "length"]
+    assert usage == whole.usage
+    prompt = dolly_prompt(WRITE[0]["content"])
+    completion = long_api.completions.create(prompt=prompt, **settings)
+    streamed = ["", ""]
+    for chunk in long_api.completions.create(prompt=prompt, stream=True, **settings):
+        for choice in chunk.choices:
+            streamed[choice.index] += choice.text
+    assert streamed == [choice.text for choice in completion.choices]
+
+
+def test_text_is_sent_while_the_answer_is_still_being_sampled(
+    long_api: Any, long_engine: BatchingEngine
+) -> None:
+    with Gate(long_engine, hold_at=24) as gate:
+        stream = long_api.chat.completions.create(
+            model=LONG, messages=WRITE, seed=3, max_tokens=60, stream=True
+        )
+        received = ""
+        for chunk in stream:
+            received += "".join(choice.delta.content or "" for choice in chunk.choices)
+            if received:
+                break
+        # Text came before the gate opened, and without it the sampler cannot pass step 23.
+        assert gate.calls <= 24 and not gate.timed_out
+        gate.opened.set()
+        for chunk in stream:
+            received += "".join(choice.delta.content or "" for choice in chunk.choices)
+    whole = long_api.chat.completions.create(model=LONG, messages=WRITE, seed=3, max_tokens=60)
+    assert received == whole.choices[0].message.content
+
+
+def test_a_client_that_leaves_mid_stream_ends_its_rows_and_the_server_goes_on(
+    long_api: Any, long_engine: BatchingEngine
+) -> None:
+    settings: dict[str, Any] = {"model": LONG, "messages": WRITE, "seed": 8, "max_tokens": 30}
+    expected = long_api.chat.completions.create(n=3, **settings)
+
+    async def leave_and_stay() -> Any:
+        client = openai.AsyncOpenAI(base_url=long_api.base_url, api_key=KEY, max_retries=0)
+        async with client:
+
+            async def leave() -> None:
+                stream = await client.chat.completions.create(
+                    model=LONG, messages=WRITE, seed=9, max_tokens=1500, n=2, stream=True
+                )
+                async for chunk in stream:
+                    if any(choice.delta.content for choice in chunk.choices):
+                        break
+                await stream.close()
+
+            staying = client.chat.completions.create(n=3, **settings)
+            return (await asyncio.gather(leave(), staying))[1]
+
+    with Gate(long_engine) as gate:
+        stayed = asyncio.run(leave_and_stay())
+        after = long_api.chat.completions.create(n=3, **settings)
+    assert gate.calls < 1000  # the leaver's 1,500 steps were not all sampled
+    assert stayed.choices == expected.choices == after.choices

@@ -24,11 +24,12 @@ take a slower path that lets transformers manage the cache and prefills the padd
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -38,8 +39,24 @@ from promptcheck.errors import BackendError
 
 FinishReason = Literal["stop", "length"]
 
+log = logging.getLogger("promptcheck.sampler")
+
 #: A batch is compacted once this fraction of its rows has finished.
 COMPACT_FRACTION = 0.25
+
+
+class RowObserver(Protocol):
+    """Watches the rows of one job while they are decoded, so a server can stream them.
+
+    Called on the sampling thread, once per new token of each of the job's rows (``row`` is the
+    index of its seed) and once when the row ends: it must be quick, and hand anything slow to
+    another thread. ``token`` returning False ends the row (its client went away). An observer
+    that raises is dropped for that row; the batch goes on.
+    """
+
+    def token(self, row: int, token_ids: Sequence[int]) -> bool: ...
+
+    def finish(self, row: int, token_ids: Sequence[int], reason: FinishReason) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +65,7 @@ class SampleJob:
 
     ``temperature`` 0 means greedy decoding. A row ends at a token of ``stop_token_ids``, once its
     decoded text contains one of ``stop_strings``, or after ``max_new_tokens`` tokens.
+    ``observer``, when set, sees each row's ids as they are generated (streaming).
     """
 
     prompt_ids: tuple[int, ...]
@@ -57,6 +75,24 @@ class SampleJob:
     max_new_tokens: int = 128
     stop_token_ids: frozenset[int] = frozenset()
     stop_strings: tuple[str, ...] = ()
+    observer: RowObserver | None = field(default=None, compare=False)
+
+
+@dataclass
+class SamplerUsage:
+    """What a sampler has generated, for run reports (:mod:`promptcheck.usage`): jobs (one
+    request each), their prompt tokens (prefilled once per job) and the tokens sampled."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "requests": self.requests,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
 
 
 @dataclass(slots=True)
@@ -276,6 +312,7 @@ class Sampler:
             (a for a in ("logits_to_keep", "num_logits_to_keep") if a in parameters), None
         )
         self.buffered = _plain_attention_cache(model) if buffered is None else buffered
+        self.usage = SamplerUsage()
 
     def sample(self, jobs: Sequence[SampleJob]) -> list[list[SampledRow]]:
         """Rows for every seed of every job, in order; rows of one job are batched together."""
@@ -308,7 +345,11 @@ class Sampler:
                     hint=f"lower `max_batch_size:` (now {self.max_batch_size}) or `max_tokens`, "
                     "or use a smaller `dtype:`",
                 ) from None
-        return [[row for row in job_rows if row is not None] for job_rows in results]
+        sampled = [[row for row in job_rows if row is not None] for job_rows in results]
+        self.usage.requests += len(jobs)
+        self.usage.prompt_tokens += sum(len(job.prompt_ids) for job in jobs)
+        self.usage.completion_tokens += sum(len(r.token_ids) for rows in sampled for r in rows)
+        return sampled
 
     # -- one batch -------------------------------------------------------------------------
 
@@ -346,9 +387,17 @@ class Sampler:
         generated: list[list[int]] = [[] for _ in chunk]
         finished: dict[int, tuple[FinishReason, float]] = {}
         in_batch: list[int | None] = list(range(len(chunk)))  # batch position -> row, None if done
+        # Rows of streamed jobs: (observer, index of the row within its job), None otherwise.
+        watchers = [
+            (job.observer, r) if job.observer is not None else None
+            for job, (_, r) in zip(row_jobs, chunk, strict=True)
+        ]
+        watched = any(w is not None for w in watchers)
         for index, job in enumerate(row_jobs):
             if job.max_new_tokens <= 0:
                 finished[index], in_batch[index] = ("length", 0.0), None
+                if watchers[index] is not None:
+                    _notify(watchers, index, generated[index], "length")
         for step in range(steps):
             tokens = sampler(logits, step)
             for position, token in enumerate(tokens.tolist()):
@@ -357,6 +406,8 @@ class Sampler:
                     continue
                 generated[row].append(token)
                 reason = self._finish_reason(row_jobs[row], generated[row])
+                if watched and watchers[row] is not None:
+                    reason = _notify(watchers, row, generated[row], reason)
                 if reason is not None:
                     finished[row] = (reason, time.perf_counter() - started)
                     in_batch[position] = None
@@ -427,6 +478,31 @@ class Sampler:
         output = self.model(input_ids=input_ids, **kwargs)
         logits: torch.Tensor = output.logits[:, -1]
         return logits.float()
+
+
+def _notify(
+    watchers: list[tuple[RowObserver, int] | None],
+    row: int,
+    generated: list[int],
+    reason: FinishReason | None,
+) -> FinishReason | None:
+    """Tell a row's observer of its new token or its end; the row's finish reason after that.
+
+    A row whose observer declines more tokens ends as ``length``; an observer that raises is
+    dropped (logged), so that a failing stream never fails the rows sampled beside it.
+    """
+    watcher = watchers[row]
+    assert watcher is not None
+    observer, index = watcher
+    try:
+        if reason is None and not observer.token(index, generated):
+            reason = "length"
+        if reason is not None:
+            observer.finish(index, generated, reason)
+    except Exception:
+        log.exception("a row observer failed; the row goes on unobserved")
+        watchers[row] = None
+    return reason
 
 
 class _BatchState:

@@ -15,15 +15,17 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Protocol, cast
 
 from promptcheck.backends.base import Generation, GenerationRequest, Message, SamplingParams
 from promptcheck.serve.http import Request, Response
 from promptcheck.serve.protocol import (
+    DONE,
     Answer,
     APIError,
     Choice,
@@ -33,6 +35,9 @@ from promptcheck.serve.protocol import (
     parse_json,
     prompts,
 )
+from promptcheck.serve.streaming import TextFeed
+
+log = logging.getLogger("promptcheck.serve")
 
 #: max_tokens of a chat request that sets none: as much as the context window leaves, within this.
 DEFAULT_CHAT_MAX_TOKENS = 4096
@@ -47,6 +52,20 @@ class Engine(Protocol):
     fingerprint: str
 
     async def generate(self, request: GenerationRequest, *, raw: bool) -> list[Generation]: ...
+
+
+class StreamingEngine(Engine, Protocol):
+    """An engine that streams tokens (it has ``streams_tokens = True``): ``generate`` puts each
+    row's text in ``feed`` as choice ``first_choice + row`` while it is decoded."""
+
+    async def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        raw: bool,
+        feed: TextFeed | None = None,
+        first_choice: int = 0,
+    ) -> list[Generation]: ...
 
 
 class OpenAIApp:
@@ -111,8 +130,7 @@ class OpenAIApp:
         if sampling.max_tokens is None:
             sampling = replace(sampling, max_tokens=DEFAULT_CHAT_MAX_TOKENS)
         generation = _request(None, messages, sampling, prompt_index=0)
-        results = await self._generate([generation], raw=False)
-        return self._answer(True, sampling, results)
+        return await self._respond(True, sampling, [generation], raw=False)
 
     async def _completions(self, body: dict[str, object]) -> Response:
         request, sampling = parse_completion(body)
@@ -121,15 +139,29 @@ class OpenAIApp:
             _request(text, None, sampling, prompt_index=index)
             for index, text in enumerate(prompts(request))
         ]
-        results = await self._generate(requests, raw=True)
-        return self._answer(False, sampling, results)
+        return await self._respond(False, sampling, requests, raw=True)
+
+    async def _respond(
+        self, chat: bool, sampling: Sampling, requests: Sequence[GenerationRequest], *, raw: bool
+    ) -> Response:
+        if sampling.stream and getattr(self.engine, "streams_tokens", False):
+            return await self._stream(chat, sampling, requests, raw=raw)
+        results = await self._generate(requests, raw=raw)
+        return self._answer(chat, sampling, results)
 
     async def _generate(
-        self, requests: Sequence[GenerationRequest], *, raw: bool
+        self, requests: Sequence[GenerationRequest], *, raw: bool, feed: TextFeed | None = None
     ) -> list[list[Generation]]:
-        outcomes = await asyncio.gather(
-            *(self.engine.generate(r, raw=raw) for r in requests), return_exceptions=True
-        )
+        if feed is None:
+            calls = [self.engine.generate(r, raw=raw) for r in requests]
+        else:
+            engine = cast(StreamingEngine, self.engine)
+            offsets = [sum(r.n for r in requests[:i]) for i in range(len(requests))]
+            calls = [
+                engine.generate(r, raw=raw, feed=feed, first_choice=offset)
+                for r, offset in zip(requests, offsets, strict=True)
+            ]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
         results: list[list[Generation]] = []
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
@@ -137,14 +169,43 @@ class OpenAIApp:
             results.append(outcome)
         return results
 
-    def _answer(
-        self, chat: bool, sampling: Sampling, results: Sequence[Sequence[Generation]]
+    async def _stream(
+        self, chat: bool, sampling: Sampling, requests: Sequence[GenerationRequest], *, raw: bool
     ) -> Response:
+        """A response streamed as the sampler decodes it.
+
+        The status is decided by the first text or the end of generation, whichever comes
+        first, so that a request refused before any text (a prompt too long) is still a 4xx.
+        """
+        feed = TextFeed()
+        task = asyncio.ensure_future(self._generate(requests, raw=raw, feed=feed))
+        task.add_done_callback(lambda _: feed.changed.set())
+        try:
+            await feed.changed.wait()
+        except asyncio.CancelledError:
+            feed.cancel()
+            task.cancel()
+            raise
+        failure = task.exception() if task.done() else None
+        if failure is not None:
+            raise failure
+        answer = self._new_answer(chat, [])
+        stream = _choice_events(
+            answer, task, feed, sum(r.n for r in requests), sampling.include_usage
+        )
+        return Response(
+            200,
+            content_type="text/event-stream",
+            headers={"cache-control": "no-cache"},
+            stream=stream,
+        )
+
+    def _new_answer(self, chat: bool, results: Sequence[Sequence[Generation]]) -> Answer:
         choices = [
             Choice(index, generation.text or "", generation.finish_reason or "stop")
             for index, generation in enumerate(g for group in results for g in group)
         ]
-        answer = Answer.new(
+        return Answer.new(
             chat,
             model=self.engine.model_id,
             fingerprint=self.engine.fingerprint,
@@ -153,6 +214,11 @@ class OpenAIApp:
             prompt_tokens=sum((group[0].prompt_tokens or 0) for group in results if group),
             completion_tokens=sum(g.completion_tokens or 0 for group in results for g in group),
         )
+
+    def _answer(
+        self, chat: bool, sampling: Sampling, results: Sequence[Sequence[Generation]]
+    ) -> Response:
+        answer = self._new_answer(chat, results)
         if not sampling.stream:
             return Response(200, answer.whole())
         return Response(
@@ -222,3 +288,67 @@ def _json(status: int, data: object) -> Response:
 async def _aiter(events: Iterator[bytes]) -> AsyncIterator[bytes]:
     for event in events:
         yield event
+
+
+async def _choice_events(
+    answer: Answer,
+    task: asyncio.Future[list[list[Generation]]],
+    feed: TextFeed,
+    choices: int,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    """Server-sent events of a streamed answer: each choice's text as it is decoded.
+
+    A choice ends with its finish reason as soon as its row ends; choices whose rows did not
+    report their end (a model that answered before any token, say) are completed from the
+    generations. Closing this iterator (the client went away) cancels the rows still sampling.
+    """
+    sent = [""] * choices
+    ended = [False] * choices
+    try:
+        if answer.chat:
+            for index in range(choices):
+                yield answer.chunk(index, "", None, include_usage, role=True)
+        while True:
+            await feed.changed.wait()
+            for index, text, finish_reason in feed.take():
+                if ended[index]:
+                    continue
+                sent[index] += text
+                ended[index] = finish_reason is not None
+                if text:
+                    yield answer.chunk(index, text, None, include_usage)
+                if finish_reason is not None:
+                    yield answer.chunk(index, "", finish_reason, include_usage)
+            if task.done() and not feed.pieces:
+                break
+        try:
+            results = task.result()
+        except APIError as error:
+            yield answer.error(error)
+            return
+        except Exception:  # a bug: the status is sent, so it is told in the stream
+            log.exception("streamed generation failed")
+            yield answer.error(APIError(500, "internal server error"))
+            return
+        generations = [g for group in results for g in group]
+        for index, generation in enumerate(generations):
+            if ended[index]:
+                continue
+            text = generation.text or ""
+            rest = text[len(sent[index]) :] if text.startswith(sent[index]) else ""
+            if rest:
+                yield answer.chunk(index, rest, None, include_usage)
+            yield answer.chunk(index, "", generation.finish_reason or "stop", include_usage)
+        if include_usage:
+            final = replace(
+                answer,
+                prompt_tokens=sum((group[0].prompt_tokens or 0) for group in results if group),
+                completion_tokens=sum(g.completion_tokens or 0 for g in generations),
+            )
+            yield final.usage_chunk()
+        yield DONE
+    finally:
+        if not task.done():
+            feed.cancel()
+            task.cancel()

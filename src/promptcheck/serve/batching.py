@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from promptcheck.backends.base import Generation, GenerationRequest
 from promptcheck.errors import BackendError
 from promptcheck.serve.protocol import APIError
+from promptcheck.serve.streaming import RowStreamer, TextFeed
 
 if TYPE_CHECKING:
     from promptcheck.backends.local import LocalBackend, PreparedRequest
@@ -94,8 +95,22 @@ class BatchingEngine:
     def describe(self) -> str:
         return f"{self.chat.format} format, {self.chat.device}, {self.chat.dtype}"
 
-    async def generate(self, request: GenerationRequest, *, raw: bool) -> list[Generation]:
-        """``request.n`` generations; a request the model cannot take is an :class:`APIError`."""
+    #: ``generate`` takes ``feed``: the app streams tokens as they are decoded.
+    streams_tokens = True
+
+    async def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        raw: bool,
+        feed: TextFeed | None = None,
+        first_choice: int = 0,
+    ) -> list[Generation]:
+        """``request.n`` generations; a request the model cannot take is an :class:`APIError`.
+
+        With ``feed``, the text of row ``r`` is also put there as choice ``first_choice + r``
+        while it is decoded (see :mod:`promptcheck.serve.streaming`).
+        """
         backend = self.raw if raw else self.chat
         param = "prompt" if raw else "messages"
         try:
@@ -104,6 +119,16 @@ class BatchingEngine:
             raise APIError(400, _message(exc), param=param) from None
         if not isinstance(prepared, list):
             loop = asyncio.get_running_loop()
+            if feed is not None:
+                streamer = RowStreamer(
+                    loop,
+                    feed,
+                    backend.prompt_format,
+                    prepared.stop_strings,
+                    request.n,
+                    first_choice,
+                )
+                prepared = replace(prepared, job=replace(prepared.job, observer=streamer))
             pending = _Pending(backend, prepared, request.n, loop.create_future())
             self._queue.append(pending)
             self._arrived.set()

@@ -209,10 +209,17 @@ class HttpServer:
             await writer.drain()
             return
         writer.write(head)
-        async for chunk in response.stream:
-            if chunk:
-                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                await writer.drain()
+        try:
+            async for chunk in response.stream:
+                if chunk:
+                    writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    await writer.drain()
+        finally:
+            # A client that went away leaves the stream unfinished: close it now, so that
+            # what feeds it (rows still sampling) stops, rather than when it is collected.
+            aclose = getattr(response.stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
         writer.write(b"0\r\n\r\n")
         await writer.drain()
 

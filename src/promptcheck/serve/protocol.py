@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 MAX_CHOICES = 128
 MAX_STOP = 16
 INT64 = 2**63
+#: The event that ends every stream.
+DONE = b"data: [DONE]\n\n"
 
 
 class APIError(Exception):
@@ -284,37 +286,56 @@ class Answer:
         return json.dumps(answer).encode()
 
     def events(self, include_usage: bool) -> Iterator[bytes]:
-        """Server-sent events of a streamed answer, ending with ``data: [DONE]``.
+        """Server-sent events of an answer whose text is complete, ending with ``data: [DONE]``.
 
-        The sampler decodes a batch as a whole, so the text is complete when the stream starts;
-        it is still sent in word-sized pieces so that clients exercise their stream handling.
+        For engines that cannot stream tokens (the batching engine streams them as they are
+        decoded, see :mod:`promptcheck.serve.streaming`); the text is still sent in word-sized
+        pieces so that clients exercise their stream handling.
         """
         for choice in self.choices:
-            first = {"role": "assistant", "content": ""} if self.chat else None
-            if first is not None:
-                yield self._event(choice.index, first, None, include_usage)
+            if self.chat:
+                yield self.chunk(choice.index, "", None, include_usage, role=True)
             for piece in _pieces(choice.text):
-                delta = {"content": piece} if self.chat else piece
-                yield self._event(choice.index, delta, None, include_usage)
-            last = {} if self.chat else ""
-            yield self._event(choice.index, last, choice.finish_reason, include_usage)
+                yield self.chunk(choice.index, piece, None, include_usage)
+            yield self.chunk(choice.index, "", choice.finish_reason, include_usage)
         if include_usage:
-            yield _sse({**self._envelope(True), "choices": [], "usage": self.usage()})
-        yield b"data: [DONE]\n\n"
+            yield self.usage_chunk()
+        yield DONE
 
-    def _event(
-        self, index: int, delta: Any, finish_reason: str | None, include_usage: bool
+    def chunk(
+        self,
+        index: int,
+        text: str,
+        finish_reason: str | None,
+        include_usage: bool,
+        *,
+        role: bool = False,
     ) -> bytes:
+        """One event of choice ``index``: a piece of its text, or its end (``finish_reason``).
+
+        A chat stream opens each choice with ``role``; its last event has an empty delta.
+        """
         item: dict[str, Any] = {"index": index}
         if self.chat:
+            delta: dict[str, str] = {"role": "assistant", "content": ""} if role else {}
+            if text or (finish_reason is None and not role):
+                delta["content"] = text
             item["delta"] = delta
         else:
-            item["text"] = delta
+            item["text"] = text
         item.update(logprobs=None, finish_reason=finish_reason)
         event = {**self._envelope(True), "choices": [item]}
         if include_usage:
             event["usage"] = None
         return _sse(event)
+
+    def usage_chunk(self) -> bytes:
+        """The last event before ``[DONE]`` when the client asked for ``include_usage``."""
+        return _sse({**self._envelope(True), "choices": [], "usage": self.usage()})
+
+    def error(self, error: APIError) -> bytes:
+        """An error after the stream began (the status is sent): OpenAI's clients raise it."""
+        return _sse(json.loads(error.body()))
 
 
 def _sse(data: dict[str, Any]) -> bytes:
