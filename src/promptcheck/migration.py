@@ -572,6 +572,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="chance of any false regression across the suite (default 0.05)",
     )
     compare.add_argument("--md", type=Path, metavar="PATH", help="write a Markdown summary here")
+    compare.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        help="write a self-contained HTML report here: both runs side by side, with samples",
+    )
     compare.add_argument("--json", action="store_true", help="print JSON instead of the table")
     compare.add_argument(
         "--fail-on",
@@ -587,6 +593,7 @@ def run_compare(args: argparse.Namespace) -> int:
     ``main`` prints as one line and turns into exit code 2, as for every other command."""
     from promptcheck.cli import _open_store
     from promptcheck.report import json_report, markdown
+    from promptcheck.report.html import write_html
     from promptcheck.store import Store
 
     settings = CompareSettings(margin=args.margin, tolerance=args.tolerance, alpha=args.alpha)
@@ -594,11 +601,13 @@ def run_compare(args: argparse.Namespace) -> int:
     assert isinstance(store, Store)
     with store:
         report = compare_runs(store, args.baseline, args.candidate, settings)
-    if not report.rows:
-        raise PromptcheckError(
-            f"runs {report.baseline.id} and {report.candidate.id} have no case in common "
-            "(cases are matched by suite path and case id); nothing to compare"
-        )
+        if not report.rows:
+            raise PromptcheckError(
+                f"runs {report.baseline.id} and {report.candidate.id} have no case in common "
+                "(cases are matched by suite path and case id); nothing to compare"
+            )
+        if args.html is not None:
+            write_html(args.html, report, (), store)
     if args.md is not None:
         try:
             args.md.parent.mkdir(parents=True, exist_ok=True)

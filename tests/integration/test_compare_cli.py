@@ -7,6 +7,7 @@ The models are scripted, so which case regressed is known: ``old`` conforms on e
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import pytest
@@ -121,6 +122,37 @@ def test_markdown_summary_is_written(migrated: Project, compare: Compare) -> Non
     assert "| `suites/main.yaml::json-case` | **regressed** | 40/40 = 100.0% [" in text, [
         line for line in text.splitlines() if "json-case" in line
     ]
+
+
+def test_html_and_markdown_reports_are_written_together(
+    migrated: Project, compare: Compare
+) -> None:
+    old, new = migrated.runs()
+    html_path, md_path = migrated.path / "out" / "report.html", migrated.path / "report.md"
+    code, out, _ = compare(old.id, new.id, "--html", str(html_path), "--md", str(md_path))
+    assert code == EXIT_FAILED
+    assert out.splitlines()[-1] == "verdict: 1 case regressed"  # the table is still printed
+    assert md_path.read_text(encoding="utf-8").startswith("## :x: promptcheck: 1 case regressed")
+    page = html_path.read_text(encoding="utf-8")
+    assert "<title>promptcheck: 1 case regressed</title>" in page
+    rows = re.findall(r'<tr class="[^"]*" data-change="([^"]+)"[^>]* id="case-([^"]+)"', page)
+    assert rows == [
+        ("regressed", "suites_main.yaml__json-case"),
+        ("unchanged", "suites_main.yaml__stable-one"),
+        ("not-compared", "suites_extra.yaml__only-new"),
+        ("not-compared", "suites_main.yaml__stable-two"),
+    ]
+    assert page.index(old.id) < page.index(new.id)  # baseline column first
+    assert '<pre class="output">BAD</pre>' in page  # the sampled outputs, from the store
+
+
+def test_an_unwritable_html_path_is_a_usage_error(migrated: Project, compare: Compare) -> None:
+    blocker = migrated.path / "blocker"
+    blocker.write_text("", encoding="utf-8")
+    code, out, err = compare("baseline", migrated.runs()[1].id, "--html", str(blocker / "r.html"))
+    assert code == EXIT_USAGE
+    assert err.startswith("promptcheck: error: cannot write the HTML report to ")
+    assert "Traceback" not in err and out == ""
 
 
 def test_inconclusive_fails_only_when_asked(project: Project, compare: Compare) -> None:

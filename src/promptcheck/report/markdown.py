@@ -4,7 +4,12 @@ A reviewer reads the top and stops: so the headline says what happened, the firs
 only the cases that changed (regressions before improvements), inconclusive cases follow since
 they may hide a regression, and the unchanged majority is folded away in ``<details>``. Case
 names sit in code spans so that ids with ``_`` or ``*`` are not read as emphasis; pipes are
-escaped so that they cannot break a table (GitHub-flavoured Markdown).
+escaped so that they cannot break a table, and ``<`` in other text is escaped so that a name
+cannot open an HTML tag (GitHub-flavoured Markdown renders some raw HTML).
+
+GitHub refuses a comment over 65,536 characters, so a large suite's summary is cut to fit,
+cutting the unchanged cases first: the rows share one budget, spent in the order a reviewer
+reads.
 """
 
 from __future__ import annotations
@@ -27,14 +32,43 @@ from promptcheck.migration import (
 if TYPE_CHECKING:
     from promptcheck.store import RunSummary
 
-#: Rows shown per table before "and N more": GitHub refuses comments over 65,536 characters,
-#: and a table row takes about 150.
+#: Table rows in one comment, over all its tables, before "and N more": a row takes about 150
+#: characters, so 200 leave room below :data:`MAX_CHARS` for the rest.
 MAX_ROWS = 200
+#: Longest comment written; GitHub refuses one over 65,536 characters. Past it (very long case
+#: names), the row budget is halved until the comment fits.
+MAX_CHARS = 60_000
+#: Lines of per-check diagnosis and names of cases in one run only, before "and N more".
+MAX_LISTED = 50
+_MORE_HINT = "the HTML report or `promptcheck compare --json` has them all"
 _ICONS = {"regressed": ":x:", "inconclusive": ":warning:", "clean": ":white_check_mark:"}
 
 
 def render(report: MigrationReport) -> str:
-    """The whole comment, ending with a newline."""
+    """The whole comment, ending with a newline, at most :data:`MAX_CHARS` long."""
+    rows = MAX_ROWS
+    text = _render(report, _Budget(rows))
+    while len(text) > MAX_CHARS and rows:
+        rows //= 2
+        text = _render(report, _Budget(rows))
+    return text
+
+
+class _Budget:
+    """Table rows left to the comment, spent by each table in reading order, and the length
+    of a list (diagnosis lines, names), which shrinks with it so that every part can."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.listed = min(MAX_LISTED, rows)
+
+    def take(self, wanted: int) -> int:
+        granted = min(wanted, self.rows)
+        self.rows -= granted
+        return granted
+
+
+def _render(report: MigrationReport, budget: _Budget) -> str:
     counts = report.counts
     if counts["regressed"]:
         icon = _ICONS["regressed"]
@@ -58,11 +92,11 @@ def render(report: MigrationReport) -> str:
         "rest); adjusted p-values compare with that figure.",
     ]
     if report.warnings:
-        parts.append("> [!WARNING]\n" + "\n".join(f"> - {_inline(w)}" for w in report.warnings))
+        parts.append("> [!WARNING]\n" + "\n".join(f"> - {_text(w)}" for w in report.warnings))
     changed = report.by_change(Change.REGRESSED) + report.by_change(Change.IMPROVED)
     if changed:
-        parts.append("### Changed\n\n" + _table(changed))
-        diagnosis = _diagnosis(changed)
+        parts.append("### Changed\n\n" + _table(changed, budget))
+        diagnosis = _diagnosis(changed, budget.listed)
         if diagnosis:
             parts.append(diagnosis)
     inconclusive = report.by_change(Change.INCONCLUSIVE)
@@ -70,14 +104,14 @@ def render(report: MigrationReport) -> str:
         parts.append(
             "### Inconclusive\n\nNo drop shown, but a drop of "
             f"{_pp(s.tolerance)} or more is not ruled out either: more samples would tell.\n\n"
-            + _table(inconclusive)
+            + _table(inconclusive, budget)
         )
     unchanged = report.by_change(Change.UNCHANGED)
     if unchanged:
-        parts.append(_folded(f"Unchanged ({len(unchanged)})", _table(unchanged)))
+        parts.append(_folded(f"Unchanged ({len(unchanged)})", _table(unchanged, budget)))
     if report.only_in_baseline or report.only_in_candidate:
         lines = [
-            f"- only in the {side}: " + ", ".join(_code(name) for name in names)
+            f"- only in the {side}: " + _names(names, budget.listed)
             for side, names in (
                 ("baseline", report.only_in_baseline),
                 ("candidate", report.only_in_candidate),
@@ -103,32 +137,54 @@ def _run(role: str, run: RunSummary) -> str:
     return f"**{role}:** {_code(run.id)} ({', '.join(details)})"
 
 
-def _table(rows: Sequence[CaseRow]) -> str:
+def _table(rows: Sequence[CaseRow], budget: _Budget) -> str:
+    shown = budget.take(len(rows))
     lines = [
         "| case | change | baseline | candidate | difference | adj. p |",
         "|---|---|---|---|---|---|",
     ]
-    for row in rows[:MAX_ROWS]:
+    for row in rows[:shown]:
         c = row.comparison
         name = _code(row.name) + (" (critical)" if row.verdict.critical else "")
         change = row.change.value
         cells = (
             name,
             f"**{change}**" if row.change == Change.REGRESSED else change,
-            rate_cell(c.k_baseline, c.n_baseline, c.baseline_interval),
-            rate_cell(c.k_candidate, c.n_candidate, c.candidate_interval),
+            rate_cell(c.k_baseline, c.n_baseline, c.baseline_interval)
+            + _errored(row.baseline_errors),
+            rate_cell(c.k_candidate, c.n_candidate, c.candidate_interval)
+            + _errored(row.candidate_errors),
             difference_cell(c),
             f"{row.p_adjusted:.2g}",
         )
         lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
-    if len(rows) > MAX_ROWS:
-        lines.append(f"\n... and {len(rows) - MAX_ROWS} more (see `promptcheck compare --json`)")
+    return _cut(lines, len(rows), shown)
+
+
+def _cut(lines: list[str], total: int, shown: int) -> str:
+    """A table, or only its "not shown" line when the budget left it no row."""
+    if not shown:
+        return f"{count_cases(total)} not shown: {_MORE_HINT}."
+    if total > shown:
+        lines.append(f"\n... and {total - shown} more ({_MORE_HINT})")
     return "\n".join(lines)
 
 
-def _diagnosis(rows: Iterable[CaseRow]) -> str:
+def _errored(errors: int) -> str:
+    """Errored samples are not scored, so a rate alone hides them."""
+    return f", {errors} errored" if errors else ""
+
+
+def _names(names: Sequence[str], limit: int) -> str:
+    shown = ", ".join(_code(name) for name in names[:limit])
+    if len(names) <= limit:
+        return shown
+    return (shown + " and " if shown else "") + f"{len(names) - limit} more"
+
+
+def _diagnosis(rows: Iterable[CaseRow], limit: int) -> str:
     """Which checks moved in the changed cases; unadjusted, so labelled as diagnosis."""
-    lines = []
+    lines: list[str] = []
     for row in rows:
         for check in row.checks:
             where = f"{_code(row.name)} check `[{check.index}]` {_code(check.label)}"
@@ -143,6 +199,8 @@ def _diagnosis(rows: Iterable[CaseRow]) -> str:
             )
     if not lines:
         return ""
+    if len(lines) > limit:
+        lines[limit:] = [f"- ... and {len(lines) - limit} more ({_MORE_HINT})"]
     return "Checks that failed on either side (diagnosis only, p-values not adjusted):\n\n" + (
         "\n".join(lines)
     )
@@ -165,6 +223,12 @@ def _code(text: str) -> str:
 def _inline(text: str) -> str:
     """Text on one line: a newline would end a table row or a list item."""
     return " ".join(text.split())
+
+
+def _text(text: str) -> str:
+    """Prose from a run (warnings name suite files and cases) on one line, with ``<`` and
+    ``&`` escaped so that it reads as written instead of opening an HTML tag or entity."""
+    return _inline(text).replace("&", "&amp;").replace("<", "&lt;")
 
 
 def _cell(text: str) -> str:

@@ -117,9 +117,60 @@ def test_awkward_case_ids_cannot_break_the_table() -> None:
     assert len(re.findall(r"(?<!\\)\|", row)) == 7  # six cells
 
 
-def test_long_tables_are_cut(monkeypatch: pytest.MonkeyPatch, report: MigrationReport) -> None:
-    monkeypatch.setattr(markdown, "MAX_ROWS", 1)
+def test_long_tables_share_one_row_budget_in_reading_order(
+    monkeypatch: pytest.MonkeyPatch, report: MigrationReport
+) -> None:
+    monkeypatch.setattr(markdown, "MAX_ROWS", 2)
     text = markdown.render(report)
     changed = text[text.index("### Changed") : text.index("### Inconclusive")]
-    assert "::better`" not in changed
-    assert "... and 1 more (see `promptcheck compare --json`)" in changed
+    assert "::broken`" in changed and "::better`" in changed
+    rest = text[text.index("### Inconclusive") :]
+    assert "::unsure`" not in rest and "::same`" not in rest  # the budget went to the changes
+    hint = "the HTML report or `promptcheck compare --json` has them all"
+    assert f"1 case not shown: {hint}." in rest
+    monkeypatch.setattr(markdown, "MAX_ROWS", 1)
+    changed = markdown.render(report).split("### Inconclusive")[0]
+    assert "::better` |" not in changed
+    assert f"... and 1 more ({hint})" in changed
+
+
+def test_a_huge_suite_still_fits_in_one_github_comment() -> None:
+    names = [f"case-{i:02d}-" + "x" * 2_000 for i in range(40)]
+    baseline = [case_result(name, 150, 150, tallies=[("regex", 150, 0)]) for name in names]
+    candidate = [
+        case_result(name, k, 150, tallies=[("regex", k, 150 - k)])
+        for name, k in zip(names, [60, 150] * 20, strict=True)
+    ]
+    candidate += [case_result(f"added-{i}-" + "y" * 2_000, 150, 150) for i in range(40)]
+    text = markdown.render(compare_results(BASE, baseline, CAND, candidate))
+    assert len(text) <= markdown.MAX_CHARS < 65_536
+    assert text.startswith("## :x: promptcheck: 20 cases regressed\n")
+    assert "### Changed" in text and "more (the HTML report" in text
+    assert "- ... and " in text  # the per-check diagnosis is cut too
+    assert " more\n" in text[text.index("only in the candidate") :]  # and the names
+
+
+def test_text_from_a_run_cannot_open_html_tags() -> None:
+    path = "suites/<img src=x>&amp.yaml"
+    text = markdown.render(
+        compare_results(
+            BASE,
+            [case_result("a", 30, 30, suite_path=path)],
+            CAND,
+            [case_result("a", 140, 150, suite_path=path)],
+        )
+    )
+    warnings = text[text.index("> [!WARNING]") :].split("\n\n", 1)[0]
+    assert "suites/&lt;img src=x>&amp;amp.yaml::a" in warnings
+    assert "<img" not in warnings
+    assert "| `suites/<img src=x>&amp.yaml::a` |" in text  # code spans show text as it is
+
+
+def test_errored_samples_are_counted_beside_the_rates() -> None:
+    text = markdown.render(
+        compare_results(
+            BASE, [case_result("a", 400, 400)], CAND, [case_result("a", 90, 150, errors=7)]
+        )
+    )
+    row = next(line for line in text.splitlines() if "::a`" in line)
+    assert "| 90/150 = 60.0% [" in row and "], 7 errored |" in row
