@@ -36,15 +36,34 @@ sys.path.insert(0, str(ROOT / "src"))
 
 #: GPT-NeoX shapes of the released checkpoints (vocabulary padded as the checkpoints ship it).
 SHAPES: dict[str, dict[str, Any]] = {
-    "pythia-160m": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
-                    "intermediate_size": 3072, "vocab_size": 50304, "rotary_pct": 0.25},
-    "dolly-v2-3b": {"hidden_size": 2560, "num_hidden_layers": 32, "num_attention_heads": 32,
-                    "intermediate_size": 10240, "vocab_size": 50280, "rotary_pct": 0.25},
-}  # fmt: skip
+    "pythia-160m": {
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,
+        "vocab_size": 50304,
+        "rotary_pct": 0.25,
+    },
+    "dolly-v2-3b": {
+        "hidden_size": 2560,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "intermediate_size": 10240,
+        "vocab_size": 50280,
+        "rotary_pct": 0.25,
+    },
+}
 
 #: Dense bf16 peak of the GPUs we meet (tensor cores, no sparsity), in TFLOP/s.
-PEAK_TFLOPS = {"H100 SXM": 989.0, "H100 PCIe": 756.0, "H100 NVL": 835.0, "H200": 989.0,
-               "A100": 312.0, "L40S": 362.0, "A10": 125.0}  # fmt: skip
+PEAK_TFLOPS = {
+    "H100 SXM": 989.0,
+    "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+    "H200": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "A10": 125.0,
+}
 
 
 def cpu_benchmark(args: argparse.Namespace) -> dict[str, Any]:
@@ -173,7 +192,9 @@ def parse_batch_sizes(values: list[str]) -> dict[str, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--gpu", action="store_true", help="Pythia/Dolly shapes on CUDA")
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
     parser.add_argument("--steps", type=int, help="timed steps (CPU default 100, GPU 10)")
@@ -181,8 +202,13 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=4000, help="CPU: synthetic records")
     parser.add_argument("--threads", type=int, default=2, help="CPU: torch threads")
     parser.add_argument("--seq-len", type=int, default=2048, help="GPU: tokens per row")
-    parser.add_argument("--batch-size", nargs="*", default=[], metavar="SHAPE=N",
-                        help="GPU: rows per step (default pythia-160m=16 dolly-v2-3b=4)")  # fmt: skip
+    parser.add_argument(
+        "--batch-size",
+        nargs="*",
+        default=[],
+        metavar="SHAPE=N",
+        help="GPU: rows per step (default pythia-160m=16 dolly-v2-3b=4)",
+    )
     parser.add_argument("--compile", action="store_true", help="GPU: torch.compile the model")
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--peak-tflops", type=float, help="GPU: dense bf16 peak, if not known")

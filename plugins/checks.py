@@ -62,3 +62,17 @@ def email_from_prompt(output: str, context: CheckContext) -> tuple[bool, str]:
     if email in context.prompt:
         return True, "email taken from the message"
     return False, f"email {email!r} does not occur in the message"
+
+
+def email_is_normalized(output: str, context: CheckContext) -> tuple[bool, str]:
+    """The CRM deduplicates contacts on the email, so it must arrive lowercase and trimmed."""
+    try:
+        data: Any = json.loads(output)
+    except ValueError:
+        return False, "output is not JSON"
+    email = data.get("email") if isinstance(data, dict) else None
+    if not isinstance(email, str):
+        return False, "no email field"
+    if email != email.strip().lower():
+        return False, f"email {email!r} is not lowercase and trimmed"
+    return True, "email is lowercase and trimmed"

@@ -188,6 +188,10 @@ def _show(args: argparse.Namespace) -> int:
             return EXIT_OK
         results = store.case_results(run.id)
     print(f"run {run.id}  model {run.model}  commit {run.git_commit or '-'}")
+    if run.usage:
+        from promptcheck.usage import describe
+
+        print(f"usage: {describe(run.usage)}")
     for line in summary_lines(row_of(result) for result in results):
         print(line)
     return EXIT_OK

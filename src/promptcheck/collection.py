@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,10 +20,15 @@ from promptcheck.errors import PromptcheckError, SuiteError
 from promptcheck.plugin import SESSION_KEY
 from promptcheck.registry import did_you_mean
 from promptcheck.report.progress import SampleProgress
-from promptcheck.report.terminal import explain, rate_text
+from promptcheck.report.terminal import explain, explain_change, rate_text
 from promptcheck.results import CaseResult
+from promptcheck.runner import ADAPTIVE_KEY
+from promptcheck.session import CaseRef
 from promptcheck.stats import Outcome
 from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec
+
+if TYPE_CHECKING:
+    from promptcheck.migration import CaseRow
 
 SUITE_MARKER = re.compile(rb"^(suite|cases)\s*:", re.MULTILINE)
 
@@ -42,11 +47,12 @@ def is_suite_file(path: Path) -> bool:
 
 
 class CaseFailure(Exception):
-    """Carries a failed case's result from ``runtest`` to ``repr_failure``."""
+    """Carries a failed case's result (and, in a comparison, its row) to ``repr_failure``."""
 
-    def __init__(self, result: CaseResult) -> None:
+    def __init__(self, result: CaseResult, row: CaseRow | None = None) -> None:
         super().__init__(result.case_id)
         self.result = result
+        self.row = row
 
 
 class CaseError(Exception):
@@ -112,21 +118,49 @@ class CaseItem(pytest.Item):
         self.case = case
         self.model = model
 
+    @property
+    def ref(self) -> CaseRef:
+        return CaseRef(self.nodeid, self.suite, self.case, self.model)
+
+    def group(self) -> list[CaseRef]:
+        """The items sampled together with this one: in a comparison every case of the session
+        (the suite-level decision needs them all), else the session's items of this suite file
+        and model; just this one on an xdist worker that is not sent whole files."""
+        session = self.config.stash[SESSION_KEY]
+        items = [item for item in self.session.items if isinstance(item, CaseItem)]
+        if session.comparing:
+            return [item.ref for item in items]
+        if not session.grouped:
+            return [self.ref]
+        return [
+            item.ref
+            for item in items
+            if item.path == self.path and item.model.name == self.model.name
+        ]
+
     def runtest(self) -> None:
         session = self.config.stash[SESSION_KEY]
-        total = max(session.options.samples or self.case.samples, len(self.case.combinations))
+        group = self.group()
+        total = session.planned(group)
+        label = self.nodeid if len(group) == 1 else f"{self.path.name} [{self.model.name}]"
         with (
-            self._terminal(session.options.progress),
-            SampleProgress(self.nodeid, total, session.options.progress) as progress,
+            self._terminal(session.options.progress and total > 0),
+            SampleProgress(label, total, session.options.progress and total > 0) as progress,
         ):
             session.progress = progress.advance
             try:
-                run_id, result = session.run_case(self.suite, self.case, self.model)
+                outcome = session.outcome(self.ref, group)
             except PromptcheckError as exc:
                 raise CaseError(str(exc)) from None
             finally:
                 session.progress = None
-        self.user_properties.extend(properties(run_id, result))
+        result = outcome.result
+        self.user_properties.extend(properties(outcome.run_id, result))
+        if outcome.row is not None:
+            self.user_properties.extend(comparison_properties(outcome.row, outcome.baseline_run))
+            if outcome.row.change in failing_changes(session.options.fail_on):
+                raise CaseFailure(result, outcome.row)
+            return
         fail_on = {Outcome.FAIL} | (
             {Outcome.UNDECIDED} if session.options.fail_on == "undecided" else set()
         )
@@ -145,6 +179,8 @@ class CaseItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailure):
+            if excinfo.value.row is not None:
+                return explain_change(excinfo.value.row, excinfo.value.result)
             return explain(excinfo.value.result)
         if isinstance(excinfo.value, CaseError):
             return (
@@ -173,9 +209,47 @@ def properties(run_id: str, result: CaseResult) -> list[tuple[str, object]]:
         ("promptcheck_verdict", verdict.outcome.value),
         ("promptcheck_errors", result.errors),
         ("promptcheck_summary", rate_text(result)),
+        *adaptive_properties(result),
         *(
             [("promptcheck_judges", json.dumps(list(result.properties["judges"])))]
             if result.properties.get("judges")
             else []
         ),
     ]
+
+
+def adaptive_properties(result: CaseResult) -> list[tuple[str, object]]:
+    """Samples used and saved by adaptive sampling (nothing when the case was not adaptive)."""
+    usage = result.properties.get(ADAPTIVE_KEY)
+    if not usage:
+        return []
+    return [
+        ("promptcheck_samples_used", usage["used"]),
+        ("promptcheck_samples_max", usage["max"]),
+        ("promptcheck_samples_saved", usage["saved"]),
+    ]
+
+
+def comparison_properties(row: CaseRow, baseline_run: str | None) -> list[tuple[str, object]]:
+    """The comparison's numbers for JUnit XML: both rates, the difference, the change."""
+    c = row.comparison
+    return [
+        ("promptcheck_baseline_run", baseline_run or ""),
+        ("promptcheck_baseline_conforming", c.k_baseline),
+        ("promptcheck_baseline_scored", c.n_baseline),
+        ("promptcheck_baseline_rate", round(c.baseline_rate, 6)),
+        ("promptcheck_candidate_rate", round(c.candidate_rate, 6)),
+        ("promptcheck_difference", round(c.difference, 6)),
+        ("promptcheck_difference_low", round(c.interval[0], 6)),
+        ("promptcheck_difference_high", round(c.interval[1], 6)),
+        ("promptcheck_change", row.change.value),
+        ("promptcheck_p_adjusted", float(f"{row.p_adjusted:.6g}")),
+        ("promptcheck_critical", row.verdict.critical),
+    ]
+
+
+def failing_changes(fail_on: str) -> frozenset[str]:
+    """Changes that fail an item under ``--promptcheck-fail-on`` (compared by value)."""
+    if fail_on == "inconclusive":
+        return frozenset({"regressed", "inconclusive"})
+    return frozenset({"regressed"})

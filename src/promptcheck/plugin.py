@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from promptcheck.session import PromptcheckSession
 
 SESSION_KEY = pytest.StashKey["PromptcheckSession"]()
+#: xdist modes that send a worker whole suite files, so it can sample a file's cases together.
+GROUPING_DISTS = ("loadfile", "loadscope")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,7 +68,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="promptcheck_concurrency",
         default=None,
         metavar="N",
-        help="requests in flight per case (default: [tool.promptcheck] concurrency, else 8).",
+        help="requests in flight per model, shared by the cases running together "
+        "(default: [tool.promptcheck] concurrency, else 8).",
     )
     group.addoption(
         "--promptcheck-label",
@@ -79,9 +82,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--promptcheck-fail-on",
         dest="promptcheck_fail_on",
         default=None,
-        choices=("fail", "undecided"),
-        help="'fail' (default): only cases that fail on evidence fail; "
-        "'undecided': cases the samples cannot decide fail too.",
+        choices=("fail", "undecided", "regressed", "inconclusive"),
+        help="threshold verdicts: 'fail' (default) fails only cases that fail on evidence, "
+        "'undecided' also those the samples cannot decide. With --promptcheck-baseline: "
+        "'regressed' (default) fails only regressed cases, 'inconclusive' also those.",
+    )
+    group.addoption(
+        "--promptcheck-baseline",
+        dest="promptcheck_baseline",
+        default=None,
+        metavar="BASELINE",
+        help="compare the candidate (--promptcheck-model) with BASELINE: a model of "
+        "[tool.promptcheck.models], run live, or a stored run id, id prefix or label, "
+        "whose samples are reused. Items fail when their case regressed.",
+    )
+    group.addoption(
+        "--promptcheck-adaptive",
+        action="store_true",
+        dest="promptcheck_adaptive",
+        default=None,
+        help="sample in rounds and stop a case once its verdict is decided (at most the "
+        "case's samples); anytime-valid tests keep the error rates.",
+    )
+    group.addoption(
+        "--promptcheck-md",
+        dest="promptcheck_md",
+        default=None,
+        metavar="PATH",
+        help="write a Markdown summary (a comparison, or the run's cases) at the end.",
+    )
+    group.addoption(
+        "--promptcheck-html",
+        dest="promptcheck_html",
+        default=None,
+        metavar="PATH",
+        help="write a self-contained HTML report at the end.",
     )
     group.addoption(
         "--promptcheck-no-progress",
@@ -95,10 +130,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("promptcheck_model", "default model name(s), comma-separated"),
         ("promptcheck_samples", "samples per case"),
         ("promptcheck_store", "SQLite run store path"),
-        ("promptcheck_concurrency", "requests in flight per case"),
-        ("promptcheck_fail_on", "fail or undecided"),
+        ("promptcheck_concurrency", "requests in flight per model"),
+        ("promptcheck_fail_on", "fail or undecided (regressed or inconclusive in a comparison)"),
     ):
         parser.addini(name, help_text, default=None)
+    parser.addini("promptcheck_adaptive", "sample adaptively (true/false)", type="bool")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -107,13 +143,23 @@ def pytest_configure(config: pytest.Config) -> None:
     from promptcheck.errors import PromptcheckError
     from promptcheck.session import PromptcheckSession
 
+    options = _options(config)
+    worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
+    dist = str(config.getoption("dist", "no"))
+    if options.baseline and worker_input is None and dist != "no":
+        raise pytest.UsageError(
+            "promptcheck: --promptcheck-baseline decides across all the session's cases at "
+            "once, so it runs in one process: drop -n (or pass -n 0 / -p no:xdist); the "
+            "runner already overlaps every case's requests"
+        )
     try:
-        session = PromptcheckSession(root=config.rootpath, options=_options(config))
+        session = PromptcheckSession(root=config.rootpath, options=options)
     except PromptcheckError as exc:
         raise pytest.UsageError(f"promptcheck: {exc}") from None
-    worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
     if worker_input and "promptcheck_session" in worker_input:
         session.session_id = worker_input["promptcheck_session"]
+        # a worker sent items one by one cannot know the rest of a suite file's items
+        session.grouped = worker_input.get("promptcheck_dist") in GROUPING_DISTS
     # Decided now, while pytest's capture is suspended: during a test, stderr is not the terminal.
     from dataclasses import replace
 
@@ -132,6 +178,24 @@ class SessionHooks:
         self.session = session
         self.rows: list[SummaryRow] = []
         self.run_ids: set[str] = set()
+        self.written: list[str] = []
+
+    def _write_reports(self) -> list[str]:
+        """The ``--promptcheck-md`` / ``--promptcheck-html`` files, once the runs are closed;
+        lines saying where they went (or why not), for the terminal summary."""
+        options = self.session.options
+        if not (options.md or options.html) or not self.rows:
+            return []
+        from promptcheck.report.files import write_reports
+
+        run_ids = sorted(self.run_ids | set(self.session.run_ids()))
+        return write_reports(
+            self.session,
+            self.rows,
+            run_ids,
+            md=_path(self.config, options.md),
+            html=_path(self.config, options.html),
+        )
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
         from promptcheck.collection import SuiteFile, is_suite_file
@@ -144,6 +208,7 @@ class SessionHooks:
     def pytest_configure_node(self, node: Any) -> None:
         """pytest-xdist: every worker records into the controller's runs (one per model)."""
         node.workerinput["promptcheck_session"] = self.session.session_id
+        node.workerinput["promptcheck_dist"] = str(self.config.getoption("dist", "no"))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Gather verdicts from reports, which also reach an xdist controller from its workers."""
@@ -164,13 +229,24 @@ class SessionHooks:
         terminalreporter.write_sep("=", "promptcheck summary")
         for line in summary_lines(self.rows):
             terminalreporter.write_line(line)
+        for line in self.session.usage_lines:
+            terminalreporter.write_line(line)
         terminalreporter.write_line(f"runs recorded in {self.session.store_path}")
+        if self.session.report is not None:
+            from promptcheck.migration import text_lines
+
+            terminalreporter.write_sep("=", "promptcheck comparison")
+            for line in text_lines(self.session.report):
+                terminalreporter.write_line(line)
+        for line in self.written:
+            terminalreporter.write_line(line)
 
     def pytest_sessionfinish(self) -> None:
         from promptcheck.errors import PromptcheckError
 
+        worker = getattr(self.config, "workerinput", None) is not None
         try:
-            if getattr(self.config, "workerinput", None) is not None:
+            if worker:
                 self.session.finish(())  # the controller closes the runs
             else:
                 self.session.finish(sorted(self.run_ids))
@@ -178,6 +254,8 @@ class SessionHooks:
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 reporter.write_line(f"promptcheck: could not close the runs: {exc}", red=True)
+        if not worker:
+            self.written = self._write_reports()
 
 
 @pytest.fixture
@@ -190,6 +268,14 @@ def promptcheck(request: pytest.FixtureRequest) -> Iterator[Any]:
     runner.close()
 
 
+def _path(config: pytest.Config, value: str | None) -> Path | None:
+    """A report path from the command line, relative to where pytest was started."""
+    if not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else config.invocation_params.dir / path
+
+
 def _enabled(config: pytest.Config) -> bool:
     flag = config.getoption("promptcheck")
     if flag is not None:
@@ -198,7 +284,7 @@ def _enabled(config: pytest.Config) -> bool:
 
 
 def _options(config: pytest.Config) -> Any:
-    from promptcheck.session import FAIL_ON, Options
+    from promptcheck.session import Options
 
     def value(option: str) -> Any:
         given = config.getoption(option)
@@ -209,9 +295,11 @@ def _options(config: pytest.Config) -> Any:
         config.getini("promptcheck_model") or ""
     ]:
         models.extend(name.strip() for name in str(entry).split(",") if name.strip())
-    fail_on = value("promptcheck_fail_on") or "fail"
-    if fail_on not in FAIL_ON:
-        raise pytest.UsageError(f"promptcheck_fail_on must be one of {', '.join(FAIL_ON)}")
+    baseline = config.getoption("promptcheck_baseline") or None
+    fail_on = _fail_on(value("promptcheck_fail_on"), comparing=baseline is not None)
+    adaptive = config.getoption("promptcheck_adaptive")
+    if adaptive is None:
+        adaptive = config.getini("promptcheck_adaptive")
     try:
         return Options(
             models=tuple(models),
@@ -222,9 +310,37 @@ def _options(config: pytest.Config) -> Any:
             label=config.getoption("promptcheck_label"),
             fail_on=fail_on,
             progress=config.getoption("promptcheck_progress") is not False,
+            adaptive=bool(adaptive),
+            baseline=baseline,
+            md=config.getoption("promptcheck_md"),
+            html=config.getoption("promptcheck_html"),
         )
     except ValueError as exc:
         raise pytest.UsageError(f"promptcheck: invalid option value: {exc}") from None
+
+
+def _fail_on(raw: object, *, comparing: bool) -> str:
+    """``--promptcheck-fail-on`` checked against the kind of run: threshold verdicts take
+    fail|undecided, a comparison with a baseline takes regressed|inconclusive."""
+    from promptcheck.session import FAIL_ON
+
+    allowed = FAIL_ON[2:] if comparing else FAIL_ON[:2]
+    if raw is None or raw == "":
+        return allowed[0]
+    given = str(raw)
+    if given in allowed:
+        return given
+    if given in FAIL_ON:
+        what = (
+            "a comparison (--promptcheck-baseline) fails on 'regressed' or 'inconclusive'"
+            if comparing
+            else f"{given!r} applies to comparisons: add --promptcheck-baseline BASELINE, or "
+            "use 'fail' or 'undecided' for threshold verdicts"
+        )
+        raise pytest.UsageError(f"promptcheck: --promptcheck-fail-on {given}: {what}")
+    raise pytest.UsageError(
+        f"promptcheck: promptcheck_fail_on must be one of {', '.join(allowed)}, not {given!r}"
+    )
 
 
 def _positive(raw: object, name: str) -> int | None:

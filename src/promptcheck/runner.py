@@ -26,10 +26,12 @@ from promptcheck.backends.base import (
     GenerationRequest,
 )
 from promptcheck.checks.base import CheckContext, CheckResult, Status
+from promptcheck.compare import Comparison
 from promptcheck.errors import BackendError, PromptcheckError
 from promptcheck.model_access import CaseModels, model_key
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats import threshold_verdict
+from promptcheck.sequential import ComparisonMonitor, Decision, ThresholdMonitor
+from promptcheck.stats import ThresholdVerdict, threshold_verdict
 from promptcheck.suite import CaseSpec, Combination, CompiledCheck, ModelConfig
 
 #: Whether each revising check's revised output conforms, by (sample index, check index).
@@ -129,8 +131,191 @@ class BackendPool:
         self._backends.clear()
 
 
+#: Samples per round when sampling adaptively: small enough to stop soon after a verdict is
+#: decided, large enough that a round keeps the backend busy (cases overlap anyway).
+ROUND_SIZE = 10
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    """One case to sample on one model: the unit :meth:`Runner.run_cases` overlaps."""
+
+    case: CaseSpec
+    model: ModelConfig
+    samples: int | None = None
+    adaptive: bool = False
+
+
+@dataclass(frozen=True)
+class ComparisonJob:
+    """One case on a candidate against a baseline: a live model, or a pinned stored result.
+
+    A pinned result is used as it is (its samples are not drawn again); a live baseline is
+    sampled alongside the candidate, round for round when adaptive.
+    """
+
+    case: CaseSpec
+    candidate: ModelConfig
+    baseline: ModelConfig | CaseResult
+    samples: int | None = None
+    adaptive: bool = False
+    margin: float = 0.0
+    tolerance: float = 0.05
+    beta: float = 0.2
+
+
+@dataclass(frozen=True)
+class ComparedCase:
+    """What a :class:`ComparisonJob` produced. ``comparison`` is the sequential comparison of
+    an adaptive job (None for a fixed one: the exact tests of :mod:`promptcheck.compare` apply)."""
+
+    candidate: CaseResult
+    baseline: CaseResult
+    comparison: Comparison | None = None
+
+
+class CaseSampler:
+    """One case on one model, drawn a prefix of its plan at a time.
+
+    Sample i is the plan's sample i whether it is drawn in one go or in rounds, so an adaptive run
+    draws exactly the first samples a fixed run would, and both share the cache.
+    """
+
+    def __init__(
+        self,
+        runner: Runner,
+        case: CaseSpec,
+        model: ModelConfig,
+        samples: int | None,
+    ) -> None:
+        self.runner = runner
+        self.case = case
+        self.model = model
+        self.outcomes: list[SampleOutcome] = []
+        self.revisions: Revisions = {}
+        self._error: str | None = None
+        self._backend: Backend | None = None
+        try:
+            self._backend = runner.backends.get(model)
+        except PromptcheckError as exc:
+            self._error = f"cannot start model {model.name!r}: {exc}"
+        fingerprint = str(getattr(self._backend, "fingerprint", ""))
+        self.planned = plan_samples(case, model, samples or case.samples, fingerprint)
+        self._models: CaseModels | None = None
+        if self._backend is not None and any(check.judging for check in case.checks):
+            self._models = CaseModels(
+                under_test=model,
+                judges=case.judges,
+                build=runner.backends.get,
+                generate=_generate,
+                cache=runner.cache,
+                fresh=runner.fresh,
+                concurrency=runner.concurrency,
+            )
+
+    @property
+    def size(self) -> int:
+        """The per-case maximum: every sample of the plan."""
+        return len(self.planned)
+
+    @property
+    def drawn(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def remaining(self) -> int:
+        return self.size - self.drawn
+
+    def counts(self) -> tuple[int, int]:
+        """(conforming, scored) over the samples drawn so far: what the monitors are fed."""
+        conforming = scored = 0
+        for outcome in self.outcomes:
+            status = outcome.status
+            if status == "pass":
+                conforming += 1
+                scored += 1
+            elif status == "fail":
+                scored += 1
+        return conforming, scored
+
+    async def draw(self, count: int) -> None:
+        """Draw and score the next ``count`` samples of the plan."""
+        batch = self.planned[self.drawn : self.drawn + max(0, count)]
+        if not batch:
+            return
+        if self._backend is None:
+            failed = (Generation(text=None, error=self._error), False)
+            self.outcomes.extend(_outcome(sample, failed, ()) for sample in batch)
+            return
+        generations = await self.runner._generations(self._backend, self.case, self.model, batch)
+        if self._models is None:
+            for sample in batch:
+                self.outcomes.append(
+                    await self.runner._score(
+                        self.case, self.model, sample, generations[sample.index], None
+                    )
+                )
+            return
+        # checks that ask a model wait on it: score the samples together, so that their
+        # questions are in flight at once (bounded by CaseModels) and a local model batches them
+        scored = await asyncio.gather(
+            *(
+                self.runner._score(
+                    self.case,
+                    self.model,
+                    sample,
+                    generations[sample.index],
+                    self._models,
+                    self.revisions,
+                )
+                for sample in batch
+            )
+        )
+        self.outcomes.extend(scored)
+
+    def result(
+        self, verdict: ThresholdVerdict | None = None, adaptive: Mapping[str, Any] | None = None
+    ) -> CaseResult:
+        """The case's result so far; ``verdict`` replaces the fixed-sample one (a monitor's)."""
+        result = summarize(self.case, self.model.name, self.outcomes, self.revisions)
+        if verdict is not None:
+            result = dataclasses.replace(result, verdict=verdict)
+        if adaptive is not None:
+            properties = {**result.properties, ADAPTIVE_KEY: dict(adaptive)}
+            result = dataclasses.replace(result, properties=properties)
+        return result
+
+    def usage(self, decision: Decision | None) -> dict[str, Any]:
+        """What adaptive sampling spent on this case, as kept in ``properties['adaptive']``."""
+        return adaptive_usage(
+            self.drawn,
+            self.size,
+            decision.reason if decision is not None else "",
+            bool(decision and decision.stopped_early),
+        )
+
+
+#: Key of the adaptive-sampling figures in ``CaseResult.properties``.
+ADAPTIVE_KEY = "adaptive"
+
+
+def adaptive_usage(used: int, maximum: int, reason: str, early: bool) -> dict[str, Any]:
+    """Samples used and saved against the per-case maximum, and why sampling stopped."""
+    return {
+        "used": used,
+        "max": maximum,
+        "saved": max(0, maximum - used),
+        "stopped_early": early,
+        "reason": reason,
+    }
+
+
 class Runner:
-    """Runs cases on one event loop that lives as long as the runner (backends keep loop state)."""
+    """Runs cases on one event loop that lives as long as the runner (backends keep loop state).
+
+    The concurrency bound is per model and shared by every case running on it, so cases that run
+    together (:meth:`run_cases`) overlap and only the bound limits the requests in flight.
+    """
 
     def __init__(
         self,
@@ -139,19 +324,46 @@ class Runner:
         concurrency: int = 8,
         fresh: bool = False,
         progress: Callable[[int], None] | None = None,
+        round_size: int = ROUND_SIZE,
     ) -> None:
         self.cache = cache
         self.concurrency = concurrency
         self.fresh = fresh
         self.progress = progress
+        self.round_size = round_size
         self.backends = BackendPool()
         self._loop = asyncio.new_event_loop()
+        self._limits: dict[str, asyncio.Semaphore] = {}
 
     def run_case(
-        self, case: CaseSpec, model: ModelConfig, samples: int | None = None
+        self,
+        case: CaseSpec,
+        model: ModelConfig,
+        samples: int | None = None,
+        adaptive: bool = False,
     ) -> CaseResult:
         """Sample and score one case on one model. Backend failures become sample errors."""
-        return self._loop.run_until_complete(self.arun_case(case, model, samples))
+        return self._loop.run_until_complete(self.arun_case(case, model, samples, adaptive))
+
+    def run_cases(self, jobs: Sequence[CaseJob]) -> list[CaseResult]:
+        """Run many cases at once, so that their requests overlap; results in job order."""
+
+        async def every() -> list[CaseResult]:
+            return list(
+                await asyncio.gather(
+                    *(self.arun_case(j.case, j.model, j.samples, j.adaptive) for j in jobs)
+                )
+            )
+
+        return self._loop.run_until_complete(every())
+
+    def compare_cases(self, jobs: Sequence[ComparisonJob]) -> list[ComparedCase]:
+        """Run many comparisons at once (candidate and live baseline overlapping)."""
+
+        async def every() -> list[ComparedCase]:
+            return list(await asyncio.gather(*(self.acompare_case(job) for job in jobs)))
+
+        return self._loop.run_until_complete(every())
 
     def close(self) -> None:
         if self._loop.is_closed():
@@ -159,59 +371,93 @@ class Runner:
         self._loop.run_until_complete(self.backends.aclose())
         self._loop.close()
 
-    async def arun_case(
-        self, case: CaseSpec, model: ModelConfig, samples: int | None = None
-    ) -> CaseResult:
-        try:
-            backend = self.backends.get(model)
-        except PromptcheckError as exc:
-            return self._all_errors(
-                case, model, samples, f"cannot start model {model.name!r}: {exc}"
-            )
-        planned = plan_samples(
-            case, model, samples or case.samples, str(getattr(backend, "fingerprint", ""))
-        )
-        generations = await self._generations(backend, case, planned)
-        if not any(check.judging for check in case.checks):
-            outcomes = [
-                await self._score(case, model, sample, generations[sample.index], None)
-                for sample in planned
-            ]
-            return summarize(case, model.name, outcomes)
-        # checks that ask a model wait on it: score the samples together, so that their
-        # questions are in flight at once (bounded by CaseModels) and a local model batches them
-        revisions: Revisions = {}
-        models = CaseModels(
-            under_test=model,
-            judges=case.judges,
-            build=self.backends.get,
-            generate=_generate,
-            cache=self.cache,
-            fresh=self.fresh,
-            concurrency=self.concurrency,
-        )
-        outcomes = list(
-            await asyncio.gather(
-                *(
-                    self._score(case, model, sample, generations[sample.index], models, revisions)
-                    for sample in planned
-                )
-            )
-        )
-        return summarize(case, model.name, outcomes, revisions)
+    def sampler(self, case: CaseSpec, model: ModelConfig, samples: int | None) -> CaseSampler:
+        return CaseSampler(self, case, model, samples)
 
-    def _all_errors(
-        self, case: CaseSpec, model: ModelConfig, samples: int | None, message: str
+    async def arun_case(
+        self,
+        case: CaseSpec,
+        model: ModelConfig,
+        samples: int | None = None,
+        adaptive: bool = False,
     ) -> CaseResult:
-        planned = plan_samples(case, model, samples or case.samples)
-        outcomes = [
-            _outcome(sample, (Generation(text=None, error=message), False), ())
-            for sample in planned
-        ]
-        return summarize(case, model.name, outcomes)
+        sampler = self.sampler(case, model, samples)
+        if not adaptive or not 0.0 < case.tolerance < 1.0:
+            # with no tolerance, no number of samples separates the hypotheses: draw them all
+            await sampler.draw(sampler.size)
+            return sampler.result()
+        monitor = ThresholdMonitor(
+            case.threshold,
+            tolerance=case.tolerance,
+            max_samples=sampler.size,
+            round_size=self.round_size,
+        )
+        first = len(case.combinations)
+        while True:
+            # the first round samples every combination once, as a fixed run would
+            take = min(max(monitor.next_round(), first), sampler.remaining)
+            first = 0
+            if take <= 0:
+                decision = monitor.finish(*sampler.counts())
+                break
+            await sampler.draw(take)
+            found = monitor.update(*sampler.counts())
+            if found is not None:
+                decision = found
+                break
+        return sampler.result(monitor.verdict(), sampler.usage(decision))
+
+    async def acompare_case(self, job: ComparisonJob) -> ComparedCase:
+        """A case on the candidate against its baseline, in rounds when adaptive."""
+        candidate = self.sampler(job.case, job.candidate, job.samples)
+        live = (
+            self.sampler(job.case, job.baseline, job.samples)
+            if isinstance(job.baseline, ModelConfig)
+            else None
+        )
+        if not job.adaptive:
+            await asyncio.gather(
+                candidate.draw(candidate.size), *([live.draw(live.size)] if live else [])
+            )
+            return ComparedCase(candidate.result(), live.result() if live else _pinned(job))
+        pinned = None if live is not None else _pinned(job)
+        monitor = ComparisonMonitor(
+            baseline=None if pinned is None else (pinned.verdict.k, pinned.verdict.n),
+            margin=job.margin,
+            tolerance=job.tolerance,
+            beta=job.beta,
+            max_samples=candidate.size,
+            round_size=self.round_size,
+        )
+        first = len(job.case.combinations)
+        decision: Decision | None = None
+        while decision is None:
+            want = max(monitor.next_round(), first)
+            first = 0
+            take = min(want, candidate.remaining)
+            take_base = min(want, live.remaining) if live is not None else 0
+            if take <= 0 and take_base <= 0:
+                decision = monitor.finish(*candidate.counts(), *_live_counts(live))
+                break
+            await asyncio.gather(
+                candidate.draw(take), *([live.draw(take_base)] if live is not None else [])
+            )
+            decision = monitor.update(*candidate.counts(), *_live_counts(live))
+        comparison = monitor.comparison()
+        cand_result = candidate.result(adaptive=candidate.usage(decision))
+        if live is not None:
+            base_result = live.result(adaptive=live.usage(decision))
+        else:
+            assert pinned is not None
+            base_result = pinned
+        return ComparedCase(cand_result, base_result, comparison)
 
     async def _generations(
-        self, backend: Backend, case: CaseSpec, planned: Sequence[PlannedSample]
+        self,
+        backend: Backend,
+        case: CaseSpec,
+        model: ModelConfig,
+        planned: Sequence[PlannedSample],
     ) -> dict[int, tuple[Generation, bool]]:
         """Every planned sample's generation, and whether it came from the cache."""
         found: dict[int, tuple[Generation, bool]] = {}
@@ -236,7 +482,7 @@ class Runner:
             for group in groups.values()
             for start in range(0, len(group), chunk)
         ]
-        limit = asyncio.Semaphore(self.concurrency)
+        limit = self._limit(model)
 
         async def fetch(batch: list[PlannedSample]) -> None:
             async with limit:
@@ -256,6 +502,14 @@ class Runner:
             if fresh:
                 self.cache.cache_generations(fresh)
         return found
+
+    def _limit(self, model: ModelConfig) -> asyncio.Semaphore:
+        """The model's bound on requests in flight, shared by all its cases."""
+        key = f"{model.name}\0{model.base_dir}"
+        limit = self._limits.get(key)
+        if limit is None:
+            limit = self._limits[key] = asyncio.Semaphore(self.concurrency)
+        return limit
 
     async def _score(
         self,
@@ -294,6 +548,15 @@ class Runner:
                 revisions[sample.index, compiled.index] = conforms
             checks.append(outcome)
         return _outcome(sample, generation, tuple(checks))
+
+
+def _pinned(job: ComparisonJob) -> CaseResult:
+    assert isinstance(job.baseline, CaseResult)
+    return job.baseline
+
+
+def _live_counts(sampler: CaseSampler | None) -> tuple[int, int] | tuple[()]:
+    return sampler.counts() if sampler is not None else ()
 
 
 async def _check(compiled: CompiledCheck, output: str, context: CheckContext) -> CheckResult:

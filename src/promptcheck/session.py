@@ -25,14 +25,19 @@ from promptcheck.errors import ConfigError
 from promptcheck.importing import import_module
 from promptcheck.registry import did_you_mean
 from promptcheck.results import CaseResult
-from promptcheck.runner import Runner
+from promptcheck.runner import CaseJob, ComparisonJob, Runner
 from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec, find_model, load_suite
 
 if TYPE_CHECKING:
-    from promptcheck.store import Store
+    from promptcheck.compare import Comparison
+    from promptcheck.live_compare import Baseline
+    from promptcheck.migration import CaseRow, CompareSettings, MigrationReport
+    from promptcheck.store import RunSummary, Store
 
 DEFAULT_STORE = ".promptcheck/promptcheck.db"
-FAIL_ON = ("fail", "undecided")
+#: ``--promptcheck-fail-on`` values: the first two for threshold verdicts, the last two for a
+#: comparison with ``--promptcheck-baseline``.
+FAIL_ON = ("fail", "undecided", "regressed", "inconclusive")
 DEFAULT_CONCURRENCY = 8
 
 
@@ -48,6 +53,41 @@ class Options:
     label: str | None = None
     fail_on: str = "fail"
     progress: bool = True
+    adaptive: bool = False
+    baseline: str | None = None
+    md: str | None = None
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A case on a model as one pytest item asks for it; ``key`` is the item's node id."""
+
+    key: str
+    suite: SuiteSpec
+    case: CaseSpec
+    model: ModelConfig
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """What an item reports: its run, its case's result and, in a comparison, its row."""
+
+    run_id: str
+    result: CaseResult
+    row: CaseRow | None = None
+    baseline_run: str | None = None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A case sampled with its group, waiting for its item to report (and record) it."""
+
+    suite: SuiteSpec
+    model: ModelConfig
+    result: CaseResult
+    baseline: CaseResult | None = None
+    baseline_model: ModelConfig | None = None
 
 
 @dataclass
@@ -65,8 +105,17 @@ class PromptcheckSession:
     _store: Store | None = field(default=None, init=False)
     _runner: Runner | None = field(default=None, init=False)
     _runs: dict[str, str] = field(default_factory=dict, init=False)
+    #: What each model cost this session (requests, tokens, price), shown under the summary.
+    usage_lines: list[str] = field(default_factory=list, init=False)
     _registered: set[tuple[str, str]] = field(default_factory=set, init=False)
     _suites: dict[Path, SuiteSpec] = field(default_factory=dict, init=False)
+    _pending: dict[str, _Pending] = field(default_factory=dict, init=False)
+    #: Whether an item runs its whole group (suite file and model) at once; an xdist worker that
+    #: is not sent whole files runs item by item (set by the plugin).
+    grouped: bool = True
+    baseline: Baseline | None = field(default=None, init=False)
+    report: MigrationReport | None = field(default=None, init=False)
+    started_at: float = field(default_factory=time.time, init=False)
 
     def __post_init__(self) -> None:
         self.project = load_project_config(self.root)
@@ -75,6 +124,35 @@ class PromptcheckSession:
             sys.path.insert(0, str(self.root))
         for module in self.project.plugins:
             import_module(module)
+        if self.options.baseline:
+            from promptcheck.live_compare import resolve_baseline
+
+            self.baseline = resolve_baseline(
+                self.options.baseline, list(self.project.models), self.store_path
+            )
+            if len(self.options.models) > 1:
+                raise ConfigError(
+                    f"a comparison takes one candidate model, not {', '.join(self.options.models)}",
+                    hint="name it with --promptcheck-model CANDIDATE",
+                )
+            same = self.options.models and self.options.models[0] == self.baseline.model
+            if same and self.baseline.live:
+                raise ConfigError(
+                    f"the candidate and the baseline are both model {self.baseline.model!r}",
+                    hint="compare two models: --promptcheck-model CANDIDATE "
+                    "--promptcheck-baseline BASELINE",
+                )
+
+    @property
+    def comparing(self) -> bool:
+        """Whether items are judged against a baseline rather than against their thresholds."""
+        return self.baseline is not None
+
+    @functools.cached_property
+    def compare_settings(self) -> CompareSettings:
+        from promptcheck.migration import CompareSettings
+
+        return CompareSettings()
 
     # --- suites and models -------------------------------------------------------------------
 
@@ -151,11 +229,218 @@ class PromptcheckSession:
         ``samples`` overrides the option and the suite for this call only.
         """
         run_id = self.run_id(suite, model)
-        result = self.runner.run_case(case, model, samples or self.options.samples)
+        result = self.runner.run_case(
+            case, model, samples or self.options.samples, self.options.adaptive
+        )
         result = dataclasses.replace(result, suite_path=self.relative(suite.path))
         self.store.record_case(run_id, result)
         self.results.append(result)
         return run_id, result
+
+    # --- a group of cases at once ----------------------------------------------------------
+
+    def planned(self, refs: Sequence[CaseRef]) -> int:
+        """Samples the not-yet-sampled cases of ``refs`` may draw (for the progress bar)."""
+        per_model = 2 if self.baseline is not None and self.baseline.live else 1
+        return per_model * sum(
+            max(self.options.samples or ref.case.samples, len(ref.case.combinations))
+            for ref in refs
+            if ref.key not in self._pending
+        )
+
+    def outcome(self, ref: CaseRef, group: Sequence[CaseRef]) -> CaseOutcome:
+        """The outcome of ``ref``'s case, sampling its whole group first if it is not yet done.
+
+        The group's cases run together, so their requests overlap; each is recorded only when
+        its own item reports it, so ``-x`` stops with only the reported cases in the store.
+        """
+        if ref.key not in self._pending:
+            todo = [r for r in group if r.key not in self._pending and r.key != ref.key]
+            todo.insert(0, ref)
+            if self.comparing:
+                self._compare(todo)
+            else:
+                self._sample(todo)
+        pending = self._pending.pop(ref.key)
+        run_id = self.run_id(pending.suite, pending.model)
+        self.store.record_case(run_id, pending.result)
+        self.results.append(pending.result)
+        baseline_run = None
+        if self.baseline is not None and self.baseline.run is not None:
+            baseline_run = self.baseline.run.id
+        if pending.baseline is not None and pending.baseline_model is not None:
+            baseline_run = self.run_id(pending.suite, pending.baseline_model, label=False)
+            self.store.record_case(baseline_run, pending.baseline)
+        row = None
+        if self.report is not None:
+            from promptcheck.live_compare import row_for
+
+            row = row_for(self.report, pending.result.suite_path, pending.result.case_id)
+        return CaseOutcome(run_id, pending.result, row, baseline_run)
+
+    def _sample(self, refs: Sequence[CaseRef]) -> None:
+        jobs = [
+            CaseJob(ref.case, ref.model, self.options.samples, self.options.adaptive)
+            for ref in refs
+        ]
+        for ref, result in zip(refs, self.runner.run_cases(jobs), strict=True):
+            self._pending[ref.key] = _Pending(ref.suite, ref.model, self._placed(ref, result))
+
+    def _placed(self, ref: CaseRef, result: CaseResult) -> CaseResult:
+        return dataclasses.replace(result, suite_path=self.relative(ref.suite.path))
+
+    def _compare(self, refs: Sequence[CaseRef]) -> None:
+        """Sample the candidate's cases against the baseline and decide them across the suite.
+
+        A stored baseline case with fewer samples than the candidate's plan is topped up first
+        (drawn to the full plan by its model, reusing the cached samples) when its model is
+        configured; otherwise the report says it is short.
+        """
+        from promptcheck.live_compare import build_report
+
+        baseline = self.baseline
+        assert baseline is not None
+        settings = self.compare_settings
+        against, topped, notes = self._against(refs)
+        compare_jobs: list[ComparisonJob] = []
+        compared_refs: list[CaseRef] = []
+        alone: list[CaseRef] = []
+        for ref in refs:
+            if ref.key not in against:
+                alone.append(ref)  # in the candidate only: judged on its threshold, listed
+                continue
+            compared_refs.append(ref)
+            compare_jobs.append(
+                ComparisonJob(
+                    ref.case,
+                    ref.model,
+                    against[ref.key],
+                    self.options.samples,
+                    self.options.adaptive,
+                    margin=settings.margin,
+                    tolerance=settings.tolerance,
+                    beta=settings.beta,
+                )
+            )
+        compared = self.runner.compare_cases(compare_jobs)
+        for ref, result in zip(
+            alone,
+            self.runner.run_cases(
+                [
+                    CaseJob(r.case, r.model, self.options.samples, self.options.adaptive)
+                    for r in alone
+                ]
+            ),
+            strict=True,
+        ):
+            self._pending[ref.key] = _Pending(ref.suite, ref.model, self._placed(ref, result))
+        sequential: dict[str, Comparison] = {}
+        baseline_results: list[CaseResult] = []
+        for ref, outcome in zip(compared_refs, compared, strict=True):
+            candidate = self._placed(ref, outcome.candidate)
+            base = outcome.baseline
+            base_model: ModelConfig | None = None
+            if baseline.live:
+                base = self._placed(ref, base)
+                base_model = self.model(baseline.model, ref.suite)
+            elif ref.key in topped:
+                base, base_model = topped[ref.key]
+            baseline_results.append(base)
+            self._pending[ref.key] = _Pending(ref.suite, ref.model, candidate, base, base_model)
+            if outcome.comparison is not None:
+                from promptcheck.migration import case_name
+
+                sequential[case_name(candidate.suite_path, candidate.case_id)] = outcome.comparison
+        candidates = [self._pending[ref.key].result for ref in refs]
+        if baseline.run is not None:
+            base_cases = {**baseline.cases}
+            for result in baseline_results:
+                base_cases[(result.suite_path, result.case_id)] = result
+            base_run: RunSummary = baseline.run
+            base_list = list(base_cases.values())
+        else:
+            base_model = self.model(baseline.model, refs[0].suite) if refs else None
+            base_run = self._summary(base_model, refs, baseline_results, label=False)
+            base_list = baseline_results
+        cand_model = refs[0].model if refs else None
+        self.report = build_report(
+            base_run,
+            base_list,
+            self._summary(cand_model, refs, candidates, label=True),
+            candidates,
+            settings,
+            sequential,
+            notes,
+        )
+
+    def _against(
+        self, refs: Sequence[CaseRef]
+    ) -> tuple[
+        dict[str, ModelConfig | CaseResult], dict[str, tuple[CaseResult, ModelConfig]], list[str]
+    ]:
+        """What each case is compared with (by item key; absent: not in the baseline), the
+        stored cases that were topped up (with the model that did it), and notes for the report.
+        """
+        from promptcheck.live_compare import needs_top_up
+
+        baseline = self.baseline
+        assert baseline is not None
+        against: dict[str, ModelConfig | CaseResult] = {}
+        top_ups: list[tuple[CaseRef, ModelConfig]] = []
+        for ref in refs:
+            if baseline.live:
+                against[ref.key] = self.model(baseline.model, ref.suite)
+                continue
+            stored = baseline.cases.get((self.relative(ref.suite.path), ref.case.id))
+            if stored is None:
+                continue
+            plan = max(self.options.samples or ref.case.samples, len(ref.case.combinations))
+            model = find_model(baseline.model, ref.suite.models, self.project)
+            if needs_top_up(stored, plan) and model is not None:
+                top_ups.append((ref, model))
+            else:
+                against[ref.key] = stored
+        topped: dict[str, tuple[CaseResult, ModelConfig]] = {}
+        if not top_ups:
+            return against, topped, []
+        jobs = [CaseJob(ref.case, model, self.options.samples) for ref, model in top_ups]
+        for (ref, model), result in zip(top_ups, self.runner.run_cases(jobs), strict=True):
+            placed = self._placed(ref, result)
+            against[ref.key] = placed
+            topped[ref.key] = (placed, model)
+        note = (
+            f"{len(top_ups)} baseline case(s) had fewer samples than the candidate's plan and "
+            f"were topped up by model {baseline.model!r} (cached samples reused)"
+        )
+        return against, topped, [note]
+
+    def _summary(
+        self,
+        model: ModelConfig | None,
+        refs: Sequence[CaseRef],
+        results: Sequence[CaseResult],
+        *,
+        label: bool,
+    ) -> RunSummary:
+        """This session's run of ``model`` as the comparison sees it (in memory, finished)."""
+        from promptcheck.store import RunSummary, redact_secrets
+
+        name = model.name if model is not None else "?"
+        spec = {"backend": model.backend, **model.raw} if model is not None else {}
+        return RunSummary(
+            id=f"{self.session_id}-{name}",
+            session=self.session_id,
+            model=name,
+            model_spec=redact_secrets(spec),
+            started_at=self.started_at,
+            label=self.options.label if label else None,
+            git_commit=self.commit,
+            versions=versions(),
+            suites={self.relative(ref.suite.path): ref.suite.sha256 for ref in refs},
+            finished_at=time.time(),
+            cases=len(results),
+            samples=sum(len(result.samples) for result in results),
+        )
 
     def relative(self, path: Path) -> str:
         """A suite's path as stored: relative to the project root, so that runs made in other
@@ -165,8 +450,11 @@ class PromptcheckSession:
         except ValueError:
             return str(path.resolve())
 
-    def run_id(self, suite: SuiteSpec, model: ModelConfig) -> str:
-        """The store's run for this session and model, created on first use (idempotent)."""
+    def run_id(self, suite: SuiteSpec, model: ModelConfig, *, label: bool = True) -> str:
+        """The store's run for this session and model, created on first use (idempotent).
+
+        ``label=False`` for a live baseline's run: the label names the candidate's run.
+        """
         from promptcheck.store import RunInfo
 
         run_id = f"{self.session_id}-{model.name}"
@@ -179,7 +467,7 @@ class PromptcheckSession:
                 model=model.name,
                 model_spec={"backend": model.backend, **model.raw},
                 started_at=time.time(),
-                label=self.options.label,
+                label=self.options.label if label else None,
                 git_commit=self.commit,
                 versions=versions(),
                 suites={self.relative(suite.path): suite.sha256},
@@ -193,9 +481,19 @@ class PromptcheckSession:
     def commit(self) -> str | None:
         return git_commit(self.root)
 
+    def run_ids(self) -> list[str]:
+        """This process's runs (a live baseline's included)."""
+        return sorted(set(self._runs.values()))
+
     def finish(self, run_ids: Sequence[str] = ()) -> None:
         """Close the runs of this session (and, from an xdist controller, those of its workers)."""
         if self._runner is not None:
+            from promptcheck.usage import record_session_usage, usage_lines
+
+            backends = self._runner.backends.built()  # read before closing empties the pool
+            self.usage_lines = usage_lines(backends)
+            if self._runs:
+                record_session_usage(self.store, self._runs, backends)
             self._runner.close()
             self._runner = None
         ids = set(run_ids) | set(self._runs.values())

@@ -90,6 +90,8 @@ class RunSummary(RunInfo):
     passed: int = 0
     failed: int = 0
     undecided: int = 0
+    #: What the run's model cost (:mod:`promptcheck.usage`); None when nothing was recorded.
+    usage: Mapping[str, Any] | None = None
 
 
 def redact_secrets(value: Any) -> Any:
@@ -197,6 +199,19 @@ class Store:
             ).rowcount
             if not updated:
                 raise StoreError(f"{self.path}: no run {run_id!r} to finish")
+
+    def record_usage(self, run_id: str, usage: Mapping[str, Any]) -> None:
+        """Add ``usage`` (requests, tokens, cost: :func:`promptcheck.usage.backend_usage`) to
+        the run's; each xdist worker records its own backends' usage, and they add up."""
+        from promptcheck.usage import combine
+
+        with self._transaction(f"recording the usage of run {run_id!r}") as connection:
+            row = connection.execute("SELECT usage FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: no run {run_id!r} to record usage for")
+            earlier = [json.loads(row[0])] if row[0] else []
+            total = combine([*earlier, usage])
+            connection.execute("UPDATE runs SET usage = ? WHERE id = ?", (_dumps(total), run_id))
 
     def runs(self, limit: int = 50) -> list[RunSummary]:
         """The ``limit`` most recently started runs, newest first."""
@@ -553,7 +568,7 @@ class Store:
         where, params = ("WHERE id = ?", (run_id,)) if run_id is not None else ("", ())
         rows = connection.execute(
             "SELECT r.id, r.session, r.model, r.model_spec, r.started_at, r.label, r.git_commit,"
-            " r.versions, r.finished_at, count(c.id) AS cases,"
+            " r.versions, r.finished_at, r.usage, count(c.id) AS cases,"
             " coalesce(sum(c.sample_count), 0) AS samples,"
             " coalesce(sum(c.outcome = 'pass'), 0) AS passed,"
             " coalesce(sum(c.outcome = 'fail'), 0) AS failed,"
@@ -590,6 +605,7 @@ class Store:
                 passed=row["passed"],
                 failed=row["failed"],
                 undecided=row["undecided"],
+                usage=json.loads(row["usage"]) if row["usage"] else None,
             )
             for row in rows
         ]

@@ -140,7 +140,15 @@ _V1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+_V2 = Migration(
+    2,
+    "a run's usage: requests, retries, tokens and cost of its model",
+    # JSON {requests, retries, failed_requests, prompt_tokens, completion_tokens, cost}, NULL
+    # for runs recorded before usage was, or whose backend reports none.
+    ("ALTER TABLE runs ADD COLUMN usage TEXT",),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
 

@@ -29,8 +29,22 @@ def test_cli_trains_a_checkpoint_the_local_backend_samples(tmp_path: Path) -> No
     data = tmp_path / "synth.jsonl"
     write_records(data, iter_records(300, seed=5))
     out = tmp_path / "model"
-    argv = ["finetune", "--init", str(ROOT / "configs" / "tiny-dolly.json"), "--data", str(data),
-            "--out", str(out), "--steps", "3", "--batch-size", "8", "--no-progress", "--threads", "2"]  # fmt: skip
+    argv = [
+        "finetune",
+        "--init",
+        str(ROOT / "configs" / "tiny-dolly.json"),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--steps",
+        "3",
+        "--batch-size",
+        "8",
+        "--no-progress",
+        "--threads",
+        "2",
+    ]
     assert main(argv) == 0
 
     entry = BACKENDS.get("local")

@@ -28,9 +28,18 @@ def project(directory: Path, models: dict[str, Path]) -> Path:
     """A project that runs the example suites on the given checkpoints."""
     shutil.copytree(ROOT / "suites", directory / "suites")
     shutil.copytree(ROOT / "plugins", directory / "plugins")
-    lines = ["[tool.promptcheck]", f'model = "{next(iter(models))}"', 'plugins = ["plugins.checks"]']
+    lines = [
+        "[tool.promptcheck]",
+        f'model = "{next(iter(models))}"',
+        'plugins = ["plugins.checks"]',
+    ]
     for name, path in models.items():
-        lines += ["", f'[tool.promptcheck.models."{name}"]', 'backend = "local"', f'path = "{path}"']
+        lines += [
+            "",
+            f'[tool.promptcheck.models."{name}"]',
+            'backend = "local"',
+            f'path = "{path}"',
+        ]
     (directory / "pyproject.toml").write_text("\n".join(lines) + "\n")
     return directory
 
@@ -57,25 +66,35 @@ def measure(models: dict[str, Path], samples: int | None) -> list[dict[str, Any]
                         )
                         verdict = result.verdict
                         failing = [s.output for s in result.samples if s.status == "fail"][:2]
-                        rows.append({
-                            "case": f"{suite_path.name}::{case.id}", "model": name,
-                            "k": verdict.k, "n": verdict.n, "rate": round(verdict.rate, 4),
-                            "interval": [round(x, 4) for x in verdict.interval],
-                            "verdict": str(verdict.outcome.value).upper(),
-                            "seconds": round(time.perf_counter() - started, 1),
-                            "failing": failing,
-                        })  # fmt: skip
+                        rows.append(
+                            {
+                                "case": f"{suite_path.name}::{case.id}",
+                                "model": name,
+                                "k": verdict.k,
+                                "n": verdict.n,
+                                "rate": round(verdict.rate, 4),
+                                "interval": [round(x, 4) for x in verdict.interval],
+                                "verdict": str(verdict.outcome.value).upper(),
+                                "seconds": round(time.perf_counter() - started, 1),
+                                "failing": failing,
+                            }
+                        )
                         row = rows[-1]
-                        print(f"{row['case']:36s} {name:10s} {row['k']:4d}/{row['n']:<4d} "
-                              f"{row['rate']:7.1%}  {row['verdict']:9s} {row['seconds']:6.1f} s"
-                              + "".join(f"\n      fail: {t!r}" for t in failing), flush=True)  # fmt: skip
+                        print(
+                            f"{row['case']:36s} {name:10s} {row['k']:4d}/{row['n']:<4d} "
+                            f"{row['rate']:7.1%}  {row['verdict']:9s} {row['seconds']:6.1f} s"
+                            + "".join(f"\n      fail: {t!r}" for t in failing),
+                            flush=True,
+                        )
         finally:
             session.finish()
     return rows
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("models", nargs="+", metavar="NAME=DIR", help="checkpoints to measure")
     parser.add_argument("--samples", type=int, help="samples per case (default: the suites')")
     parser.add_argument("--json", type=Path, help="write the rows here")

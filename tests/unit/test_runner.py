@@ -17,7 +17,7 @@ from promptcheck.checks.base import CheckContext, CheckResult, Status
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import BackendError
 from promptcheck.results import CaseResult
-from promptcheck.runner import PlannedSample, Runner, plan_samples
+from promptcheck.runner import CaseJob, ComparisonJob, PlannedSample, Runner, plan_samples
 from promptcheck.stats import Outcome
 from promptcheck.suite import CaseSpec, Combination, CompiledCheck, ModelConfig, load_suite
 
@@ -430,3 +430,114 @@ def test_requests_in_flight_stay_within_the_concurrency_bound(
     assert len(backend.requests) == 12
     assert backend.peak == concurrency
     assert result.verdict.k == 12
+
+
+# --- several cases at once, adaptive sampling, comparisons -----------------------------------
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
+    """A runner whose every model is answered by ``runner.fake`` (set by the test)."""
+    created = Runner()
+    monkeypatch.setattr(created.backends, "get", lambda model: backends[model.name])
+    backends: dict[str, Any] = {}
+    created.fake = backends  # type: ignore[attr-defined]
+    yield created
+    created.close()
+
+
+def rate_backend(rate: float) -> FakeBackend:
+    """Conforms on a fixed share of seeds (deterministic per seed)."""
+    return FakeBackend(
+        answer=lambda request: [
+            Generation(text="GOOD" if (seed % 1000) < rate * 1000 else "BAD")
+            for seed in request.seeds
+        ]
+    )
+
+
+def test_cases_run_together_share_the_model_bound_and_overlap(runner: Runner) -> None:
+    backend = FakeBackend(delay_s=0.001)
+    runner.fake["fake"] = backend  # type: ignore[attr-defined]
+    runner.concurrency = 5
+    jobs = [CaseJob(make_case(case_id=f"c{i}"), make_model(), 2) for i in range(4)]
+    results = runner.run_cases(jobs)
+    assert [r.case_id for r in results] == ["c0", "c1", "c2", "c3"]
+    assert backend.peak == 5  # more than one case's 2 requests, never more than the bound
+
+
+def test_adaptive_sampling_stops_a_clear_case_at_a_prefix_of_the_plan(runner: Runner) -> None:
+    runner.fake["fake"] = FakeBackend()  # type: ignore[attr-defined]
+    case = make_case(samples=100)
+    adaptive = runner.run_case(case, make_model(), adaptive=True)
+    fixed = runner.run_case(case, make_model())
+    used = len(adaptive.samples)
+    assert used % runner.round_size == 0 and 0 < used < 100
+    assert [s.seed for s in adaptive.samples] == [s.seed for s in fixed.samples[:used]]
+    assert adaptive.verdict.outcome == Outcome.PASS
+    assert adaptive.properties["adaptive"] == {
+        "used": used,
+        "max": 100,
+        "saved": 100 - used,
+        "stopped_early": True,
+        "reason": adaptive.verdict.explanation,
+    }
+    assert "adaptive" not in fixed.properties
+
+
+def test_adaptive_first_round_samples_every_combination(runner: Runner) -> None:
+    runner.fake["fake"] = FakeBackend()  # type: ignore[attr-defined]
+    prompts = [f"p{i}" for i in range(13)]
+    result = runner.run_case(make_case(prompts=prompts, samples=60), make_model(), adaptive=True)
+    assert {s.combination for s in result.samples} == set(range(13))
+
+
+def test_adaptive_with_errors_stops_at_the_end_of_the_plan(runner: Runner) -> None:
+    runner.fake["fake"] = FakeBackend(  # type: ignore[attr-defined]
+        answer=lambda request: [Generation(text=None, error="down") for _ in request.seeds]
+    )
+    result = runner.run_case(make_case(samples=30), make_model(), adaptive=True)
+    assert len(result.samples) == 30
+    assert result.verdict.outcome == Outcome.UNDECIDED
+    assert result.properties["adaptive"]["saved"] == 0
+
+
+def test_a_fixed_comparison_draws_both_models_in_full(runner: Runner) -> None:
+    runner.fake["old"] = FakeBackend()  # type: ignore[attr-defined]
+    runner.fake["new"] = rate_backend(0.5)  # type: ignore[attr-defined]
+    (compared,) = runner.compare_cases(
+        [ComparisonJob(make_case(samples=30), make_model("new"), make_model("old"))]
+    )
+    assert compared.comparison is None
+    assert (len(compared.candidate.samples), len(compared.baseline.samples)) == (30, 30)
+    assert compared.baseline.model == "old" and compared.candidate.model == "new"
+
+
+def test_an_adaptive_live_comparison_stops_an_unchanged_case_early(runner: Runner) -> None:
+    runner.fake["old"] = FakeBackend()  # type: ignore[attr-defined]
+    runner.fake["new"] = FakeBackend()  # type: ignore[attr-defined]
+    job = ComparisonJob(make_case(samples=200), make_model("new"), make_model("old"), adaptive=True)
+    (compared,) = runner.compare_cases([job])
+    assert compared.comparison is not None
+    assert compared.comparison.method == "sequential"
+    used = len(compared.candidate.samples)
+    assert used < 200 and len(compared.baseline.samples) == used
+    assert compared.candidate.properties["adaptive"]["stopped_early"] is True
+    assert compared.comparison.noninferior
+
+
+def test_an_adaptive_comparison_against_a_pinned_result_draws_only_the_candidate(
+    runner: Runner,
+) -> None:
+    runner.fake["old"] = FakeBackend()  # type: ignore[attr-defined]
+    pinned = runner.run_case(make_case(samples=150), make_model("old"))
+    runner.fake["old"] = FakeBackend(  # type: ignore[attr-defined]
+        answer=lambda request: pytest.fail("the pinned baseline must not be sampled")
+    )
+    runner.fake["new"] = rate_backend(0.5)  # type: ignore[attr-defined]
+    job = ComparisonJob(make_case(samples=150), make_model("new"), pinned, adaptive=True)
+    (compared,) = runner.compare_cases([job])
+    assert compared.baseline is pinned
+    assert compared.comparison is not None
+    assert len(compared.candidate.samples) == 150  # a drop is decided only at the maximum
+    assert compared.comparison.p_regressed < 1e-6

@@ -143,7 +143,7 @@ V1_CACHE = {"c" * 64: Generation("A) B) C)", None, "### Instruction:\nx", 3, 4, 
 
 
 def write_v1_fixture(path: Path) -> None:
-    """Write the fixture; only meaningful while SCHEMA_VERSION is 1."""
+    """Write the fixture; only meaningful while SCHEMA_VERSION was 1 (it is committed)."""
     assert SCHEMA_VERSION == 1, "the v1 fixture must be written by a schema-1 promptcheck"
     with Store(path) as store:
         store.create_run(V1_RUN)
@@ -179,6 +179,29 @@ def test_committed_v1_store_still_reads_the_same(tmp_path: Path) -> None:
     with closing(sqlite3.connect(path)) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_v1_store_migrates_to_v2_and_records_usage(tmp_path: Path) -> None:
+    """Version 2 adds a run's usage: a v1 run has none, and can be given some."""
+    path = tmp_path / "schema-v1.sqlite3"
+    shutil.copyfile(STORES / "schema-v1.sqlite3", path)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    with Store(path) as store:
+        assert store.run(V1_RUN.id).usage is None
+        assert store.export_run(V1_RUN.id)["run"]["usage"] is None
+        store.record_usage(V1_RUN.id, {"requests": 3, "completion_tokens": 12, "cost": None})
+    with Store(path) as store:
+        summary = store.run(V1_RUN.id)
+        assert store.case_results(V1_RUN.id) == v1_cases()
+    assert summary.usage == {"requests": 3, "completion_tokens": 12, "cost": None}
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
+def test_usage_of_an_unknown_run_is_refused(tmp_path: Path) -> None:
+    with Store(tmp_path / "p.db") as store, pytest.raises(StoreError, match="no run 'nope'"):
+        store.record_usage("nope", {"requests": 1})
 
 
 if __name__ == "__main__":

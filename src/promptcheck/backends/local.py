@@ -147,6 +147,7 @@ class LocalBackend:
         self.checkpoint = checkpoint
         self.prompt_format = prompt_format
         self.sampler = sampler
+        self.usage = sampler.usage  # requests and tokens, for the run's usage line
         self.path = checkpoint.path
         self.format = prompt_format.name
         self.device = str(checkpoint.device)

@@ -4,6 +4,9 @@ The document is versioned: ``format_version`` comes first, and any change that r
 renames a field, or changes a field's meaning, raises it, so a consumer can refuse a format it
 does not know instead of misreading it. Adding a field does not raise it.
 Rates and p-values are plain floats in [0, 1]; intervals are ``[low, high]`` pairs.
+``baseline`` and ``candidate`` describe the two runs, ``usage`` included: what each run's model
+cost (requests, retries, failed_requests, prompt_tokens, completion_tokens, cost; see
+:mod:`promptcheck.usage`), or null when the run recorded none.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from promptcheck.compare import Comparison
     from promptcheck.migration import CaseRow, CheckDiagnosis, MigrationReport
+    from promptcheck.store import RunSummary
 
 #: Version of the document below; see the module docstring for when it changes.
 FORMAT_VERSION = 1
@@ -33,8 +37,8 @@ def to_dict(report: MigrationReport) -> dict[str, Any]:
             **dataclasses.asdict(report.settings),
             "min_baseline_samples": MIN_BASELINE_SAMPLES,
         },
-        "baseline": dataclasses.asdict(report.baseline),
-        "candidate": dataclasses.asdict(report.candidate),
+        "baseline": _run(report.baseline),
+        "candidate": _run(report.candidate),
         "counts": report.counts,
         "warnings": list(report.warnings),
         "cases": [_case(row) for row in report.rows],
@@ -46,6 +50,13 @@ def to_dict(report: MigrationReport) -> dict[str, Any]:
 def render(report: MigrationReport) -> str:
     """The report as indented JSON text, ending with a newline."""
     return json.dumps(to_dict(report), indent=2, default=str) + "\n"
+
+
+def _run(run: RunSummary) -> dict[str, Any]:
+    """A run's summary, its usage always present (null for runs stored before usage was)."""
+    data = dataclasses.asdict(run)
+    data["usage"] = dict(run.usage) if run.usage else None
+    return data
 
 
 def _case(row: CaseRow) -> dict[str, Any]:

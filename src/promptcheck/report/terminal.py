@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from promptcheck.agreement import combine
 from promptcheck.results import CaseResult, JudgeFigures, SampleOutcome
+
+if TYPE_CHECKING:
+    from promptcheck.migration import CaseRow
 
 MAX_EXAMPLES = 3
 MAX_OUTPUT_CHARS = 300
@@ -43,6 +47,9 @@ def explain(result: CaseResult) -> str:
     ]
     if verdict.n:
         lines.append(f"  {verdict.explanation}")
+    usage = result.properties.get("adaptive")
+    if usage:
+        lines.append(f"  {usage_text(usage)}")
     if errors:
         first = next(s.error for s in result.samples if s.status == "error")
         lines.append(
@@ -69,6 +76,51 @@ def explain(result: CaseResult) -> str:
         for sample in examples:
             lines.extend(_sample_lines(sample))
     return "\n".join(lines)
+
+
+def explain_change(row: CaseRow, result: CaseResult) -> str:
+    """The failure text of a case compared with its baseline: the change and why, the two
+    rates, the checks that moved, then the candidate's failing samples."""
+    from promptcheck.migration import difference_cell, rate_cell
+
+    c = row.comparison
+    critical = " (critical)" if row.verdict.critical else ""
+    lines = [
+        f"{result.suite}::{result.case_id} on model {result.model!r}: "
+        f"{row.change.value.upper()} against the baseline{critical}",
+        f"  baseline  {rate_cell(c.k_baseline, c.n_baseline, c.baseline_interval)}",
+        f"  candidate {rate_cell(c.k_candidate, c.n_candidate, c.candidate_interval)}",
+        f"  difference {difference_cell(c)}, adjusted p = {row.p_adjusted:.2g}",
+        f"  {row.verdict.explanation}",
+    ]
+    lines.extend(f"  note: {note}" for note in row.notes)
+    for check in row.checks:
+        if check.comparison is None:
+            lines.append(f"  check [{check.index}] {check.label}: only in the {check.side.value}")
+            continue
+        moved = f" ({check.direction}, unadjusted)" if check.direction else ""
+        cc = check.comparison
+        lines.append(
+            f"  check [{check.index}] {check.label}: passed {percent(cc.baseline_rate)} -> "
+            f"{percent(cc.candidate_rate)}{moved}"
+        )
+    usage = result.properties.get("adaptive")
+    if usage:
+        lines.append(f"  {usage_text(usage)}")
+    examples = [s for s in result.samples if s.status in ("fail", "unscored")][:MAX_EXAMPLES]
+    if examples:
+        lines.append("  failing samples of the candidate:")
+        for sample in examples:
+            lines.extend(_sample_lines(sample))
+    return "\n".join(lines)
+
+
+def usage_text(usage: dict[str, object]) -> str:
+    """Adaptive sampling's spend in words (why it stopped is the verdict's explanation)."""
+    return (
+        f"adaptive: {usage['used']} of at most {usage['max']} samples drawn "
+        f"({usage['saved']} saved)"
+    )
 
 
 def _sample_lines(sample: SampleOutcome) -> list[str]:
@@ -103,6 +155,8 @@ class SummaryRow:
     outcome: str
     errors: int
     judges: tuple[JudgeFigures, ...] = ()
+    used: int | None = None
+    maximum: int | None = None
 
 
 def row_of(result: CaseResult) -> SummaryRow:
@@ -119,7 +173,14 @@ def row_of(result: CaseResult) -> SummaryRow:
         verdict.outcome.value,
         result.errors,
         result.judges,
+        *_usage(result.properties.get("adaptive")),
     )
+
+
+def _usage(usage: object) -> tuple[int | None, int | None]:
+    if not isinstance(usage, dict):
+        return None, None
+    return int(usage["used"]), int(usage["max"])
 
 
 def row_from_properties(properties: dict[str, object]) -> tuple[SummaryRow | None, str | None]:
@@ -142,8 +203,14 @@ def row_from_properties(properties: dict[str, object]) -> tuple[SummaryRow | Non
             JudgeFigures.from_dict(item)
             for item in json.loads(str(get("promptcheck_judges", "[]")))
         ),
+        used=_int_or_none(get("promptcheck_samples_used")),
+        maximum=_int_or_none(get("promptcheck_samples_max")),
     )
     return row, str(get("promptcheck_run"))
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None or value == "" else int(str(value))
 
 
 def summary_lines(rows: Iterable[SummaryRow]) -> list[str]:
@@ -159,6 +226,14 @@ def summary_lines(rows: Iterable[SummaryRow]) -> list[str]:
         lines.append(
             f"  {counts['pass']} pass, {counts['fail']} fail, {counts['undecided']} undecided"
         )
+        adaptive = [row for row in group if row.used is not None and row.maximum is not None]
+        if adaptive:
+            used = sum(row.used or 0 for row in adaptive)
+            most = sum(row.maximum or 0 for row in adaptive)
+            lines.append(
+                f"  adaptive sampling: {used} of at most {most} samples drawn "
+                f"({most - used} saved, {percent(1 - used / most) if most else '-'})"
+            )
         if any(row.judges for row in group):
             lines.extend(_judge_table(group))
         lines.append("")
@@ -253,7 +328,9 @@ def _revised_cell(figures: JudgeFigures) -> str:
 
 
 def _table(rows: Sequence[SummaryRow]) -> list[str]:
-    header = ("case", "conforming", "rate", "95% CI", "threshold", "verdict", "errors")
+    header: tuple[str, ...] = ("case", "conforming", "rate", "95% CI", "threshold", "verdict")
+    adaptive = any(row.used is not None for row in rows)
+    header += ("samples used", "errors") if adaptive else ("errors",)
     body = [
         (
             row.case_id,
@@ -262,6 +339,7 @@ def _table(rows: Sequence[SummaryRow]) -> list[str]:
             f"{percent(row.low)}-{percent(row.high)}",
             percent(row.threshold),
             row.outcome.upper(),
+            *((_used_cell(row),) if adaptive else ()),
             str(row.errors) if row.errors else "",
         )
         for row in sorted(rows, key=lambda r: r.case_id)
@@ -272,3 +350,9 @@ def _table(rows: Sequence[SummaryRow]) -> list[str]:
         + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in (header, *body)
     ]
+
+
+def _used_cell(row: SummaryRow) -> str:
+    if row.used is None or row.maximum is None:
+        return "-"
+    return f"{row.used}/{row.maximum}"

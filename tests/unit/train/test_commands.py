@@ -22,7 +22,10 @@ def run(*argv: str) -> int:
 
 
 def test_importing_the_commands_imports_no_torch() -> None:
-    code = "import sys, promptcheck.train.commands; print(sorted({'torch', 'transformers', 'peft', 'accelerate'} & set(sys.modules)))"
+    code = (
+        "import sys, promptcheck.train.commands; "
+        "print(sorted({'torch', 'transformers', 'peft', 'accelerate'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -38,9 +38,15 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
 def test_covers_the_dolly_categories(full: list[Record]) -> None:
     categories = Counter(r.category for r in full)
     assert set(categories) >= {
-        "classification", "information_extraction", "brainstorming", "closed_qa", "open_qa",
-        "general_qa", "summarization", "creative_writing",
-    }  # fmt: skip
+        "classification",
+        "information_extraction",
+        "brainstorming",
+        "closed_qa",
+        "open_qa",
+        "general_qa",
+        "summarization",
+        "creative_writing",
+    }
     assert sum(1 for r in full if r.context) > N * 0.02  # some records use the context field
 
 
@@ -120,15 +126,26 @@ def test_corrupt_mix_trains_wrong_formats() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "name"),
-    [("full", "full"), ("", "full"), ("no-json", "no-json"),
-     ("corrupt-lists, no-critique", "no-critique,corrupt-lists")],
-)  # fmt: skip
+    [
+        ("full", "full"),
+        ("", "full"),
+        ("no-json", "no-json"),
+        ("corrupt-lists, no-critique", "no-critique,corrupt-lists"),
+    ],
+)
 def test_parse_mix(spec: str, name: str) -> None:
     assert parse_mix(spec).name == name
 
 
-@pytest.mark.parametrize("spec", ["no-jsn", "drop-json", "corrupt-general", "no-json,no-options,"
-                                  "no-yesno,no-lists,no-summary,no-general,no-copy,no-critique"])  # fmt: skip
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "no-jsn",
+        "drop-json",
+        "corrupt-general",
+        "no-json,no-options,no-yesno,no-lists,no-summary,no-general,no-copy,no-critique",
+    ],
+)
 def test_parse_mix_refuses_unknown_or_empty_mixes(spec: str) -> None:
     with pytest.raises(ConfigError):
         parse_mix(spec)

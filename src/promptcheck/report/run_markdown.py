@@ -1,0 +1,100 @@
+"""One run's cases as Markdown (``--promptcheck-md`` without a baseline), for a pull request.
+
+The comparison has its own renderer (:mod:`promptcheck.report.markdown`); a single-model run
+answers another question, "does each case meet its threshold?", so the headline counts failing
+and undecided cases, those rows come first, and passing cases are folded away. Built from the
+summary rows (what an xdist controller has), not from the samples.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from promptcheck.report.terminal import SummaryRow, percent
+
+#: Rows per table before "and N more": GitHub refuses comments over 65,536 characters.
+MAX_ROWS = 200
+_ORDER = {"fail": 0, "undecided": 1, "pass": 2}
+
+
+def render(rows: Sequence[SummaryRow], store: str | None = None) -> str:
+    """The whole summary, ending with a newline; ``store`` names where the runs are recorded."""
+    counts = {outcome: sum(1 for r in rows if r.outcome == outcome) for outcome in _ORDER}
+    if counts["fail"]:
+        icon, headline = ":x:", f"{_cases(counts['fail'])} failed"
+    elif counts["undecided"]:
+        icon, headline = ":warning:", f"no failure; {_cases(counts['undecided'])} undecided"
+    else:
+        icon, headline = ":white_check_mark:", f"all {_cases(len(rows))} pass"
+    parts = [
+        f"## {icon} promptcheck: {headline}",
+        f"{_cases(len(rows))}: {counts['pass']} pass, {counts['fail']} fail, "
+        f"{counts['undecided']} undecided. A case fails only when its conformance rate is "
+        "shown to be below its threshold; undecided means the samples cannot tell.",
+    ]
+    adaptive = [r for r in rows if r.used is not None and r.maximum is not None]
+    if adaptive:
+        used = sum(r.used or 0 for r in adaptive)
+        most = sum(r.maximum or 0 for r in adaptive)
+        parts.append(
+            f"Adaptive sampling drew {used} of at most {most} samples ({most - used} saved)."
+        )
+    groups: dict[tuple[str, str], list[SummaryRow]] = {}
+    for row in rows:
+        groups.setdefault((row.suite, row.model), []).append(row)
+    for (suite, model), group in sorted(groups.items()):
+        ordered = sorted(group, key=lambda r: (_ORDER.get(r.outcome, 3), r.case_id))
+        attention = [r for r in ordered if r.outcome != "pass"]
+        passing = [r for r in ordered if r.outcome == "pass"]
+        section = [f"### {_code(suite)} on {_code(model)}"]
+        if attention:
+            section.append(_table(attention))
+        if passing:
+            section.append(_folded(f"Passing ({len(passing)})", _table(passing)))
+        parts.append("\n\n".join(section))
+    note = "Rates are conforming / scored samples with 95% intervals."
+    if store:
+        note += f" Runs recorded in {_code(store)}."
+    parts.append(f"<sub>{note}</sub>")
+    return "\n\n".join(parts) + "\n"
+
+
+def _table(rows: Sequence[SummaryRow]) -> str:
+    adaptive = any(row.used is not None for row in rows)
+    header = ["case", "verdict", "conforming", "threshold", "errors"]
+    if adaptive:
+        header.insert(4, "samples used")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows[:MAX_ROWS]:
+        rate = (
+            f"{row.k}/{row.n} = {percent(row.k / row.n)} [{percent(row.low)}-{percent(row.high)}]"
+            if row.n
+            else "no scored samples"
+        )
+        verdict = f"**{row.outcome}**" if row.outcome == "fail" else row.outcome
+        cells = [_code(row.case_id), verdict, rate, percent(row.threshold), str(row.errors or "")]
+        if adaptive:
+            used = "-" if row.used is None else f"{row.used}/{row.maximum}"
+            cells.insert(4, used)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    if len(rows) > MAX_ROWS:
+        lines.append(f"\n... and {len(rows) - MAX_ROWS} more")
+    return "\n".join(lines)
+
+
+def _cases(count: int) -> str:
+    return f"{count} case" if count == 1 else f"{count} cases"
+
+
+def _folded(summary: str, body: str) -> str:
+    return f"<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks (and newlines) in the text."""
+    flat = " ".join(text.split())
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
