@@ -6,10 +6,15 @@ from two stored runs (same matching, same exact tests, same suite-level false-al
 the gate in pytest and the offline comparison agree. Only when the samples were drawn adaptively
 are the per-case comparisons swapped for the sequential ones (:mod:`promptcheck.sequential`),
 which stay valid under the early stop, before the suite-level decision.
+
+With a pairwise judge (``--promptcheck-pairwise``), :func:`judge_report` adds each case's
+pairwise check to the report; ``promptcheck compare --pairwise`` uses it too, through a runner
+of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,10 +24,14 @@ from typing import TYPE_CHECKING
 from promptcheck.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
+    from promptcheck.checks.pairwise import PairwiseCheck, PairwiseParams
     from promptcheck.compare import Comparison
+    from promptcheck.config import ProjectConfig
     from promptcheck.migration import CaseRow, CompareSettings, MigrationReport
     from promptcheck.results import CaseResult
+    from promptcheck.runner import Runner
     from promptcheck.store import RunSummary
+    from promptcheck.suite import ModelConfig
 
 #: What ``--promptcheck-fail-on`` may say in a comparison run, and its default there.
 COMPARE_FAIL_ON = ("regressed", "inconclusive")
@@ -116,3 +125,66 @@ def needs_top_up(stored: CaseResult, planned: int) -> bool:
     """A stored baseline case with fewer samples than the candidate's plan limits what the
     comparison can detect: it is topped up when its model is configured, else reported."""
     return len(stored.samples) < planned
+
+
+def resolve_judge(name: str, project: ProjectConfig) -> ModelConfig:
+    """The pairwise judge: a model of ``[tool.promptcheck.models]``; a typo is a ConfigError
+    naming what exists, raised before anything is sampled or judged."""
+    from promptcheck.registry import did_you_mean
+    from promptcheck.suite import find_model
+
+    found = find_model(name, {}, project)
+    if found is None:
+        known = sorted(project.models)
+        raise ConfigError(
+            f"unknown pairwise judge model {name!r}",
+            hint=did_you_mean(name, known) or f"defined models: {', '.join(known) or 'none'}",
+        )
+    return found
+
+
+def judge_report(
+    report: MigrationReport,
+    baseline_cases: Sequence[CaseResult],
+    candidate_cases: Sequence[CaseResult],
+    runner: Runner,
+    judge: ModelConfig,
+    params: PairwiseParams,
+) -> MigrationReport:
+    """The report with the pairwise check of every compared case.
+
+    The judge is asked through :class:`~promptcheck.model_access.CaseModels` on the runner's
+    backends and loop, so its answers are retried and cached (``judge:`` keys) like a ``judge``
+    check's, and a backend it shares with a compared model is built once. Every case's pairs
+    are in flight together, bounded by the runner's concurrency. A pair whose judge errs or
+    answers unreadably is unscored; nothing here fails the comparison.
+    """
+    from promptcheck.checks.pairwise import PairwiseJudge, judge_case
+    from promptcheck.migration import case_name, with_pairwise
+    from promptcheck.model_access import CaseModels
+    from promptcheck.runner import _generate
+
+    base = {case_name(c.suite_path, c.case_id): c for c in baseline_cases}
+    cand = {case_name(c.suite_path, c.case_id): c for c in candidate_cases}
+    names = [row.name for row in report.rows if row.name in base and row.name in cand]
+    models = CaseModels(
+        under_test=judge,
+        judges={params.model: judge},
+        build=runner.backends.get,
+        generate=_generate,
+        cache=runner.cache,
+        fresh=runner.fresh,
+        concurrency=runner.concurrency,
+    )
+    asker = PairwiseJudge.from_params(params)
+
+    async def every() -> list[PairwiseCheck]:
+        return list(
+            await asyncio.gather(
+                *(judge_case(asker, models, base[n], cand[n], params.margin) for n in names)
+            )
+        )
+
+    # the runner's own loop: backends (an HTTP client, a local model's batcher) keep loop state
+    checks = runner._loop.run_until_complete(every())
+    return with_pairwise(report, dict(zip(names, checks, strict=True)))

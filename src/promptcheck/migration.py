@@ -18,6 +18,13 @@ silence:
 Per check, the pass counts are compared too, for diagnosis only: which check moved. Those
 comparisons are not adjusted for multiplicity and never decide anything.
 
+With a pairwise judge (``--pairwise JUDGE``), each case also gets one more check, the judge's
+answer to "is the candidate's output at least as good as the baseline's, for the same prompt?"
+(:class:`~promptcheck.checks.pairwise.PairwiseCheck`), with its own threshold verdict. It is
+diagnosis too: it changes neither a case's verdict nor the exit status, because the judge's
+reliability is not measured here and its per-case verdicts are not held to the suite's
+false-alarm rate as the conformance verdicts are (docs/judges.md).
+
 The ``compare`` subcommand (:func:`add_commands`) is the command-line face of
 :func:`compare_runs`.
 """
@@ -43,6 +50,7 @@ from promptcheck.compare import (
 from promptcheck.errors import ConfigError, PromptcheckError, StoreError
 
 if TYPE_CHECKING:
+    from promptcheck.checks.pairwise import PairwiseCheck, PairwiseParams
     from promptcheck.results import CaseResult
     from promptcheck.store import RunSummary, Store
 
@@ -58,6 +66,7 @@ __all__ = [
     "compare_results",
     "compare_runs",
     "text_lines",
+    "with_pairwise",
 ]
 
 #: Fewest scored baseline samples a case should have. At 150 against 150, a drop from 0.95 to
@@ -149,6 +158,8 @@ class CaseRow:
     baseline_unscored: int = 0
     candidate_unscored: int = 0
     notes: tuple[str, ...] = ()
+    #: The pairwise judge's check of this case, when the comparison asked one (diagnosis only).
+    pairwise: PairwiseCheck | None = None
 
     @property
     def name(self) -> str:
@@ -207,16 +218,28 @@ class MigrationReport:
         return tuple(row for row in self.rows if row.change in changes)
 
     @property
+    def pairwise_counts(self) -> dict[str, int]:
+        """Cases per pairwise outcome (pass, fail, undecided); empty without a pairwise judge."""
+        checks = [row.pairwise for row in self.rows if row.pairwise is not None]
+        if not checks:
+            return {}
+        outcomes = [check.outcome.value for check in checks]
+        return {name: outcomes.count(name) for name in ("fail", "undecided", "pass")}
+
+    @property
     def headline(self) -> str:
         """One sentence for the top of a report: the worst news first."""
         counts = self.counts
         if not self.rows:
             return "no case in common: nothing compared"
+        judged = self.pairwise_counts.get("fail", 0)
+        pairwise = f" (pairwise judge: baseline better in {count_cases(judged)})" if judged else ""
         if counts["regressed"]:
-            return f"{count_cases(counts['regressed'])} regressed"
+            return f"{count_cases(counts['regressed'])} regressed{pairwise}"
         if counts["inconclusive"]:
-            return f"no regression found; {count_cases(counts['inconclusive'])} inconclusive"
-        return "no regression"
+            undecided = count_cases(counts["inconclusive"])
+            return f"no regression found; {undecided} inconclusive{pairwise}"
+        return "no regression" + pairwise
 
 
 def case_name(suite_path: str, case_id: str) -> str:
@@ -375,6 +398,15 @@ def _diagnose(
         yield CheckDiagnosis(*key, Side.BOTH, comparison, direction)
 
 
+def with_pairwise(report: MigrationReport, checks: Mapping[str, PairwiseCheck]) -> MigrationReport:
+    """The report with each case's pairwise check (by ``suite_path::case_id``) on its row."""
+    rows = tuple(
+        dataclasses.replace(row, pairwise=checks[row.name]) if row.name in checks else row
+        for row in report.rows
+    )
+    return dataclasses.replace(report, rows=rows)
+
+
 def _warnings(report: MigrationReport) -> Iterable[str]:
     """What weakens or narrows the answer, one sentence each, most serious first."""
     base, cand = report.baseline, report.candidate
@@ -487,8 +519,10 @@ def text_lines(report: MigrationReport) -> list[str]:
                     f"{row.p_adjusted:.2g}",
                 )
             )
-            if change != Change.UNCHANGED:
-                details[len(body)] = _check_lines(row)
+            details[len(body)] = [
+                *(_check_lines(row) if change != Change.UNCHANGED else []),
+                *_pairwise_lines(row),
+            ]
     widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
     for i, cells in enumerate((header, *body)):
         padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
@@ -500,6 +534,13 @@ def text_lines(report: MigrationReport) -> list[str]:
         f"{count_cases(counts['compared'])} compared: "
         + ", ".join(f"{counts[change.value]} {change.value}" for change in CHANGE_ORDER)
     )
+    pairwise = report.pairwise_counts
+    if pairwise:
+        lines.append(
+            f"pairwise judge {_pairwise_judge(report)!r} (diagnosis; does not change the verdicts):"
+            f" {count_cases(sum(pairwise.values()))} judged: "
+            + ", ".join(f"{count} {name}" for name, count in pairwise.items())
+        )
     for title, names in (
         ("only in the baseline", report.only_in_baseline),
         ("only in the candidate", report.only_in_candidate),
@@ -508,6 +549,29 @@ def text_lines(report: MigrationReport) -> list[str]:
             lines.append(f"{title} (not compared): {', '.join(names)}")
     lines.extend(f"warning: {warning}" for warning in report.warnings)
     lines.append(f"verdict: {report.headline}")
+    return lines
+
+
+def _pairwise_judge(report: MigrationReport) -> str:
+    return next(row.pairwise.judge for row in report.rows if row.pairwise is not None)
+
+
+#: Characters of a pairwise example's reason shown in the terminal.
+_EXAMPLE_CHARS = 160
+
+
+def _pairwise_lines(row: CaseRow) -> list[str]:
+    """The pairwise check's line, and an example of a pair the baseline won when it failed."""
+    check = row.pairwise
+    if check is None:
+        return []
+    lines = [f"check {check.tally.label} (judge {check.judge!r}): {check.describe()}"]
+    if check.outcome.value != "pass":
+        for example in check.examples[:1]:
+            flat = " ".join(example.split())
+            if len(flat) > _EXAMPLE_CHARS:
+                flat = flat[: _EXAMPLE_CHARS - 3] + "..."
+            lines.append(f"  e.g. {flat}")
     return lines
 
 
@@ -585,6 +649,26 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         default="regressed",
         help="exit 1 when a case regressed (default), or also when one is inconclusive",
     )
+    compare.add_argument(
+        "--pairwise",
+        metavar="JUDGE",
+        help="also ask JUDGE (a model of [tool.promptcheck.models]) whether each candidate output "
+        "is at least as good as the baseline's for the same prompt, in both orders; shown as one "
+        "more check per case (diagnosis: it does not change the verdicts or the exit code)",
+    )
+    compare.add_argument(
+        "--pairwise-rubric",
+        metavar="TEXT",
+        help="what makes a response better, for the pairwise judge (default: follows the "
+        "instruction better, including its required format)",
+    )
+    compare.add_argument(
+        "--pairwise-margin",
+        type=float,
+        metavar="M",
+        help="share of prompts the baseline may win on while the candidate passes the pairwise "
+        "check (default 0.05)",
+    )
     compare.set_defaults(func=run_compare)
 
 
@@ -592,20 +676,27 @@ def run_compare(args: argparse.Namespace) -> int:
     """The ``compare`` command: errors a user can fix raise PromptcheckError, which the CLI's
     ``main`` prints as one line and turns into exit code 2, as for every other command."""
     from promptcheck.cli import _open_store
-    from promptcheck.report import json_report, markdown
+    from promptcheck.report import markdown
     from promptcheck.report.html import write_html
     from promptcheck.store import Store
 
     settings = CompareSettings(margin=args.margin, tolerance=args.tolerance, alpha=args.alpha)
+    pairwise = pairwise_params(args.pairwise, args.pairwise_rubric, args.pairwise_margin)
     store = _open_store(args.store)
     assert isinstance(store, Store)
     with store:
-        report = compare_runs(store, args.baseline, args.candidate, settings)
+        base_run = store.run(args.baseline)
+        cand_run = store.run(args.candidate)
+        base_cases = store.case_results(base_run.id)
+        cand_cases = store.case_results(cand_run.id)
+        report = compare_results(base_run, base_cases, cand_run, cand_cases, settings)
         if not report.rows:
             raise PromptcheckError(
                 f"runs {report.baseline.id} and {report.candidate.id} have no case in common "
                 "(cases are matched by suite path and case id); nothing to compare"
             )
+        if pairwise is not None:
+            report = _judge_offline(report, base_cases, cand_cases, pairwise, store)
         if args.html is not None:
             write_html(args.html, report, (), store)
     if args.md is not None:
@@ -617,7 +708,71 @@ def run_compare(args: argparse.Namespace) -> int:
                 f"cannot write the Markdown summary to {args.md}: {exc}"
             ) from exc
     if args.json:
-        sys.stdout.write(json_report.render(report))
+        sys.stdout.write(json_text(report))
     else:
         print("\n".join(text_lines(report)))
     return EXIT_FAILED if report.failing(args.fail_on) else EXIT_OK
+
+
+def pairwise_params(
+    judge: str | None, rubric: str | None = None, margin: float | None = None
+) -> PairwiseParams | None:
+    """The pairwise judge's settings from options (None: no pairwise judge); a rubric or margin
+    without a judge, or a bad value, is a usage error naming the option."""
+    if not judge:
+        if rubric is not None or margin is not None:
+            raise ConfigError("a pairwise rubric or margin needs a pairwise judge model")
+        return None
+    from pydantic import ValidationError
+
+    from promptcheck.checks.pairwise import PairwiseParams
+
+    given: dict[str, object] = {"model": judge}
+    if rubric is not None:
+        given["rubric"] = rubric
+    if margin is not None:
+        given["margin"] = margin
+    try:
+        return PairwiseParams.model_validate(given)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"pairwise {where}: {first['msg']}") from None
+
+
+def _judge_offline(
+    report: MigrationReport,
+    baseline_cases: Sequence[CaseResult],
+    candidate_cases: Sequence[CaseResult],
+    params: PairwiseParams,
+    store: Store,
+) -> MigrationReport:
+    """Ask the pairwise judge, a model of the project in the working directory, through a
+    runner of its own whose cache is the store: a second ``compare`` asks nothing again."""
+    from promptcheck.cli import _project
+    from promptcheck.config import ProjectConfig
+    from promptcheck.live_compare import judge_report, resolve_judge
+    from promptcheck.runner import Runner
+    from promptcheck.session import DEFAULT_CONCURRENCY
+
+    _, project = _project()
+    assert isinstance(project, ProjectConfig)
+    judge = resolve_judge(params.model, project)
+    runner = Runner(cache=store, concurrency=project.concurrency or DEFAULT_CONCURRENCY)
+    try:
+        return judge_report(report, baseline_cases, candidate_cases, runner, judge, params)
+    finally:
+        runner.close()
+
+
+def json_text(report: MigrationReport) -> str:
+    """``compare --json``: the versioned document of :mod:`promptcheck.report.json_report`, with
+    each case's pairwise check under ``pairwise`` (null without a judge; an added field)."""
+    import json
+
+    from promptcheck.report import json_report
+
+    data = json_report.to_dict(report)
+    for case, row in zip(data["cases"], report.rows, strict=True):
+        case["pairwise"] = row.pairwise.as_dict() if row.pairwise is not None else None
+    return json.dumps(data, indent=2, default=str) + "\n"

@@ -97,6 +97,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "whose samples are reused. Items fail when their case regressed.",
     )
     group.addoption(
+        "--promptcheck-pairwise",
+        dest="promptcheck_pairwise",
+        default=None,
+        metavar="JUDGE",
+        help="with --promptcheck-baseline: ask JUDGE (a model of [tool.promptcheck.models]) "
+        "whether each candidate output is at least as good as the baseline's for the same "
+        "prompt, in both orders; one more check per case in the comparison (diagnosis only).",
+    )
+    group.addoption(
+        "--promptcheck-pairwise-rubric",
+        dest="promptcheck_pairwise_rubric",
+        default=None,
+        metavar="TEXT",
+        help="what makes a response better, for the pairwise judge.",
+    )
+    group.addoption(
+        "--promptcheck-pairwise-margin",
+        type=float,
+        dest="promptcheck_pairwise_margin",
+        default=None,
+        metavar="M",
+        help="share of prompts the baseline may win on while the candidate passes the "
+        "pairwise check (default 0.05).",
+    )
+    group.addoption(
         "--promptcheck-adaptive",
         action="store_true",
         dest="promptcheck_adaptive",
@@ -314,6 +339,9 @@ def _options(config: pytest.Config) -> Any:
             baseline=baseline,
             md=config.getoption("promptcheck_md"),
             html=config.getoption("promptcheck_html"),
+            pairwise=config.getoption("promptcheck_pairwise") or None,
+            pairwise_rubric=config.getoption("promptcheck_pairwise_rubric"),
+            pairwise_margin=config.getoption("promptcheck_pairwise_margin"),
         )
     except ValueError as exc:
         raise pytest.UsageError(f"promptcheck: invalid option value: {exc}") from None

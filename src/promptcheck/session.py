@@ -29,6 +29,7 @@ from promptcheck.runner import CaseJob, ComparisonJob, Runner
 from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec, find_model, load_suite
 
 if TYPE_CHECKING:
+    from promptcheck.checks.pairwise import PairwiseParams
     from promptcheck.compare import Comparison
     from promptcheck.live_compare import Baseline
     from promptcheck.migration import CaseRow, CompareSettings, MigrationReport
@@ -57,6 +58,9 @@ class Options:
     baseline: str | None = None
     md: str | None = None
     html: str | None = None
+    pairwise: str | None = None
+    pairwise_rubric: str | None = None
+    pairwise_margin: float | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,9 @@ class PromptcheckSession:
     baseline: Baseline | None = field(default=None, init=False)
     report: MigrationReport | None = field(default=None, init=False)
     started_at: float = field(default_factory=time.time, init=False)
+    #: The pairwise judge of a comparison (``--promptcheck-pairwise``) and how it is asked.
+    pairwise: PairwiseParams | None = field(default=None, init=False)
+    pairwise_judge: ModelConfig | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.project = load_project_config(self.root)
@@ -142,6 +149,26 @@ class PromptcheckSession:
                     hint="compare two models: --promptcheck-model CANDIDATE "
                     "--promptcheck-baseline BASELINE",
                 )
+        self._configure_pairwise()
+
+    def _configure_pairwise(self) -> None:
+        """Check the pairwise judge's options before anything is sampled: it judges a
+        comparison, and names a model of ``[tool.promptcheck.models]``."""
+        from promptcheck.migration import pairwise_params
+
+        options = self.options
+        params = pairwise_params(options.pairwise, options.pairwise_rubric, options.pairwise_margin)
+        if params is None:
+            return
+        if self.baseline is None:
+            raise ConfigError(
+                "--promptcheck-pairwise judges a comparison's pairs of outputs",
+                hint="add --promptcheck-baseline BASELINE",
+            )
+        from promptcheck.live_compare import resolve_judge
+
+        self.pairwise_judge = resolve_judge(params.model, self.project)
+        self.pairwise = params
 
     @property
     def comparing(self) -> bool:
@@ -372,6 +399,12 @@ class PromptcheckSession:
             sequential,
             notes,
         )
+        if self.pairwise is not None and self.pairwise_judge is not None:
+            from promptcheck.live_compare import judge_report
+
+            self.report = judge_report(
+                self.report, base_list, candidates, self.runner, self.pairwise_judge, self.pairwise
+            )
 
     def _against(
         self, refs: Sequence[CaseRef]

@@ -8,8 +8,10 @@ picks the first response both times cancels out to a tie instead of deciding the
 the reason says that it did. A tie passes: the question is "at least as good", not "better".
 
 This is not an ``expect`` check, because a single run has no baseline output to compare with;
-the comparison of two runs calls :func:`judge_pairs` on each case's two results and reports the
-tally as one more check of that case (docs/judges.md, "Pairwise judging in a migration").
+a comparison of two runs (``promptcheck compare --pairwise``, ``--promptcheck-pairwise``) calls
+:func:`judge_case` on each case's two results and reports the :class:`PairwiseCheck` as one more
+check of that case, with its own threshold verdict (docs/judges.md, "Pairwise judging in a
+migration").
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -28,11 +30,19 @@ from promptcheck.checks.base import CheckResult, ModelAccess, Status
 from promptcheck.checks.judging import fence_tag, read_last_line, refuse_unfinished
 from promptcheck.checks.params import CheckParams
 from promptcheck.results import CaseResult, CheckTally
+from promptcheck.stats import Outcome, ThresholdVerdict, threshold_verdict
 
 WINNER_LINE = re.compile(r"WINNER: (A|B|TIE)")
 _LOOSE_WINNER = re.compile(r"^\W*winner\b", re.IGNORECASE)
 DEFAULT_RUBRIC = "Which response follows the instruction better, including its required format?"
 LABEL = "pairwise"
+#: Share of prompts on which the baseline may win while the candidate still passes: the
+#: threshold is ``1 - margin``, as a case's conformance threshold is usually 0.95.
+DEFAULT_MARGIN = 0.05
+#: Written into the reason of a tie that the judge's position preference produced.
+POSITION_BIAS = "position bias"
+#: Reasons of pairs the baseline won (or that could not be read) kept per case, for a reader.
+EXAMPLES = 3
 
 Preference = Literal["candidate", "baseline", "tie"]
 
@@ -46,6 +56,12 @@ class PairwiseParams(CheckParams):
     rubric: str = Field(DEFAULT_RUBRIC, min_length=1, description="What makes a response better.")
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(400, ge=1, le=32_768)
+    margin: float = Field(
+        DEFAULT_MARGIN,
+        ge=0.0,
+        lt=1.0,
+        description="Share of prompts the baseline may win on while the candidate passes.",
+    )
 
 
 def pairwise_prompt(instruction: str, first: str, second: str, rubric: str) -> str:
@@ -134,7 +150,7 @@ def decide(baseline_first: str, candidate_first: str, reasons: Sequence[str] = (
     note = ""
     if baseline_first == candidate_first != "TIE":
         which = "first" if baseline_first == "A" else "second"
-        note = f" (position bias: the {which} response won in both orders)"
+        note = f" ({POSITION_BIAS}: the {which} response won in both orders)"
     summary = f"{preference}{note}: " + " | ".join(reasons)
     score = (side + 2) / 4
     if preference == "baseline":
@@ -184,7 +200,7 @@ async def judge_pairs(
     (passed: candidate at least as good, failed: baseline better, unscored: unreadable)."""
     pairs = pair_samples(baseline, candidate)
     verdicts = await asyncio.gather(
-        *(judge.compare(models, p.prompt, p.baseline, p.candidate, p.seed) for p in pairs)
+        *(_settled(judge.compare(models, p.prompt, p.baseline, p.candidate, p.seed)) for p in pairs)
     )
     results = list(zip(pairs, verdicts, strict=True))
     statuses = [verdict.status for _, verdict in results]
@@ -196,3 +212,106 @@ async def judge_pairs(
         unscored=statuses.count(Status.UNSCORED),
     )
     return tally, results
+
+
+async def _settled(pending: Awaitable[CheckResult]) -> CheckResult:
+    """A pair's verdict; a judge that cannot be built or raises leaves the pair unscored,
+    never the comparison crashed (its conformance verdicts are already decided)."""
+    try:
+        return await pending
+    except Exception as exc:
+        return CheckResult.unscored(f"judge raised {type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True, slots=True)
+class PairwiseCheck:
+    """One case's pairwise check in a comparison: its pairs' tally and its own verdict.
+
+    ``verdict`` is the threshold verdict of "the candidate is at least as good" over the pairs
+    the judge could read, against ``1 - margin``; ``ties`` of the passed pairs were ties,
+    ``position_bias`` of those because the judge picked the same position in both orders.
+    ``examples`` are the reasons of the first pairs the baseline won, then of unreadable ones.
+    """
+
+    judge: str
+    margin: float
+    tally: CheckTally
+    verdict: ThresholdVerdict
+    ties: int = 0
+    position_bias: int = 0
+    examples: tuple[str, ...] = ()
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.verdict.outcome
+
+    def describe(self) -> str:
+        """One line: the pairs, the ties and the verdict, as every report shows them."""
+        t = self.tally
+        judged = t.passed + t.failed
+        rate = f"{t.passed}/{judged} = {100 * t.passed / judged:.1f}%" if judged else "0/0"
+        ties = f", {self.ties} tie(s)" if self.ties else ""
+        if self.position_bias:
+            ties += f" ({self.position_bias} from {POSITION_BIAS})"
+        unscored = f", {t.unscored} unscored" if t.unscored else ""
+        return (
+            f"candidate at least as good on {rate} of pairs{ties}; baseline better on "
+            f"{t.failed}{unscored}: {self.outcome.value.upper()} "
+            f"(needs {100 * (1 - self.margin):g}%)"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, as ``promptcheck compare --json`` writes it under each case."""
+        v = self.verdict
+        return {
+            "judge": self.judge,
+            "label": self.tally.label,
+            "margin": self.margin,
+            "threshold": v.threshold,
+            "passed": self.tally.passed,
+            "failed": self.tally.failed,
+            "unscored": self.tally.unscored,
+            "ties": self.ties,
+            "position_bias": self.position_bias,
+            "rate": v.rate if v.n else None,
+            "interval": list(v.interval),
+            "outcome": v.outcome.value,
+            "explanation": v.explanation,
+            "examples": list(self.examples),
+        }
+
+
+def summarize_pairs(
+    judge: str,
+    margin: float,
+    tally: CheckTally,
+    results: Sequence[tuple[PairedSample, CheckResult]],
+) -> PairwiseCheck:
+    """The case's pairwise check: ``threshold_verdict(passed, passed + failed, 1 - margin)``;
+    unscored pairs count for neither side, as unscored samples do in a case's rate."""
+    ties = [v for _, v in results if v.status == Status.PASS and v.score == 0.5]
+    biased = sum(1 for v in ties if v.reason.startswith(f"tie ({POSITION_BIAS}"))
+    lost = [f"#{p.index}: {v.reason}" for p, v in results if v.status == Status.FAIL]
+    unread = [f"#{p.index}: {v.reason}" for p, v in results if v.status == Status.UNSCORED]
+    verdict = threshold_verdict(tally.passed, tally.passed + tally.failed, 1.0 - margin)
+    return PairwiseCheck(
+        judge=judge,
+        margin=margin,
+        tally=tally,
+        verdict=verdict,
+        ties=len(ties),
+        position_bias=biased,
+        examples=tuple((lost + unread)[:EXAMPLES]),
+    )
+
+
+async def judge_case(
+    judge: PairwiseJudge,
+    models: ModelAccess,
+    baseline: CaseResult,
+    candidate: CaseResult,
+    margin: float = DEFAULT_MARGIN,
+) -> PairwiseCheck:
+    """Judge one case's pairs and decide its pairwise check."""
+    tally, results = await judge_pairs(judge, models, baseline, candidate)
+    return summarize_pairs(judge.model, margin, tally, results)

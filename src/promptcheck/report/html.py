@@ -371,6 +371,13 @@ def _change_block(row: CaseRow, scale: float) -> str:
             f"{percent(d.baseline_rate)} → {percent(d.candidate_rate)} "
             f"({d.k_baseline}/{d.n_baseline} → {d.k_candidate}/{d.n_candidate}){direction}</li>"
         )
+    pairwise = row.pairwise
+    if pairwise is not None:
+        moved.append(
+            f'<li class="pairwise pairwise-{pairwise.outcome.value}" title="'
+            f'{_e(_clip(" | ".join(pairwise.examples)))}">{_e(pairwise.tally.label)} (judge '
+            f"{_e(repr(pairwise.judge))}): {_e(pairwise.describe())}</li>"
+        )
     if moved:
         lines.append(
             '<ul class="diagnosis" title="per check, p-values not adjusted: diagnosis only">'
@@ -569,7 +576,7 @@ svg.bar .threshold, svg.bar .zero { stroke: #444; stroke-width: 1.5; }
 .change-improved svg.diff .ci { fill: #a5d6a7; }
 .versus { margin-top: .4em; border-top: 1px dashed var(--line); padding-top: .3em; }
 ul.diagnosis, ul.checks { margin: .2em 0; padding-left: 1.1em; font-size: 12px; }
-.moved-dropped { color: var(--red); }
+.moved-dropped, .pairwise-fail { color: var(--red); }
 details.samples { margin-top: .4em; }
 details.samples > summary { cursor: pointer; color: var(--grey); font-size: 12px; }
 .sample { border-left: 3px solid var(--line); margin: .4em 0; padding-left: .5em; }

@@ -106,6 +106,9 @@ def _render(report: MigrationReport, budget: _Budget) -> str:
             f"{_pp(s.tolerance)} or more is not ruled out either: more samples would tell.\n\n"
             + _table(inconclusive, budget)
         )
+    pairwise = _pairwise(report, budget)
+    if pairwise:
+        parts.append(pairwise)
     unchanged = report.by_change(Change.UNCHANGED)
     if unchanged:
         parts.append(_folded(f"Unchanged ({len(unchanged)})", _table(unchanged, budget)))
@@ -204,6 +207,51 @@ def _diagnosis(rows: Iterable[CaseRow], limit: int) -> str:
     return "Checks that failed on either side (diagnosis only, p-values not adjusted):\n\n" + (
         "\n".join(lines)
     )
+
+
+#: Pairwise outcomes in the order the table lists them: what needs attention first.
+_PAIRWISE_ORDER = {"fail": 0, "undecided": 1, "pass": 2}
+
+
+def _pairwise(report: MigrationReport, budget: _Budget) -> str:
+    """The pairwise judge's check of every judged case, failures first (diagnosis only)."""
+    judged = [row for row in report.rows if row.pairwise is not None]
+    if not judged:
+        return ""
+    judged.sort(key=lambda row: _PAIRWISE_ORDER.get(_outcome(row), 3))
+    first = judged[0].pairwise
+    assert first is not None
+    shown = budget.take(len(judged))
+    lines = [
+        "| case | pairwise | candidate at least as good | baseline better | ties "
+        "(position bias) | unscored |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in judged[:shown]:
+        check = row.pairwise
+        assert check is not None
+        t, v = check.tally, check.verdict
+        outcome = check.outcome.value
+        cells = (
+            _code(row.name),
+            f"**{outcome}**" if outcome == "fail" else outcome,
+            rate_cell(v.k, v.n, v.interval),
+            str(t.failed),
+            f"{check.ties} ({check.position_bias})",
+            str(t.unscored),
+        )
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    intro = (
+        f"### Pairwise judge {_code(first.judge)}\n\nBoth outputs of each prompt, asked in both "
+        "orders (a judge that picks the same position twice makes a tie): the candidate passes a "
+        f"case when it is at least as good on all but {100 * first.margin:g}% of the prompts. "
+        "Diagnosis only: it does not change the verdicts above.\n\n"
+    )
+    return intro + _cut(lines, len(judged), shown)
+
+
+def _outcome(row: CaseRow) -> str:
+    return row.pairwise.outcome.value if row.pairwise is not None else ""
 
 
 def _folded(summary: str, body: str) -> str:
