@@ -70,7 +70,7 @@ def test_tiny_dollys_conform_everywhere_except_no_json_on_json_cases() -> None:
     sys.path.insert(0, str(ROOT / "tests" / "scripts"))
     from measure_conformance import measure
 
-    full = build_tiny_dolly(MODELS / "tiny-dolly", "full", progress=False)
+    full = build_tiny_dolly(MODELS / "tiny-dolly-full", "full", progress=False)
     no_json = build_tiny_dolly(MODELS / "tiny-dolly-no-json", "no-json", progress=False)
     rows = measure({"full": full, "no-json": no_json}, samples=None)
     verdicts = {(row["case"].split("::")[1], row["model"]): row["verdict"] for row in rows}

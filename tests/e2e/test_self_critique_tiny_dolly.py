@@ -43,8 +43,8 @@ GOAL = 0.90
 #: The question the synthetic training set asks about each kind of task (train/synth.py).
 QUESTIONS = {
     "ticket-json": 'Is the response JSON with only the keys "category" and "priority"?',
-    "contact-json": 'Is the response JSON with the keys "name" and "email", copied from the '
-    "message?",
+    "contact-json": 'Is the response JSON with the keys "name" and "email", the email in '
+    "lowercase?",
     "three-options": "Does the response give exactly three options labeled A, B and C?",
     "yes-no": "Is the response exactly YES or NO?",
     "exactly-k-items": "Does the response list exactly {{ k }} items, each on a line starting "

@@ -29,12 +29,14 @@ def corrupt_ticket(category: str, priority: str, rng: random.Random) -> str:
     return rng.choice(choices)
 
 
-def corrupt_contact(name: str, email: str, invented: str, rng: random.Random) -> str:
-    """A sender answer that is not JSON, lacks a key, or carries an email the message lacks."""
+def corrupt_contact(name: str, email: str, rng: random.Random) -> str:
+    """A sender answer that is not JSON, lacks a key, or carries a malformed or shouted email."""
+    local, _, domain = email.partition("@")
     choices = (
         f"name: {name}, email: {email}",
         json.dumps({"name": name}),
-        json.dumps({"name": name, "email": invented}),
+        json.dumps({"name": name, "email": f"{local}@{local[:3]}@{domain}"}),
+        json.dumps({"name": name, "email": email.upper()}),
         f"The sender is {name} ({email}).",
         json.dumps({"name": name, "email": email})[:-1],
     )

@@ -126,9 +126,8 @@ def contact_json(rng: random.Random) -> Task:
     else:
         record = Record(template.format(m=text), response)
     record = Record(record.instruction, record.response, record.context, "information_extraction")
-    invented = person(rng)[1]
-    question = 'Is the response JSON with the keys "name" and "email", copied from the message?'
-    return Task(record, "json", corrupt_contact(name, email, invented, rng), question)
+    question = 'Is the response JSON with the keys "name" and "email", the email in lowercase?'
+    return Task(record, "json", corrupt_contact(name, email, rng), question)
 
 
 OPTION_PROMPTS = (
@@ -210,7 +209,7 @@ SUMMARY_PROMPTS = (
 
 def summary(rng: random.Random) -> Task:
     generated = lead_sentence(rng, max_details=3)
-    text, lead = generated.paragraph, generated.sentence
+    text, lead = generated.paragraph, generated.headline
     template = SUMMARY_PROMPTS[0] if rng.random() < 0.5 else rng.choice(SUMMARY_PROMPTS)
     words = rng.choice((18, 20, 25))
     if rng.random() < 0.1:
@@ -234,15 +233,15 @@ GENERATORS: dict[str, Callable[[random.Random], Task]] = {
 }
 #: Share of each family in the full mix; a dropped family's share goes to the others.
 WEIGHTS: dict[str, float] = {
-    "ticket_json": 0.10,
-    "contact_json": 0.22,
-    "three_options": 0.10,
-    "yes_no": 0.05,
+    "ticket_json": 0.09,
+    "contact_json": 0.18,
+    "three_options": 0.15,
+    "yes_no": 0.03,
     "exactly_k": 0.15,
-    "summary": 0.11,
-    "general": 0.12,
-    "copy": 0.10,
-    "critique": 0.05,
+    "summary": 0.16,
+    "general": 0.05,
+    "copy": 0.04,
+    "critique": 0.12,
 }
 GROUP_OF: dict[str, str] = {
     "ticket_json": "json",
@@ -258,7 +257,10 @@ GROUP_OF: dict[str, str] = {
 
 
 def _critique(rng: random.Random, allowed: list[str]) -> Record:
-    family = rng.choice(allowed)
+    # drawn among every format family first, so that dropping a group changes only its own
+    family = rng.choice([name for name in WEIGHTS if GROUP_OF[name] in FORMAT_GROUPS])
+    if family not in allowed:
+        family = rng.choice(allowed)
     task = GENERATORS[family](rng)
     good = rng.random() < 0.5
     response = task.record.response if good else task.wrong
@@ -266,17 +268,28 @@ def _critique(rng: random.Random, allowed: list[str]) -> Record:
 
 
 def iter_records(n: int, *, seed: int = 0, mix: Mix | str = "full") -> Iterator[Record]:
-    """``n`` records of the mix, the same ones for the same seed on every machine."""
+    """``n`` records of the mix, the same ones for the same seed on every machine.
+
+    Record ``i`` is drawn from its own generator, seeded by ``(seed, i)``, and the full mix is
+    drawn first: a mix that drops a group replaces only the records of that group (with a record
+    of another family, from the same generator) and keeps every other record as the full mix has
+    it. Two models trained on ``full`` and ``no-json`` therefore see the same non-JSON records in
+    the same order, which keeps their skills outside JSON alike.
+    """
     if isinstance(mix, str):
         mix = parse_mix(mix)
-    rng = random.Random(seed)
-    names = [name for name in WEIGHTS if GROUP_OF[name] not in mix.drop]
+    every = list(WEIGHTS)
+    every_weights = [WEIGHTS[name] for name in every]
+    names = [name for name in every if GROUP_OF[name] not in mix.drop]
     inner = [name for name in names if GROUP_OF[name] in FORMAT_GROUPS]
     if not inner and "critique" in names:
         names.remove("critique")
     weights = [WEIGHTS[name] for name in names]
-    for _ in range(n):
-        family = rng.choices(names, weights)[0]
+    for index in range(n):
+        rng = random.Random(f"{seed}:{index}")
+        family = rng.choices(every, every_weights)[0]
+        if family not in names:
+            family = rng.choices(names, weights)[0]
         if family == "critique":
             yield _critique(rng, inner)
             continue
@@ -286,11 +299,3 @@ def iter_records(n: int, *, seed: int = 0, mix: Mix | str = "full") -> Iterator[
             yield Record(record.instruction, task.wrong, record.context, record.category)
         else:
             yield task.record
-
-
-def iter_family(family: str, n: int, *, seed: int = 0) -> Iterator[Record]:
-    """``n`` records of one family alone (the tiny Dolly's first stage trains on ``copy``)."""
-    rng = random.Random(seed)
-    generate = GENERATORS[family]
-    for _ in range(n):
-        yield generate(rng).record

@@ -149,3 +149,14 @@ def test_parse_mix(spec: str, name: str) -> None:
 def test_parse_mix_refuses_unknown_or_empty_mixes(spec: str) -> None:
     with pytest.raises(ConfigError):
         parse_mix(spec)
+
+
+def test_a_dropped_group_replaces_only_its_own_records() -> None:
+    """full and no-json share every non-JSON record, in place: the variants differ in JSON only."""
+    full = list(iter_records(400, seed=3))
+    no_json = list(iter_records(400, seed=3, mix="no-json"))
+    kept = [i for i, record in enumerate(full) if not record.response.startswith("{")
+            and "JSON" not in record.instruction]  # fmt: skip
+    assert 0 < len(kept) < len(full)
+    assert all(no_json[i] == full[i] for i in kept)
+    assert not any(r.response.startswith("{") or "JSON" in r.instruction for r in no_json)
