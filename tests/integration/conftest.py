@@ -129,6 +129,16 @@ VERDICTS_SUITE = suite_yaml(
 )
 
 
+#: A migration with a known answer: ``old`` always conforms; ``new`` answers prompts starting
+#: with "json" correctly half the time and every other prompt always.
+MIGRATION_MODELS = {
+    "old": scripted_model(rules=[{"match": ".", "outputs": [GOOD]}]),
+    "new": scripted_model(
+        rules=[{"match": "^json", "outputs": [GOOD, BAD]}, {"match": ".", "outputs": [GOOD]}]
+    ),
+}
+
+
 #: Two cases that always conform, three samples each.
 TWO_CASES = suite_yaml(
     "pair",

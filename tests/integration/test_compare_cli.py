@@ -15,14 +15,9 @@ import pytest
 from promptcheck import cli
 from promptcheck.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
-from .conftest import BAD, GOOD, Project, scripted_model, suite_yaml
+from .conftest import MIGRATION_MODELS, Project, suite_yaml
 
-MODELS = {
-    "old": scripted_model(rules=[{"match": ".", "outputs": [GOOD]}]),
-    "new": scripted_model(
-        rules=[{"match": "^json", "outputs": [GOOD, BAD]}, {"match": ".", "outputs": [GOOD]}]
-    ),
-}
+MODELS = MIGRATION_MODELS
 MAIN = suite_yaml(
     "main",
     """

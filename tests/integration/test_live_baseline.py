@@ -10,14 +10,9 @@ import pytest
 
 from promptcheck import cli
 
-from .conftest import BAD, GOOD, Project, junit_cases, scripted_model, suite_yaml
+from .conftest import MIGRATION_MODELS, Project, junit_cases, suite_yaml
 
-MODELS = {
-    "old": scripted_model(rules=[{"match": ".", "outputs": [GOOD]}]),
-    "new": scripted_model(
-        rules=[{"match": "^json", "outputs": [GOOD, BAD]}, {"match": ".", "outputs": [GOOD]}]
-    ),
-}
+MODELS = MIGRATION_MODELS
 MAIN = suite_yaml(
     "main",
     """

@@ -10,10 +10,7 @@ after a check that the engine takes exactly the decisions of compare_rates + dec
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -37,31 +34,11 @@ from promptcheck.compare import (
     wilson_interval,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 ALPHA = 0.05
 RUNS = 2000
 #: Monte Carlo slack: four standard errors of a rate near 0.5 estimated from RUNS runs (it is
 #: much smaller for the rates near 0 or 1 that the claims are about).
 SLACK = 4 * math.sqrt(0.25 / RUNS)
-
-
-def load_simulation() -> ModuleType:
-    """benchmarks/migration_simulation.py, the engine that printed the docs' tables."""
-    name = "migration_simulation"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, ROOT / "benchmarks" / "migration_simulation.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def sim() -> ModuleType:
-    return load_simulation()
 
 
 # --- intervals ---------------------------------------------------------------------------------

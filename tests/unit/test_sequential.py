@@ -9,11 +9,8 @@ decides exactly as the monitors do when replayed sample by sample.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -32,30 +29,10 @@ from promptcheck.sequential import (
 )
 from promptcheck.stats import Outcome, lower_bound, upper_bound
 
-ROOT = Path(__file__).resolve().parents[2]
 ALPHA = 0.05
 BETA = 0.2
 RUNS = 1500
 SLACK = 4 * math.sqrt(0.25 / RUNS)
-
-
-def load_simulation() -> ModuleType:
-    """benchmarks/migration_simulation.py, the engine that printed the docs' tables."""
-    name = "migration_simulation"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, ROOT / "benchmarks" / "migration_simulation.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def sim() -> ModuleType:
-    return load_simulation()
 
 
 def crossing_probability(
