@@ -50,15 +50,23 @@ def build_item_count(params: ItemCountParams, context: BuildContext) -> ItemCoun
     return ItemCount(params.equals_var)
 
 
-def email_from_prompt(output: str, context: CheckContext) -> tuple[bool, str]:
-    """The extracted email must occur in the prompt: a model must not invent one."""
+def _email(output: str) -> tuple[str | None, str]:
+    """The ``email`` field of a JSON object output, or None and why there is none."""
     try:
         data: Any = json.loads(output)
     except ValueError:
-        return False, "output is not JSON"
+        return None, "output is not JSON"
     email = data.get("email") if isinstance(data, dict) else None
     if not isinstance(email, str):
-        return False, "no email field"
+        return None, "no email field"
+    return email, ""
+
+
+def email_from_prompt(output: str, context: CheckContext) -> tuple[bool, str]:
+    """The extracted email must occur in the prompt: a model must not invent one."""
+    email, missing = _email(output)
+    if email is None:
+        return False, missing
     if email in context.prompt:
         return True, "email taken from the message"
     return False, f"email {email!r} does not occur in the message"
@@ -66,13 +74,9 @@ def email_from_prompt(output: str, context: CheckContext) -> tuple[bool, str]:
 
 def email_is_normalized(output: str, context: CheckContext) -> tuple[bool, str]:
     """The CRM deduplicates contacts on the email, so it must arrive lowercase and trimmed."""
-    try:
-        data: Any = json.loads(output)
-    except ValueError:
-        return False, "output is not JSON"
-    email = data.get("email") if isinstance(data, dict) else None
-    if not isinstance(email, str):
-        return False, "no email field"
+    email, missing = _email(output)
+    if email is None:
+        return False, missing
     if email != email.strip().lower():
         return False, f"email {email!r} is not lowercase and trimmed"
     return True, "email is lowercase and trimmed"
