@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -365,11 +365,11 @@ def compare_rates(
     )
 
 
-def holm(pvalues: ArrayLike) -> NDArray[np.float64]:
-    """Holm's step-down adjusted p-values along the last axis (reject where <= alpha).
-
-    Controls the family-wise error rate (any false rejection) under any dependence.
-    """
+def _adjust_ranked(
+    pvalues: ArrayLike, adjust: Callable[[NDArray[np.float64], int], NDArray[np.float64]]
+) -> NDArray[np.float64]:
+    """Apply ``adjust`` (ascending p-values of the last axis, their count -> adjusted values) and
+    put the results back in the input's order; capped at 1."""
     import numpy as np
 
     p = np.asarray(pvalues, dtype=np.float64)
@@ -377,12 +377,23 @@ def holm(pvalues: ArrayLike) -> NDArray[np.float64]:
     if m == 0:
         return p.copy()
     order = np.argsort(p, axis=-1, kind="stable")
-    ranked = np.take_along_axis(p, order, axis=-1)
-    factors = np.arange(m, 0, -1, dtype=np.float64)
-    adjusted = np.minimum(np.maximum.accumulate(ranked * factors, axis=-1), 1.0)
+    adjusted = np.minimum(adjust(np.take_along_axis(p, order, axis=-1), m), 1.0)
     result = np.empty_like(adjusted)
     np.put_along_axis(result, order, adjusted, axis=-1)
     return result
+
+
+def holm(pvalues: ArrayLike) -> NDArray[np.float64]:
+    """Holm's step-down adjusted p-values along the last axis (reject where <= alpha).
+
+    Controls the family-wise error rate (any false rejection) under any dependence.
+    """
+    import numpy as np
+
+    def step_down(ranked: NDArray[np.float64], m: int) -> NDArray[np.float64]:
+        return np.maximum.accumulate(ranked * np.arange(m, 0, -1, dtype=np.float64), axis=-1)
+
+    return _adjust_ranked(pvalues, step_down)
 
 
 def benjamini_hochberg(pvalues: ArrayLike) -> NDArray[np.float64]:
@@ -393,17 +404,11 @@ def benjamini_hochberg(pvalues: ArrayLike) -> NDArray[np.float64]:
     """
     import numpy as np
 
-    p = np.asarray(pvalues, dtype=np.float64)
-    m = p.shape[-1]
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, axis=-1, kind="stable")
-    ranked = np.take_along_axis(p, order, axis=-1)
-    scaled = ranked * m / np.arange(1, m + 1, dtype=np.float64)
-    adjusted = np.minimum(np.flip(np.minimum.accumulate(np.flip(scaled, -1), axis=-1), -1), 1.0)
-    result = np.empty_like(adjusted)
-    np.put_along_axis(result, order, adjusted, axis=-1)
-    return result
+    def step_up(ranked: NDArray[np.float64], m: int) -> NDArray[np.float64]:
+        scaled = ranked * m / np.arange(1, m + 1, dtype=np.float64)
+        return np.flip(np.minimum.accumulate(np.flip(scaled, -1), axis=-1), -1)
+
+    return _adjust_ranked(pvalues, step_up)
 
 
 def suite_adjust(pvalues: ArrayLike, critical: ArrayLike) -> NDArray[np.float64]:
