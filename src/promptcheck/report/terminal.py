@@ -70,11 +70,7 @@ def explain(result: CaseResult) -> str:
             )
     for figures in result.judges:
         lines.append(f"  {judge_sentence(figures)}")
-    examples = [s for s in result.samples if s.status in ("fail", "unscored")][:MAX_EXAMPLES]
-    if examples:
-        lines.append("  failing samples:")
-        for sample in examples:
-            lines.extend(_sample_lines(sample))
+    lines.extend(_failing_samples(result, "failing samples"))
     return "\n".join(lines)
 
 
@@ -107,11 +103,7 @@ def explain_change(row: CaseRow, result: CaseResult) -> str:
     usage = result.properties.get("adaptive")
     if usage:
         lines.append(f"  {usage_text(usage)}")
-    examples = [s for s in result.samples if s.status in ("fail", "unscored")][:MAX_EXAMPLES]
-    if examples:
-        lines.append("  failing samples of the candidate:")
-        for sample in examples:
-            lines.extend(_sample_lines(sample))
+    lines.extend(_failing_samples(result, "failing samples of the candidate"))
     return "\n".join(lines)
 
 
@@ -121,6 +113,14 @@ def usage_text(usage: dict[str, object]) -> str:
         f"adaptive: {usage['used']} of at most {usage['max']} samples drawn "
         f"({usage['saved']} saved)"
     )
+
+
+def _failing_samples(result: CaseResult, heading: str) -> list[str]:
+    """The first failing or unscored samples of a case, under ``heading``; nothing if none."""
+    examples = [s for s in result.samples if s.status in ("fail", "unscored")][:MAX_EXAMPLES]
+    if not examples:
+        return []
+    return [f"  {heading}:", *(line for sample in examples for line in _sample_lines(sample))]
 
 
 def _sample_lines(sample: SampleOutcome) -> list[str]:
