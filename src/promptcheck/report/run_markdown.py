@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from promptcheck.report.terminal import SummaryRow, percent
+from promptcheck.report.terminal import SummaryRow, adaptive_spend, percent
 
 #: Rows per table before "and N more": GitHub refuses comments over 65,536 characters.
 MAX_ROWS = 200
@@ -33,10 +33,9 @@ def render(rows: Sequence[SummaryRow], store: str | None = None) -> str:
         f"{counts['undecided']} undecided. A case fails only when its conformance rate is "
         "shown to be below its threshold; undecided means the samples cannot tell.",
     ]
-    adaptive = [r for r in rows if r.used is not None and r.maximum is not None]
-    if adaptive:
-        used = sum(r.used or 0 for r in adaptive)
-        most = sum(r.maximum or 0 for r in adaptive)
+    spent = adaptive_spend(rows)
+    if spent is not None:
+        used, most = spent
         parts.append(
             f"Adaptive sampling drew {used} of at most {most} samples ({most - used} saved)."
         )

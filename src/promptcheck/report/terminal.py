@@ -213,6 +213,15 @@ def _int_or_none(value: object) -> int | None:
     return None if value is None or value == "" else int(str(value))
 
 
+def adaptive_spend(rows: Iterable[SummaryRow]) -> tuple[int, int] | None:
+    """Samples drawn and the most that could have been, over the adaptively sampled rows;
+    None when no row was sampled adaptively."""
+    adaptive = [row for row in rows if row.used is not None and row.maximum is not None]
+    if not adaptive:
+        return None
+    return sum(row.used or 0 for row in adaptive), sum(row.maximum or 0 for row in adaptive)
+
+
 def summary_lines(rows: Iterable[SummaryRow]) -> list[str]:
     """The terminal summary: one table per suite and model."""
     groups: dict[tuple[str, str], list[SummaryRow]] = {}
@@ -226,10 +235,9 @@ def summary_lines(rows: Iterable[SummaryRow]) -> list[str]:
         lines.append(
             f"  {counts['pass']} pass, {counts['fail']} fail, {counts['undecided']} undecided"
         )
-        adaptive = [row for row in group if row.used is not None and row.maximum is not None]
-        if adaptive:
-            used = sum(row.used or 0 for row in adaptive)
-            most = sum(row.maximum or 0 for row in adaptive)
+        spent = adaptive_spend(group)
+        if spent is not None:
+            used, most = spent
             lines.append(
                 f"  adaptive sampling: {used} of at most {most} samples drawn "
                 f"({most - used} saved, {percent(1 - used / most) if most else '-'})"
