@@ -27,8 +27,6 @@ from typing import Any
 from promptcheck.errors import ConfigError
 
 VARIANTS = {"full": "full", "no-json": "no-json"}
-#: The mix of the first stage, shared by every variant.
-BASE_MIX = "no-json"
 RECIPE_FILE = "tiny_recipe.json"
 HASH_FILE = "tiny_recipe.sha256"
 
@@ -59,8 +57,6 @@ class TinyRecipe:
     ``steps`` from scratch on the variant's mix. The variants share one tokenizer (trained on
     the full mix) and their non-JSON records (``iter_records`` replaces only the dropped
     group's records), so they differ in their JSON data and in nothing else a recipe decides.
-    ``base_steps`` > 0 first trains a base on ``BASE_MIX`` (every family but JSON), shared by
-    the variants; measured, it did not make the variants more alike, so the default skips it.
     """
 
     variant: str = "full"
@@ -68,7 +64,6 @@ class TinyRecipe:
     records: int = 30_000
     vocab_size: int = 1024
     model: dict[str, Any] = field(default_factory=lambda: dict(TINY_CONFIG))
-    base_steps: int = 0
     steps: int = 1860
     batch_size: int = 24
     lr: float = 3e-3
@@ -151,7 +146,7 @@ def build_tiny_dolly(
 
 
 def _train(recipe: TinyRecipe, staging: Path, progress: bool) -> None:
-    """Synthesise the data, train the tokenizer on it, then run the two stages into staging."""
+    """Synthesise the data, train the shared tokenizer, then train the variant into staging."""
     import torch
 
     from promptcheck.train.finetune import FinetuneOptions, finetune
@@ -167,63 +162,32 @@ def _train(recipe: TinyRecipe, staging: Path, progress: bool) -> None:
     )
     tokenizer = train_tokenizer(corpus_texts(list(everything)), recipe.vocab_size)
     save_tokenizer(tokenizer, staging / "tokenizer")
-    if recipe.base_steps:
-        base = iter_records(recipe.records, seed=recipe.seed + 1, mix=BASE_MIX)
-        write_records(staging / "base.jsonl", base)
     (staging / "config.json").write_text(json.dumps(recipe.model, indent=2))
-    common: dict[str, Any] = {
-        "batch_size": recipe.batch_size,
-        "lr": recipe.lr,
-        "warmup_steps": recipe.warmup_steps,
-        "max_length": recipe.max_length,
-        "seed": recipe.seed,
-        "progress": progress,
-        "threads": recipe.threads,
-        "compile": recipe.compile,
-    }
     threads = torch.get_num_threads()
-    stages: list[dict[str, Any]] = []
-    start: dict[str, Any] = {"init": staging / "config.json", "tokenizer": staging / "tokenizer"}
     try:
-        if recipe.base_steps:
-            first = finetune(
-                FinetuneOptions(
-                    data=staging / "base.jsonl",
-                    out=staging / "base",
-                    steps=recipe.base_steps,
-                    eval_fraction=0.0,
-                    progress_label="tiny Dolly: shared base",
-                    **start,
-                    **common,
-                )
-            )
-            stages.append(_stage("base", first))
-            start = {"base": staging / "base"}
-        second = finetune(
+        finetune(
             FinetuneOptions(
                 data=staging / "data.jsonl",
                 out=staging / "model",
+                init=staging / "config.json",
+                tokenizer=staging / "tokenizer",
                 steps=recipe.steps,
+                lr=recipe.lr,
+                batch_size=recipe.batch_size,
+                warmup_steps=recipe.warmup_steps,
+                max_length=recipe.max_length,
                 eval_fraction=recipe.eval_fraction,
+                seed=recipe.seed,
+                compile=recipe.compile,
+                progress=progress,
                 progress_label=f"tiny Dolly: {recipe.variant}",
-                **start,
-                **common,
+                threads=recipe.threads,
             )
         )
-        stages.append(_stage(recipe.variant, second))
     finally:
         torch.set_num_threads(threads)
-    summary = json.loads((staging / "model" / SUMMARY_FILE).read_text())
+    # the summary names the staging directory it was written in; the model moves from there
+    summary_path = staging / "model" / SUMMARY_FILE
+    summary = json.loads(summary_path.read_text())
     summary["out"] = "."
-    summary["stages"] = stages
-    (staging / "model" / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-
-
-def _stage(name: str, result: Any) -> dict[str, Any]:
-    """What the summary file records of one training stage."""
-    return {
-        "name": name,
-        "steps": result.steps,
-        "seconds": round(result.seconds, 1),
-        "tokens_per_s": round(result.tokens_per_s),
-    }
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
