@@ -245,6 +245,23 @@ def comparison_properties(row: CaseRow, baseline_run: str | None) -> list[tuple[
         ("promptcheck_change", row.change.value),
         ("promptcheck_p_adjusted", float(f"{row.p_adjusted:.6g}")),
         ("promptcheck_critical", row.verdict.critical),
+        *pairwise_properties(row),
+    ]
+
+
+def pairwise_properties(row: CaseRow) -> list[tuple[str, object]]:
+    """The pairwise judge's figures for JUnit XML, when the comparison asked a judge."""
+    check = row.pairwise
+    if check is None:
+        return []
+    tally = check.tally
+    return [
+        ("promptcheck_pairwise_judge", check.judge),
+        ("promptcheck_pairwise", check.outcome.value),
+        ("promptcheck_pairwise_at_least_as_good", tally.passed),
+        ("promptcheck_pairwise_baseline_better", tally.failed),
+        ("promptcheck_pairwise_ties", check.ties),
+        ("promptcheck_pairwise_unscored", tally.unscored),
     ]
 
 

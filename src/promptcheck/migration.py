@@ -521,7 +521,7 @@ def text_lines(report: MigrationReport) -> list[str]:
             )
             details[len(body)] = [
                 *(_check_lines(row) if change != Change.UNCHANGED else []),
-                *_pairwise_lines(row),
+                *pairwise_lines(row),
             ]
     widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
     for i, cells in enumerate((header, *body)):
@@ -560,7 +560,7 @@ def _pairwise_judge(report: MigrationReport) -> str:
 _EXAMPLE_CHARS = 160
 
 
-def _pairwise_lines(row: CaseRow) -> list[str]:
+def pairwise_lines(row: CaseRow) -> list[str]:
     """The pairwise check's line, and an example of a pair the baseline won when it failed."""
     check = row.pairwise
     if check is None:

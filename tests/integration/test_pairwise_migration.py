@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -29,6 +30,14 @@ MODELS = {
         "rules": [
             {"match": r"RESPONSE A \w+\n" + OLD, "outputs": ["The old one.\nWINNER: A"]},
             {"match": r"RESPONSE A \w+\n" + NEW, "outputs": ["The old one.\nWINNER: B"]},
+        ],
+    },
+    "broken": scripted_model(rules=[{"match": ".", "outputs": ["BAD answer"]}]),
+    "picky": {
+        "backend": "scripted",
+        "rules": [
+            {"match": r"RESPONSE A \w+\nBAD", "outputs": ["A is broken.\nWINNER: B"]},
+            {"match": r"RESPONSE B \w+\nBAD", "outputs": ["B is broken.\nWINNER: A"]},
         ],
     },
     "first": {"backend": "scripted", "default": [{"text": "WINNER: A"}]},
@@ -111,6 +120,39 @@ def test_a_judge_preferring_the_baseline_fails_the_pairwise_check_only(
     assert pairwise["two"]["outcome"] == "fail"
     assert (pairwise["two"]["passed"], pairwise["two"]["failed"]) == (0, 40)
     assert pairwise["one"]["judge"] == "fond"
+
+
+def test_a_regressed_item_shows_the_pairwise_line_and_junit_carries_it(
+    migrating: Project,
+) -> None:
+    result = migrating.run(
+        "--promptcheck-model",
+        "broken",
+        "--promptcheck-baseline",
+        "old",
+        "--promptcheck-pairwise",
+        "picky",
+        "--junitxml",
+        "out/junit.xml",
+    )
+    result.assert_outcomes(failed=2)
+    failures = result.stdout.str().split("= FAILURES =")[1].split("= promptcheck ")[0]
+    assert failures.count("REGRESSED against the baseline") == 2
+    judged = (
+        "  check pairwise (judge 'picky'): candidate at least as good on 0/40 = 0.0% of pairs; "
+        "baseline better on 40: FAIL (needs 95%)"
+    )
+    assert failures.count(judged) == 2
+    assert failures.count("e.g. #0: baseline: baseline first: B is broken.") == 2
+    tree = ET.parse(migrating.path / "out" / "junit.xml")
+    for case in tree.iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert props["promptcheck_change"] == "regressed"
+        assert props["promptcheck_pairwise_judge"] == "picky"
+        assert props["promptcheck_pairwise"] == "fail"
+        assert props["promptcheck_pairwise_at_least_as_good"] == "0"
+        assert props["promptcheck_pairwise_baseline_better"] == "40"
+        assert props["promptcheck_pairwise_unscored"] == "0"
 
 
 def test_a_judge_that_always_picks_the_first_response_gives_ties(migrating: Project) -> None:

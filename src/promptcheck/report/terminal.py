@@ -77,7 +77,7 @@ def explain(result: CaseResult) -> str:
 def explain_change(row: CaseRow, result: CaseResult) -> str:
     """The failure text of a case compared with its baseline: the change and why, the two
     rates, the checks that moved, then the candidate's failing samples."""
-    from promptcheck.migration import difference_cell, rate_cell
+    from promptcheck.migration import difference_cell, pairwise_lines, rate_cell
 
     c = row.comparison
     critical = " (critical)" if row.verdict.critical else ""
@@ -100,6 +100,7 @@ def explain_change(row: CaseRow, result: CaseResult) -> str:
             f"  check [{check.index}] {check.label}: passed {percent(cc.baseline_rate)} -> "
             f"{percent(cc.candidate_rate)}{moved}"
         )
+    lines.extend(f"  {line}" for line in pairwise_lines(row))
     usage = result.properties.get("adaptive")
     if usage:
         lines.append(f"  {usage_text(usage)}")
