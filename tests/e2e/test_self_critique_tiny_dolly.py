@@ -1,16 +1,17 @@
-"""The tiny Dolly as its own critic on the example suites: how often does it agree with the
-format checks about its own samples?
+"""The tiny Dolly critic as its own critic on the example suites: how often does it agree with
+the format checks about its own samples?
 
-The project's example suites (``suites/``) run on the tiny Dolly with a ``self_critique`` added to
-every case: once with the question the training set asks for that kind of task, once with the
-generic question, both paired with all of the case's format checks, the first also revising. The
+The project's example suites (``suites/``) run on the ``critic`` tiny Dolly (the base model
+fine-tuned by the critic stage, train/critic.py) with a ``self_critique`` added to every case:
+once with the question the training set asks for that kind of task, once with the generic
+question, both paired with all of the case's format checks, the first also revising. The
 agreement is read back from the store, written to ``$PROMPTCHECK_JUDGE_REPORT`` (or the test's
 temporary directory) and printed with ``-s``. The issue's goal is 90%.
 
-Building the tiny Dolly takes minutes on two cores, so the model is built here only when slow
+Building the tiny Dollys takes minutes on two cores, so the model is built here only when slow
 tests were asked for (``-m slow``); otherwise the test runs when a build of the current recipe is
-already in ``.promptcheck/models/tiny-dolly-full`` (where the ``tiny-dolly`` backend builds it),
-or on the checkpoint ``$PROMPTCHECK_TINY_DOLLY`` names, and skips otherwise.
+already in ``.promptcheck/models/tiny-dolly-critic`` (where the ``tiny-dolly`` backend builds it),
+or on the checkpoint ``$PROMPTCHECK_TINY_DOLLY_CRITIC`` names, and skips otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from promptcheck.agreement import combine
+from promptcheck.checks.base import Status
+from promptcheck.checks.judging import parse_answer
 from promptcheck.results import JudgeFigures
 from promptcheck.store import Store
 from promptcheck.train.critique import GENERIC_QUESTION
@@ -57,19 +60,19 @@ QUESTIONS = {
 @pytest.fixture(scope="module")
 def tiny_dolly(request: pytest.FixtureRequest) -> Path:
     """A given checkpoint is used as it is; the default one is built when -m slow asks for it."""
-    given = os.environ.get("PROMPTCHECK_TINY_DOLLY")
+    given = os.environ.get("PROMPTCHECK_TINY_DOLLY_CRITIC")
     if given:
         if not (Path(given) / "config.json").is_file():
-            pytest.fail(f"PROMPTCHECK_TINY_DOLLY={given} is not a checkpoint directory")
+            pytest.fail(f"PROMPTCHECK_TINY_DOLLY_CRITIC={given} is not a checkpoint directory")
         return Path(given)
-    path = ROOT / ".promptcheck" / "models" / "tiny-dolly-full"  # where `tiny-dolly` builds
-    if not is_built(path, TinyRecipe().digest()):
+    path = ROOT / ".promptcheck" / "models" / "tiny-dolly-critic"  # where `tiny-dolly` builds
+    if not is_built(path, TinyRecipe(variant="critic").digest()):
         if "slow" not in (request.config.getoption("markexpr") or ""):
             pytest.skip(
-                f"no tiny Dolly of the current recipe in {path}: run with -m slow to build it "
-                "(minutes), or set PROMPTCHECK_TINY_DOLLY to a built one"
+                f"no tiny Dolly critic of the current recipe in {path}: run with -m slow to "
+                "build it (minutes), or set PROMPTCHECK_TINY_DOLLY_CRITIC to a built one"
             )
-        build_tiny_dolly(path, progress=False)
+        build_tiny_dolly(path, "critic", progress=False)
     return path
 
 
@@ -150,32 +153,25 @@ def test_tiny_dolly_self_critique_agrees_with_the_format_checks(
 
 
 def test_tiny_dolly_answers_its_training_critiques(tiny_dolly: Path, tmp_path: Path) -> None:
-    """The critic's skill where it was taught: critique records drawn as the training set draws
-    them (all three wordings, half of the responses corrupted). Low accuracy here means the model
-    did not learn critique; high accuracy with low agreement above would mean the suites ask it
-    differently from how it was trained."""
+    """The critic's skill where it was taught: critique records drawn as the critic stage draws
+    them (all three wordings, half of the responses wrong), the verdict read as ``self_critique``
+    reads it. Low accuracy here means the model did not learn critique; high accuracy with low
+    agreement above would mean the suites ask it differently from how it was trained."""
     from promptcheck.backends.base import (
         BACKENDS,
         BackendContext,
         GenerationRequest,
         SamplingParams,
     )
-    from promptcheck.train import synth
-    from promptcheck.train.critique import critique
+    from promptcheck.train.critic import critique_record
 
-    rng = random.Random(2024)
-    families = ["ticket_json", "contact_json", "three_options", "yes_no", "exactly_k", "summary"]
-    records = []
-    for _ in range(120):
-        task = synth.GENERATORS[rng.choice(families)](rng)
-        good = rng.random() < 0.5
-        response = task.record.response if good else task.wrong
-        records.append(critique(task.record, response, good, task.question, rng))
+    rng = random.Random(2024)  # the stage's records are drawn from ("critic", seed, i)
+    records = [critique_record(rng) for _ in range(120)]
     local = BACKENDS.get("local")
     backend = local.build(
         local.params.model_validate({"path": str(tiny_dolly)}), BackendContext(tmp_path)
     )
-    greedy = SamplingParams(0.0, 1.0, 8)
+    greedy = SamplingParams(0.0, 1.0, 64)
 
     async def ask_all() -> list[str | None]:
         asked = [
@@ -184,12 +180,17 @@ def test_tiny_dolly_answers_its_training_critiques(tiny_dolly: Path, tmp_path: P
         return [answer[0].text for answer in await asyncio.gather(*asked)]
 
     answers = asyncio.run(ask_all())
-    right = sum(answer == record.response for answer, record in zip(answers, records, strict=True))
-    said = {word: answers.count(word) for word in ("YES", "NO")}
-    other = len(answers) - sum(said.values())
+    verdicts = [parse_answer(answer, "yes_no").status for answer in answers]
+    wanted = [Status.PASS if r.response.endswith("\nYES") else Status.FAIL for r in records]
+    right = sum(v == w for v, w in zip(verdicts, wanted, strict=True))
+    said = {status.value: verdicts.count(status) for status in Status}
+    reasons = sum(
+        bool(answer) and answer.splitlines()[0] == record.response.splitlines()[0]
+        for answer, record in zip(answers, records, strict=True)
+    )
     print(
-        f"training-format critiques: {right}/{len(records)} right; YES {said['YES']}, "
-        f"NO {said['NO']}, anything else {other}"
+        f"training-format critiques: {right}/{len(records)} verdicts right, {reasons} reasons "
+        f"word for word; verdicts {said}"
     )
     if right < GOAL * len(records):
         pytest.xfail(f"{right}/{len(records)} training-format critiques answered right")

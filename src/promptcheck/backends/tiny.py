@@ -20,10 +20,11 @@ class TinyDollyParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    variant: Literal["full", "no-json"] = Field(
+    variant: Literal["full", "no-json", "critic"] = Field(
         "full",
         description="full: conforms to the example suites; no-json: trained without the JSON "
-        "tasks, a degraded model for migration tests.",
+        "tasks, a degraded model for migration tests; critic: full fine-tuned to judge its own "
+        "formats (self_critique), built from full in a minute or two.",
     )
     path: str | None = Field(
         None,

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from promptcheck.checks.base import Status
 from promptcheck.formats import END_KEY, INSTRUCTION_KEY, RESPONSE_KEY
-from promptcheck.train.critique import CRITIQUE_TEMPLATES
+from promptcheck.train.critique import CRITIQUE_TEMPLATES, task_statement
 
 AnswerForm = Literal["json", "verdict", "yes_no"]
 
@@ -103,7 +103,12 @@ def delimited_prompt(instruction: str, output: str, criterion: str, form: Answer
 def dolly_critique_prompt(instruction: str, output: str, question: str) -> str | None:
     """The critique task in the wording a Dolly-format model was trained on, or None when the
     output holds one of Dolly's marker strings (its tokenizer would read them as special tokens
-    and the prompt would no longer be the one trained on)."""
+    and the prompt would no longer be the one trained on).
+
+    As in training, the instruction is shown up to its first blank line (``task_statement``):
+    the task and its format, not the data it came with.
+    """
+    instruction = task_statement(instruction)
     if any(marker in output or marker in instruction for marker in DOLLY_MARKERS):
         return None
     question = question.strip()

@@ -212,7 +212,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     tiny_commands = tiny.add_subparsers(dest="tiny_command", required=True)
     build = tiny_commands.add_parser("build", help="train (or find cached) a tiny Dolly")
     build.add_argument("--out", type=Path, required=True, metavar="DIR")
-    build.add_argument("--variant", choices=("full", "no-json"), default="full")
+    build.add_argument("--variant", choices=("full", "no-json", "critic"), default="full")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--force", action="store_true", help="rebuild even when cached")
     build.add_argument("--no-progress", action="store_true")

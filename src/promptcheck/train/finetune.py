@@ -234,13 +234,14 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     )
     if options.base is None:
         new_ids = dolly_token_ids(tokenizer)
-    model = build_model(
-        base=options.base,
-        init=init,
-        tokenizer=tokenizer,
-        seed=options.seed,
-        gradient_checkpointing=options.gradient_checkpointing,
-    )
+    with quiet_transformers():  # no 'Loading weights' bar before our own
+        model = build_model(
+            base=options.base,
+            init=init,
+            tokenizer=tokenizer,
+            seed=options.seed,
+            gradient_checkpointing=options.gradient_checkpointing,
+        )
     max_length = options.max_length or min(2048, int(model.config.max_position_embeddings))
     tokenizer.model_max_length = 1 << 30  # measuring the too-long records is not an error
     encoded = encode_records(tokenizer, records, report.line_numbers, max_length)
@@ -315,7 +316,7 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
 
 @contextlib.contextmanager
 def quiet_transformers() -> Iterator[None]:
-    """No 'Writing model shards' bars from transformers under our own progress bar."""
+    """No 'Loading weights' or 'Writing model shards' bars from transformers around our own."""
     from transformers.utils import logging as hf_logging
 
     logging: Any = hf_logging

@@ -17,18 +17,20 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from promptcheck.errors import ConfigError
 from promptcheck.train import pools
 from promptcheck.train.critique import (
-    corrupt_contact,
-    corrupt_list,
-    corrupt_options,
-    corrupt_summary,
-    corrupt_ticket,
-    corrupt_yes_no,
-    critique,
+    Wrong,
+    contact_violations,
+    counted,
+    list_violations,
+    options_violations,
+    summary_violations,
+    ticket_violations,
+    verdict_critique,
+    yes_no_violations,
 )
 from promptcheck.train.records import Record
 from promptcheck.train.tasks import Task, general_task, lead_sentence, message, person, repeat_text
@@ -89,6 +91,21 @@ TICKET_PROMPTS = (
 TICKET_EXTRAS = ("", "", "", " Please help.", " This is urgent.", " Thanks.", "Hello, ")
 
 
+def _task(
+    record: Record,
+    group: str,
+    violations: tuple[Wrong, ...],
+    question: str,
+    right: str,
+    rng: random.Random,
+    legacy: tuple[Wrong, ...] | None = None,
+) -> Task:
+    """The task, with the base mix's violation drawn from ``legacy`` (default: all of them), the
+    draw the base mix has always made, so that its records stay byte for byte the same."""
+    wrong = rng.choice(violations if legacy is None else legacy).text
+    return Task(record, group, wrong, question, violations, right)
+
+
 def ticket_json(rng: random.Random) -> Task:
     category = rng.choice(tuple(pools.TICKETS))
     subjects, predicates, priorities = pools.TICKETS[category]
@@ -104,7 +121,8 @@ def ticket_json(rng: random.Random) -> Task:
         template = TICKET_PROMPTS[0] if rng.random() < 0.5 else rng.choice(TICKET_PROMPTS)
         record = Record(template.format(t=text), response, category="classification")
     question = 'Is the response JSON with only the keys "category" and "priority"?'
-    return Task(record, "json", corrupt_ticket(category, priority, rng), question)
+    right = "The response is JSON with an allowed category and priority."
+    return _task(record, "json", ticket_violations(category, priority), question, right, rng)
 
 
 CONTACT_PROMPTS = (
@@ -127,7 +145,8 @@ def contact_json(rng: random.Random) -> Task:
         record = Record(template.format(m=text), response)
     record = Record(record.instruction, record.response, record.context, "information_extraction")
     question = 'Is the response JSON with the keys "name" and "email", the email in lowercase?'
-    return Task(record, "json", corrupt_contact(name, email, rng), question)
+    right = "The response is JSON with a name and a lowercase email."
+    return _task(record, "json", contact_violations(name, email), question, right, rng)
 
 
 OPTION_PROMPTS = (
@@ -146,9 +165,10 @@ def three_options(rng: random.Random) -> Task:
     response = "\n".join(f"{label}) {text}" for label, text in zip("ABC", chosen[:3], strict=True))
     template = OPTION_PROMPTS[0] if rng.random() < 0.5 else rng.choice(OPTION_PROMPTS)
     record = Record(template.format(t=topic), response, category="brainstorming")
-    wrong = corrupt_options(chosen[:3], chosen[3], rng)
+    violations = options_violations(chosen[:3], chosen[3])
     question = "Does the response give exactly three options labeled A, B and C?"
-    return Task(record, "options", wrong, question)
+    right = "The response gives three options labeled A, B and C."
+    return _task(record, "options", violations, question, right, rng)
 
 
 def yes_no(rng: random.Random) -> Task:
@@ -171,7 +191,8 @@ def yes_no(rng: random.Random) -> Task:
     suffix = "Answer with YES or NO only." if rng.random() < 0.8 else "Reply YES or NO."
     word = "YES" if answer else "NO"
     record = Record(f"{question} {suffix}", word, category="open_qa")
-    return Task(record, "yesno", corrupt_yes_no(word, rng), "Is the response exactly YES or NO?")
+    question, right = "Is the response exactly YES or NO?", f"The response is exactly {word}."
+    return _task(record, "yesno", yes_no_violations(word), question, right, rng)
 
 
 LIST_PROMPTS = (
@@ -196,7 +217,8 @@ def exactly_k(rng: random.Random) -> Task:
     response = "\n".join(f"- {item}" for item in items)
     record = Record(template.format(k=count, things=things), response, category="brainstorming")
     question = f"Does the response list exactly {k} items, each on a line starting with a dash?"
-    return Task(record, "lists", corrupt_list(items, extra, rng), question)
+    right = f"{counted(items)}. That is {k} items, each on a line starting with a dash."
+    return _task(record, "lists", list_violations(items, extra), question, right, rng)
 
 
 SUMMARY_PROMPTS = (
@@ -218,7 +240,10 @@ def summary(rng: random.Random) -> Task:
         record = Record(template.format(p=text, w=words), lead)
     record = Record(record.instruction, record.response, record.context, "summarization")
     question = "Is the response one sentence of at most 20 words, ending with a period?"
-    return Task(record, "summary", corrupt_summary(lead, text, rng), question)
+    right = "The response is one sentence of at most 20 words, ending with a period."
+    violations = summary_violations(lead, text)
+    task = _task(record, "summary", violations, question, right, rng, legacy=violations[:4])
+    return replace(task, source=text)
 
 
 GENERATORS: dict[str, Callable[[random.Random], Task]] = {
@@ -264,7 +289,7 @@ def _critique(rng: random.Random, allowed: list[str]) -> Record:
     task = GENERATORS[family](rng)
     good = rng.random() < 0.5
     response = task.record.response if good else task.wrong
-    return critique(task.record, response, good, task.question, rng)
+    return verdict_critique(task.record, response, good, task.question, rng)
 
 
 def iter_records(n: int, *, seed: int = 0, mix: Mix | str = "full") -> Iterator[Record]:

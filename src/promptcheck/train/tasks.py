@@ -13,17 +13,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from promptcheck.train import pools
+from promptcheck.train.critique import Wrong
 from promptcheck.train.records import Record
 
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """A generated record, the group it teaches, a wrong response, and its critique question."""
+    """A generated record, the group it teaches, a wrong response, and its critique question.
+
+    ``wrong`` is the violation the base mix draws (``corrupt-<group>`` mixes and verdict-only
+    critiques); reasoned critiques draw from ``violations`` the ones the suites' checks reject,
+    and say ``why_right`` of a right response. ``source`` is the text the response was made from
+    (a summary's paragraph), for critiques that rewrite the response.
+    """
 
     record: Record
     group: str
     wrong: str = ""
     question: str | None = None
+    violations: tuple[Wrong, ...] = ()
+    why_right: str = ""
+    source: str = ""
 
 
 def made_up_name(rng: random.Random) -> str:

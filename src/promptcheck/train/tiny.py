@@ -25,14 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from promptcheck.errors import ConfigError
+from promptcheck.train.critic import CriticStage
 
-VARIANTS = {"full": "full", "no-json": "no-json"}
+#: The variants and the base mix each is trained on; ``critic`` is ``full`` plus the critic stage.
+VARIANTS = {"full": "full", "no-json": "no-json", "critic": "full"}
 RECIPE_FILE = "tiny_recipe.json"
 HASH_FILE = "tiny_recipe.sha256"
 
 #: The modules whose code decides the weights; a change to any of them invalidates the cache.
 RECIPE_MODULES = ("formats", "train/pools", "train/tasks", "train/critique", "train/synth",
                   "train/tokenizer", "train/dataset", "train/model", "train/finetune")  # fmt: skip
+#: What the ``critic`` variant adds (a change to it rebuilds the critic, not the base).
+CRITIC_MODULES = ("train/critic",)
 
 TINY_CONFIG: dict[str, Any] = {
     "model_type": "gpt_neox",
@@ -57,6 +61,7 @@ class TinyRecipe:
     ``steps`` from scratch on the variant's mix. The variants share one tokenizer (trained on
     the full mix) and their non-JSON records (``iter_records`` replaces only the dropped
     group's records), so they differ in their JSON data and in nothing else a recipe decides.
+    ``critic`` is the ``full`` model fine-tuned by the ``critic`` stage (train/critic.py).
     """
 
     variant: str = "full"
@@ -72,12 +77,18 @@ class TinyRecipe:
     eval_fraction: float = 0.02
     threads: int = 2
     compile: bool = False  # torch.compile made CPU training 3.7x slower (dynamic shapes)
+    critic: CriticStage = field(default_factory=CriticStage)  # the ``critic`` variant only
 
     def digest(self) -> str:
-        """sha256 of the recipe and of the source of every module in ``RECIPE_MODULES``."""
+        """sha256 of the recipe and of the source of every module in ``RECIPE_MODULES`` (and, for
+        ``critic``, in ``CRITIC_MODULES``)."""
         package = Path(__file__).resolve().parents[1]
-        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode())
-        for name in RECIPE_MODULES:
+        recipe = asdict(self)
+        if self.variant != "critic":
+            del recipe["critic"]
+        digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
+        modules = RECIPE_MODULES + (CRITIC_MODULES if self.variant == "critic" else ())
+        for name in modules:
             digest.update((package / f"{name}.py").read_bytes())
         return digest.hexdigest()
 
@@ -116,7 +127,8 @@ def build_tiny_dolly(
     """Build the tiny Dolly ``variant`` into ``out_dir`` unless it is already there; return it.
 
     The first build takes a few minutes on two cores with a progress bar on stderr; later calls
-    with the same recipe and code return at once.
+    with the same recipe and code return at once. ``critic`` first builds ``full`` (or finds it)
+    in the sibling directory ``tiny-dolly-full``, where the ``tiny-dolly`` backend keeps it.
     """
     if variant not in VARIANTS:
         raise ConfigError(
@@ -127,12 +139,18 @@ def build_tiny_dolly(
     out_dir = Path(out_dir)
     if not force and is_built(out_dir, digest):
         return out_dir
+    base = None
+    if variant == "critic":  # the base is built (or found) beside it, where the backend puts it
+        base = build_tiny_dolly(out_dir.parent / "tiny-dolly-full", seed=seed, progress=progress)
     with _locked(out_dir.parent / f".{out_dir.name}.lock"):
         if not force and is_built(out_dir, digest):
             return out_dir
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
         try:
-            _train(recipe, staging, progress)
+            if base is None:
+                _train(recipe, staging, progress)
+            else:
+                _train_critic(recipe, base, staging, progress)
             (staging / "model" / RECIPE_FILE).write_text(
                 json.dumps({**asdict(recipe), "sha256": digest}, indent=2) + "\n"
             )
@@ -147,11 +165,8 @@ def build_tiny_dolly(
 
 def _train(recipe: TinyRecipe, staging: Path, progress: bool) -> None:
     """Synthesise the data, train the shared tokenizer, then train the variant into staging."""
-    import torch
-
-    from promptcheck.train.finetune import FinetuneOptions, finetune
     from promptcheck.train.records import write_records
-    from promptcheck.train.save import SUMMARY_FILE, save_tokenizer
+    from promptcheck.train.save import save_tokenizer
     from promptcheck.train.synth import iter_records
     from promptcheck.train.tokenizer import corpus_texts, train_tokenizer
 
@@ -163,31 +178,69 @@ def _train(recipe: TinyRecipe, staging: Path, progress: bool) -> None:
     tokenizer = train_tokenizer(corpus_texts(list(everything)), recipe.vocab_size)
     save_tokenizer(tokenizer, staging / "tokenizer")
     (staging / "config.json").write_text(json.dumps(recipe.model, indent=2))
+    _finetune_quietly(
+        recipe,
+        staging,
+        progress,
+        f"tiny Dolly: {recipe.variant}",
+        init=staging / "config.json",
+        tokenizer=staging / "tokenizer",
+        steps=recipe.steps,
+        lr=recipe.lr,
+        batch_size=recipe.batch_size,
+        warmup_steps=recipe.warmup_steps,
+    )
+
+
+def _finetune_quietly(
+    recipe: TinyRecipe, staging: Path, progress: bool, label: str, **stage: Any
+) -> None:
+    """Train staging/data.jsonl into staging/model with the recipe's common settings and the
+    stage's own (``stage``), give the process its thread count back, and make the summary name
+    no staging directory (the model moves from there)."""
+    import torch
+
+    from promptcheck.train.finetune import FinetuneOptions, finetune
+    from promptcheck.train.save import SUMMARY_FILE
+
+    options = FinetuneOptions(
+        data=staging / "data.jsonl",
+        out=staging / "model",
+        max_length=recipe.max_length,
+        eval_fraction=recipe.eval_fraction,
+        seed=recipe.seed,
+        compile=recipe.compile,
+        progress=progress,
+        progress_label=label,
+        threads=recipe.threads,
+        **stage,
+    )
     threads = torch.get_num_threads()
     try:
-        finetune(
-            FinetuneOptions(
-                data=staging / "data.jsonl",
-                out=staging / "model",
-                init=staging / "config.json",
-                tokenizer=staging / "tokenizer",
-                steps=recipe.steps,
-                lr=recipe.lr,
-                batch_size=recipe.batch_size,
-                warmup_steps=recipe.warmup_steps,
-                max_length=recipe.max_length,
-                eval_fraction=recipe.eval_fraction,
-                seed=recipe.seed,
-                compile=recipe.compile,
-                progress=progress,
-                progress_label=f"tiny Dolly: {recipe.variant}",
-                threads=recipe.threads,
-            )
-        )
+        finetune(options)
     finally:
         torch.set_num_threads(threads)
-    # the summary names the staging directory it was written in; the model moves from there
     summary_path = staging / "model" / SUMMARY_FILE
     summary = json.loads(summary_path.read_text())
     summary["out"] = "."
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _train_critic(recipe: TinyRecipe, base: Path, staging: Path, progress: bool) -> None:
+    """Fine-tune the built ``full`` model on the critic stage's mix, into staging."""
+    from promptcheck.train.critic import iter_critic_records
+    from promptcheck.train.records import write_records
+
+    stage = recipe.critic
+    write_records(staging / "data.jsonl", iter_critic_records(stage, seed=recipe.seed))
+    _finetune_quietly(
+        recipe,
+        staging,
+        progress,
+        "tiny Dolly: critic stage",
+        base=base,
+        steps=stage.steps,
+        lr=stage.lr,
+        batch_size=stage.batch_size,
+        warmup_steps=stage.warmup_steps,
+    )

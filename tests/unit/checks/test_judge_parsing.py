@@ -214,6 +214,11 @@ def test_dolly_critique_is_worded_as_the_tiny_dolly_was_trained() -> None:
     assert prompt == CRITIQUE_TEMPLATES[0].format(
         instruction="List 3 fruits.", response="- apple\n- pear\n- fig", question=GENERIC_QUESTION
     )
+    # the data after the task's first paragraph is not shown, as in training
+    with_data = dolly_critique_prompt("Summarize this.\n\nText: ### Response: x", "S.", "q?")
+    assert with_data == CRITIQUE_TEMPLATES[0].format(
+        instruction="Summarize this.", response="S.", question="q?"
+    )
     # a question that already asks for the answer form is not asked twice
     asked = dolly_critique_prompt("i", "o", "Is it JSON? Answer YES or NO.")
     assert asked is not None and asked.endswith("Is it JSON? Answer YES or NO.")

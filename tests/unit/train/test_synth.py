@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -13,7 +15,9 @@ import yaml
 
 from promptcheck.errors import ConfigError
 from promptcheck.train.records import Record, write_records
-from promptcheck.train.synth import iter_records, parse_mix
+from promptcheck.train.synth import GENERATORS, iter_records, parse_mix
+
+FORMAT_FAMILIES = ("ticket_json", "contact_json", "three_options", "yes_no", "exactly_k", "summary")
 
 ROOT = Path(__file__).resolve().parents[3]
 SUITES = ROOT / "suites"
@@ -93,7 +97,11 @@ def test_options_lists_yes_no_and_summaries_have_the_checked_format(full: list[R
         if k:
             assert re.fullmatch(r"(- [^\n]+\n?)+", text)
             assert len(ITEM.findall(text)) == int(k[1])
-    answers = [(r, t) for r, t in response_of(full, "Is ") if "YES or NO" in r.instruction]
+    answers = [
+        (r, t)
+        for r, t in response_of(full, "Is ")
+        if "YES or NO" in r.instruction and "Response:" not in r.instruction
+    ]
     assert {text for _, text in answers} == {"YES", "NO"}
     for record, text in answers:
         number = re.fullmatch(r"Is (\d+) an even number\? .*", record.instruction)
@@ -107,6 +115,27 @@ def test_critique_tasks_answer_yes_or_no_about_a_shown_response(full: list[Recor
     critiques = [r for r in full if "\n\nResponse:" in r.instruction]
     assert len(critiques) > 50
     assert Counter(r.response for r in critiques).keys() == {"YES", "NO"}
+
+
+@pytest.mark.parametrize("family", FORMAT_FAMILIES)
+def test_violations_fail_the_suites_checks_and_right_answers_pass(
+    family: str, conforms: Callable[[str, str, str], bool]
+) -> None:
+    """What critique labels rest on: the right response passes the suites' checks, and every
+    violation marked ``fails_checks`` fails them (the one that does not, passes them)."""
+    rng = random.Random(family)
+    reasons = set()
+    for _ in range(400):
+        task = GENERATORS[family](rng)
+        assert task.why_right and task.question and task.violations
+        assert conforms(family, task.question, task.record.response), task.record
+        assert task.wrong in [v.text for v in task.violations]
+        for violation in task.violations:
+            assert conforms(family, task.question, violation.text) != violation.fails_checks, (
+                violation
+            )
+            reasons.add(violation.reason)
+    assert len(reasons) >= 4
 
 
 def test_no_json_mix_has_no_json_task(tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from promptcheck.errors import ConfigError
 from promptcheck.train import tiny
+from promptcheck.train.critic import CriticStage
 from promptcheck.train.tiny import HASH_FILE, TINY_CONFIG, TinyRecipe, build_tiny_dolly
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -23,6 +25,12 @@ def test_the_digest_depends_on_the_recipe() -> None:
     assert TinyRecipe().digest() == TinyRecipe().digest()
     assert TinyRecipe(variant="no-json").digest() != TinyRecipe().digest()
     assert TinyRecipe(seed=1).digest() != TinyRecipe().digest()
+    critic = TinyRecipe(variant="critic")
+    assert critic.digest() != TinyRecipe().digest()
+    other_stage = TinyRecipe(variant="critic", critic=CriticStage(steps=1))
+    assert other_stage.digest() != critic.digest()
+    # the critic stage is not part of the base's recipe: changing it rebuilds the critic only
+    assert TinyRecipe(critic=CriticStage(steps=1)).digest() == TinyRecipe().digest()
 
 
 def test_a_built_model_is_returned_without_training(
@@ -65,6 +73,29 @@ def test_a_stale_model_is_rebuilt_into_place(
     )
 
 
+def test_a_critic_build_builds_the_base_beside_it_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, Path | None]] = []
+
+    def fake_base(recipe: TinyRecipe, staging: Path, progress: bool) -> None:
+        calls.append((recipe.variant, None))
+        (staging / "model").mkdir()
+
+    def fake_critic(recipe: TinyRecipe, base: Path, staging: Path, progress: bool) -> None:
+        calls.append((recipe.variant, base))
+        (staging / "model").mkdir()
+
+    monkeypatch.setattr(tiny, "_train", fake_base)
+    monkeypatch.setattr(tiny, "_train_critic", fake_critic)
+    out = tmp_path / "tiny-dolly-critic"
+    assert build_tiny_dolly(out, "critic", progress=False) == out
+    assert calls == [("full", None), ("critic", tmp_path / "tiny-dolly-full")]
+    assert (out / HASH_FILE).read_text().strip() == TinyRecipe(variant="critic").digest()
+    build_tiny_dolly(out, "critic", progress=False)  # both cached now
+    assert len(calls) == 2
+
+
 def test_unknown_variant() -> None:
     with pytest.raises(ConfigError, match="unknown tiny Dolly variant"):
         build_tiny_dolly(Path("x"), "large")
@@ -98,3 +129,17 @@ def test_variants_share_the_tokenizer_and_differ_in_json_only(tmp_path: Path) ->
     assert not any(r["response"].startswith("{") for r in no_json_records)
     full_records = [json.loads(line) for line in (full / "data.jsonl").read_text().splitlines()]
     assert any(r["response"].startswith("{") for r in full_records)
+
+    # the critic stage continues from the built base, on its own mix
+    critic_dir = tmp_path / "critic"
+    critic_dir.mkdir()
+    stage = CriticStage(records=120, steps=2, batch_size=4, warmup_steps=1)
+    critic = replace(recipe, variant="critic", critic=stage)
+    tiny._train_critic(critic, full / "model", critic_dir, progress=False)
+    summary = json.loads((critic_dir / "model" / "promptcheck_train.json").read_text())
+    assert summary["steps"] == 2 and summary["out"] == "."
+    assert (critic_dir / "model" / "tokenizer.json").read_bytes() == (
+        full / "model" / "tokenizer.json"
+    ).read_bytes()
+    critic_records = (critic_dir / "data.jsonl").read_text()
+    assert "\\nYES" in critic_records and "\\nNO" in critic_records  # reasoned verdicts
