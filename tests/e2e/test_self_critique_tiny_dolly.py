@@ -194,3 +194,52 @@ def test_tiny_dolly_answers_its_training_critiques(tiny_dolly: Path, tmp_path: P
     )
     if right < GOAL * len(records):
         pytest.xfail(f"{right}/{len(records)} training-format critiques answered right")
+
+
+def test_the_critic_as_judge_of_the_base_model(
+    pytester: pytest.Pytester, tiny_dolly: Path, tmp_path: Path
+) -> None:
+    """LLM-as-judge with a real local judge: the suites run on the base tiny Dolly, and the critic
+    grades each output through the ``judge`` check (``prompt: auto`` asks it in its trained
+    wording), paired with all of the case's format checks."""
+    base = tiny_dolly.parent / "tiny-dolly-full"  # where the critic build puts its base
+    if not (base / "config.json").is_file():
+        pytest.skip(f"no base tiny Dolly beside the critic ({base})")
+    shutil.copytree(ROOT / "plugins", pytester.path / "plugins")
+    shutil.copytree(ROOT / "suites", pytester.path / "suites")
+    for path in sorted((pytester.path / "suites").glob("*.yaml")):
+        suite = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for case in suite["cases"]:
+            rubric = {"rubric": QUESTIONS[case["id"]], "model": "critic", "agrees_with": "all"}
+            case["expect"].append({"judge": rubric})
+        path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    pytester.makepyprojecttoml(
+        f"""
+        [tool.promptcheck]
+        model = "base"
+        plugins = ["plugins.checks"]
+
+        [tool.promptcheck.models.base]
+        backend = "local"
+        path = {json.dumps(str(base))}
+
+        [tool.promptcheck.models.critic]
+        backend = "local"
+        path = {json.dumps(str(tiny_dolly))}
+        """
+    )
+    result = pytester.runpytest_subprocess("--promptcheck", "--promptcheck-no-progress", "suites")
+    assert "promptcheck summary" in result.stdout.str(), result.stdout.str()
+    with Store(pytester.path / ".promptcheck" / "promptcheck.db") as store:
+        [run] = store.runs()
+        total = combine([case.judges[0] for case in store.case_results(run.id)])
+    agreement = total.agreed / total.compared
+    print(
+        f"critic judging the base model: {total.agreed}/{total.compared} = {agreement:.1%} "
+        f"agree with the format checks; judge PASS/checks FAIL {total.judge_pass_checks_fail}, "
+        f"judge FAIL/checks PASS {total.judge_fail_checks_pass}, unreadable {total.judge_unscored}"
+    )
+    assert total.compared == 600
+    assert total.judge_unscored == 0  # every answer was read: a reason line, then YES or NO
+    if agreement < GOAL:
+        pytest.xfail(f"the critic as judge agrees on {agreement:.1%}, below {GOAL:.0%}")
