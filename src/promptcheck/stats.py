@@ -3,13 +3,16 @@
 The threshold verdict answers "does this model meet the required conformance rate?" as a test
 between H0: p >= threshold and H1: p <= threshold - tolerance, so that a case fails only on
 evidence. See docs/statistics.md for the error rates and the simulations that check them.
-scipy is imported inside functions: importing promptcheck must stay cheap.
+The bounds are beta quantiles computed in pure Python (:mod:`promptcheck.betainc`): importing
+scipy for them cost half a second of every run.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+
+from promptcheck.betainc import inverse_regularized_beta
 
 
 class Outcome(enum.StrEnum):
@@ -24,18 +27,14 @@ def upper_bound(k: int, n: int, level: float) -> float:
     """Exact one-sided upper confidence bound for p at ``level`` (Clopper-Pearson)."""
     if n == 0 or k >= n:
         return 1.0
-    from scipy.special import betaincinv
-
-    return float(betaincinv(k + 1, n - k, level))
+    return inverse_regularized_beta(level, k + 1, n - k)
 
 
 def lower_bound(k: int, n: int, level: float) -> float:
     """Exact one-sided lower confidence bound for p at ``level`` (Clopper-Pearson)."""
     if n == 0 or k <= 0:
         return 0.0
-    from scipy.special import betaincinv
-
-    return float(betaincinv(k, n - k + 1, 1.0 - level))
+    return inverse_regularized_beta(1.0 - level, k, n - k + 1)
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
