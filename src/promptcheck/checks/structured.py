@@ -14,22 +14,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, best_match
-from jsonschema.validators import validator_for
 from pydantic import BaseModel, Field, ValidationError, model_validator
-from referencing import Registry, Resource
-from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT202012
 
 from promptcheck.checks.base import BuildContext, CheckContext, CheckResult, register_check
 from promptcheck.checks.params import PASSED, CheckParams, clip, json_path
 from promptcheck.errors import ConfigError, PluginImportError
 from promptcheck.importing import import_object
+
+if TYPE_CHECKING:
+    from referencing import Registry, Resource
+
+# jsonschema and referencing are imported where a json_schema check is built or applied: a tenth
+# of a second of every run whose suites have none.
 
 _FENCE_LINE = re.compile(r"^[ \t]*```(.*)$", re.MULTILINE)
 _FENCED_DOC = "Take the JSON from the first ```json (or bare ```) fenced block, when there is one."
@@ -174,6 +174,9 @@ def _local_registry(directory: Path) -> Registry[Any]:
     the check unscored, with the reason.
     """
 
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     @functools.cache
     def retrieve(uri: str) -> Resource[Any]:
         parts = urlsplit(uri)
@@ -187,6 +190,9 @@ def _local_registry(directory: Path) -> Registry[Any]:
 
 def _validator_class(schema: dict[str, Any] | bool) -> Any:
     """The validator class for the schema's ``$schema``: 2020-12 when absent, None when unknown."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import validator_for
+
     if isinstance(schema, bool) or "$schema" not in schema:
         return Draft202012Validator
     if not isinstance(schema["$schema"], str):
@@ -228,6 +234,9 @@ class JsonSchemaCheck:
         value, error = parse_json(text, where)
         if error is not None:
             return CheckResult.failed(error)
+        from jsonschema.exceptions import best_match
+        from referencing.exceptions import Unresolvable
+
         try:
             found = best_match(self.validator.iter_errors(value))
         except Unresolvable as exc:
@@ -298,6 +307,8 @@ def build_json_schema(params: JsonSchemaParams, context: BuildContext) -> JsonSc
 def _schema_problem(validator_class: Any, schema: Any) -> str | None:
     """Why a schema (given as canonical JSON text) is invalid, or None. Cached, since many cases
     share one schema file and checking a schema against its metaschema costs milliseconds."""
+    from jsonschema.exceptions import SchemaError
+
     try:
         validator_class.check_schema(json.loads(schema) if isinstance(schema, str) else schema)
     except SchemaError as exc:
