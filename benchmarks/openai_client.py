@@ -9,11 +9,13 @@ the store, the report: all of it), fresh, at each concurrency:
   ideal        requests x latency / concurrency
   bare loop    the same 2,000 requests from a bare AsyncOpenAI loop with a semaphore of the same
                size, in this process: what the client costs without promptcheck
+  bare script  the same loop as a whole process (interpreter start and ``import openai``
+               included): the like-for-like baseline of a whole pytest run
   fixed        the same pytest command answered from the cache (no requests): the fixed cost
-               of starting pytest, collecting, recording and reporting
-  per case     the bound of the runner's structure: cases run one after another, each with
-               ``--promptcheck-concurrency`` requests in flight, so a case takes
-               ceil(samples / concurrency) x latency at best
+               of starting pytest, collecting, recording and reporting, and what it is made of:
+               a bare ``pytest`` start with the environment's auto-loaded plugins, ``import
+               openai`` and ``import promptcheck.session``, each in a fresh interpreter (they
+               share pydantic, so their sum overstates the whole)
   n            the run with n honoured (n_per_request: 50): 40 requests of 50 samples
 
 Goals (issue 5): >= 80% of ideal at concurrency 8; no worse than the bare loop at 64; with n,
@@ -99,6 +101,30 @@ def bare_seconds(url: str, requests: int, concurrency: int) -> float:
     return asyncio.run(bare_loop(url, requests, concurrency))
 
 
+def bare_script_seconds(url: str, requests: int, concurrency: int) -> float:
+    """The bare loop in a fresh interpreter, timed from process start to exit."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        f"import openai_client; openai_client.bare_seconds({url!r}, {requests}, {concurrency})"
+    )
+    return timed(["-c", code], ROOT)
+
+
+#: Pieces of the fixed cost, each timed in a fresh interpreter.
+STARTUP_PARTS: dict[str, list[str]] = {
+    "pytest start with auto-loaded plugins": ["-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                              "--co", os.devnull],
+    "import openai": ["-c", "import openai"],
+    "import promptcheck.session": ["-c", "import promptcheck.session"],
+}  # fmt: skip
+
+
+def timed(arguments: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, *arguments], cwd=cwd, capture_output=True, check=False)
+    return time.perf_counter() - started
+
+
 def best(repeats: int, measure: Callable[[], float]) -> float:
     """The shortest of ``repeats`` measurements: the one least disturbed by other load."""
     return min(measure() for _ in range(repeats))
@@ -130,21 +156,30 @@ def main() -> None:
             print(f"{shape}, {args.latency_ms:g} ms per request; {env_note}")
             run_pytest(root)  # fills the cache, for the overhead runs
             overhead = best(args.repeats, lambda: run_pytest(root))
-            print(f"fixed: a cached pytest run (no requests) takes {overhead:.2f} s")
-            columns = ("conc", "pytest", "ideal", "of ideal", "bare", "vs bare", "per case")
-            print(" ".join(f"{c:>9}" for c in columns) + "  (pytest - fixed) of per-case bound")
+            parts = {name: best(args.repeats, functools.partial(timed, command, root))
+                     for name, command in STARTUP_PARTS.items()}  # fmt: skip
+            print(
+                f"fixed: a cached pytest run (no requests) takes {overhead:.2f} s; apart: "
+                + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in parts.items())
+            )
+            columns = ("conc", "pytest", "ideal", "of ideal", "bare", "vs bare", "script")
+            print(" ".join(f"{c:>10}" for c in columns) + "  vs script  (pytest - fixed) of ideal")
             for concurrency in args.concurrency:
                 fresh = ("--promptcheck-fresh", f"--promptcheck-concurrency={concurrency}")
                 wall = best(args.repeats, functools.partial(run_pytest, root, *fresh))
                 bare_run = functools.partial(bare_seconds, url, requests, concurrency)
                 bare = best(args.repeats, bare_run)
+                script_run = functools.partial(bare_script_seconds, url, requests, concurrency)
+                script = best(args.repeats, script_run)
                 ideal = requests * latency / concurrency
-                rounds = -(-args.samples // concurrency)
-                bound = args.cases * rounds * latency
                 cells = [f"{wall:.2f}s", f"{ideal:.2f}s", f"{ideal / wall:.0%}", f"{bare:.2f}s"]
-                cells += [f"{bare / wall:.0%}", f"{bound:.2f}s"]
-                share = bound / max(wall - overhead, 1e-9)
-                print(f"{concurrency:>9} " + " ".join(f"{c:>9}" for c in cells) + f"  {share:.0%}")
+                cells += [f"{bare / wall:.0%}", f"{script:.2f}s"]
+                share = ideal / max(wall - overhead, 1e-9)
+                print(
+                    f"{concurrency:>10} "
+                    + " ".join(f"{c:>10}" for c in cells)
+                    + f"  {script / wall:>9.0%}  {share:.0%}"
+                )
             n_run = best(
                 args.repeats,
                 lambda: run_pytest(root, "--promptcheck-fresh", "--promptcheck-model=n"),
