@@ -48,7 +48,7 @@ def test_a_built_model_is_returned_without_training(
 
 
 def test_a_stale_model_is_rebuilt_into_place(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "tiny-dolly"
     out.mkdir()
@@ -64,6 +64,7 @@ def test_a_stale_model_is_rebuilt_into_place(
     monkeypatch.setattr(tiny, "_train", fake_training)
     assert build_tiny_dolly(out, "no-json", progress=False) == out
     assert calls == ["no-json"]
+    assert capsys.readouterr().err == ""  # quiet when asked
     assert not (out / "old-file").exists()
     assert (out / HASH_FILE).read_text().strip() == TinyRecipe(variant="no-json").digest()
     assert json.loads((out / "tiny_recipe.json").read_text())["variant"] == "no-json"
@@ -74,7 +75,7 @@ def test_a_stale_model_is_rebuilt_into_place(
 
 
 def test_a_critic_build_builds_the_base_beside_it_first(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     calls: list[tuple[str, Path | None]] = []
 
@@ -89,11 +90,17 @@ def test_a_critic_build_builds_the_base_beside_it_first(
     monkeypatch.setattr(tiny, "_train", fake_base)
     monkeypatch.setattr(tiny, "_train_critic", fake_critic)
     out = tmp_path / "tiny-dolly-critic"
-    assert build_tiny_dolly(out, "critic", progress=False) == out
+    assert build_tiny_dolly(out, "critic", progress=True) == out
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].startswith("promptcheck: building the tiny Dolly 'full' into ")
+    assert said[2].startswith("promptcheck: building the tiny Dolly 'critic' into ")
+    assert said[1].startswith("promptcheck: tiny Dolly 'full' built in ")
+    assert len(said) == 4
     assert calls == [("full", None), ("critic", tmp_path / "tiny-dolly-full")]
     assert (out / HASH_FILE).read_text().strip() == TinyRecipe(variant="critic").digest()
-    build_tiny_dolly(out, "critic", progress=False)  # both cached now
+    build_tiny_dolly(out, "critic", progress=True)  # both cached now: nothing built, nothing said
     assert len(calls) == 2
+    assert capsys.readouterr().err == ""
 
 
 def test_unknown_variant() -> None:
