@@ -29,7 +29,8 @@ class TinyDollyParams(BaseModel):
     path: str | None = Field(
         None,
         description="Where the checkpoint is built and cached (relative to the declaring file); "
-        "default .promptcheck/models/tiny-dolly-<variant>.",
+        "default .promptcheck/models/tiny-dolly-<variant>. The critic's base is built beside "
+        "it, in tiny-dolly-full.",
     )
     seed: int = Field(0, description="Training seed; another seed is another model.")
     device: str = Field("auto", description="As for the local backend.")
