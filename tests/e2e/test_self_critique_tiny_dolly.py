@@ -21,6 +21,7 @@ import json
 import os
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ pytest.importorskip("transformers")
 from promptcheck.agreement import combine
 from promptcheck.checks.base import Status
 from promptcheck.checks.judging import parse_answer
-from promptcheck.results import JudgeFigures
+from promptcheck.results import CaseResult, JudgeFigures
 from promptcheck.store import Store
 from promptcheck.train.critique import GENERIC_QUESTION
 from promptcheck.train.tiny import TinyRecipe, build_tiny_dolly, is_built
@@ -76,45 +77,48 @@ def tiny_dolly(request: pytest.FixtureRequest) -> Path:
     return path
 
 
-def with_self_critique(suite: dict[str, Any]) -> dict[str, Any]:
-    for case in suite["cases"]:
-        format_checks = len(case["expect"])
-        specific = {
-            "question": QUESTIONS[case["id"]],
-            "agrees_with": "all",
-            "revise": True,
-        }
-        generic = {"question": GENERIC_QUESTION, "agrees_with": list(range(format_checks))}
-        case["expect"] += [{"self_critique": specific}, {"self_critique": generic}]
-    return suite
+def self_critiques(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The family's question over all format checks (revising too), and the generic one."""
+    specific = {"question": QUESTIONS[case["id"]], "agrees_with": "all", "revise": True}
+    every_check = list(range(len(case["expect"])))
+    return [
+        {"self_critique": specific},
+        {"self_critique": {"question": GENERIC_QUESTION, "agrees_with": every_check}},
+    ]
 
 
-def test_tiny_dolly_self_critique_agrees_with_the_format_checks(
-    pytester: pytest.Pytester, tiny_dolly: Path, tmp_path: Path
-) -> None:
+def run_example_suites(
+    pytester: pytest.Pytester,
+    added_checks: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    models: dict[str, Path],
+) -> list[CaseResult]:
+    """The example suites with ``added_checks(case)`` appended to every case, run on the first
+    of ``models`` (local checkpoints by name); the cases as the store recorded them."""
     shutil.copytree(ROOT / "plugins", pytester.path / "plugins")
     shutil.copytree(ROOT / "suites", pytester.path / "suites")
     for path in sorted((pytester.path / "suites").glob("*.yaml")):
         suite = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert {case["id"] for case in suite["cases"]} <= set(QUESTIONS)
-        path.write_text(yaml.safe_dump(with_self_critique(suite), sort_keys=False))
-    pytester.makepyprojecttoml(
-        f"""
-        [tool.promptcheck]
-        model = "tiny"
-        plugins = ["plugins.checks"]
-
-        [tool.promptcheck.models.tiny]
-        backend = "local"
-        path = {json.dumps(str(tiny_dolly))}
-        """
-    )
+        for case in suite["cases"]:
+            case["expect"] += added_checks(case)
+        path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    settings = [f'[tool.promptcheck]\nmodel = "{next(iter(models))}"\nplugins = ["plugins.checks"]']
+    settings += [
+        f'[tool.promptcheck.models.{name}]\nbackend = "local"\npath = {json.dumps(str(path))}'
+        for name, path in models.items()
+    ]
+    pytester.makepyprojecttoml("\n\n".join(settings))
     result = pytester.runpytest_subprocess("--promptcheck", "--promptcheck-no-progress", "suites")
     assert "promptcheck summary" in result.stdout.str(), result.stdout.str()
-
     with Store(pytester.path / ".promptcheck" / "promptcheck.db") as store:
         [run] = store.runs()
-        cases = store.case_results(run.id)
+        return store.case_results(run.id)
+
+
+def test_tiny_dolly_self_critique_agrees_with_the_format_checks(
+    pytester: pytest.Pytester, tiny_dolly: Path, tmp_path: Path
+) -> None:
+    cases = run_example_suites(pytester, self_critiques, {"tiny": tiny_dolly})
     figures: dict[str, list[JudgeFigures]] = {"specific": [], "generic": []}
     per_case = {}
     for case in cases:
@@ -196,43 +200,20 @@ def test_tiny_dolly_answers_its_training_critiques(tiny_dolly: Path, tmp_path: P
         pytest.xfail(f"{right}/{len(records)} training-format critiques answered right")
 
 
-def test_the_critic_as_judge_of_the_base_model(
-    pytester: pytest.Pytester, tiny_dolly: Path, tmp_path: Path
-) -> None:
+def test_the_critic_as_judge_of_the_base_model(pytester: pytest.Pytester, tiny_dolly: Path) -> None:
     """LLM-as-judge with a real local judge: the suites run on the base tiny Dolly, and the critic
     grades each output through the ``judge`` check (``prompt: auto`` asks it in its trained
     wording), paired with all of the case's format checks."""
     base = tiny_dolly.parent / "tiny-dolly-full"  # where the critic build puts its base
     if not (base / "config.json").is_file():
         pytest.skip(f"no base tiny Dolly beside the critic ({base})")
-    shutil.copytree(ROOT / "plugins", pytester.path / "plugins")
-    shutil.copytree(ROOT / "suites", pytester.path / "suites")
-    for path in sorted((pytester.path / "suites").glob("*.yaml")):
-        suite = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for case in suite["cases"]:
-            rubric = {"rubric": QUESTIONS[case["id"]], "model": "critic", "agrees_with": "all"}
-            case["expect"].append({"judge": rubric})
-        path.write_text(yaml.safe_dump(suite, sort_keys=False))
-    pytester.makepyprojecttoml(
-        f"""
-        [tool.promptcheck]
-        model = "base"
-        plugins = ["plugins.checks"]
 
-        [tool.promptcheck.models.base]
-        backend = "local"
-        path = {json.dumps(str(base))}
+    def judged_by_the_critic(case: dict[str, Any]) -> list[dict[str, Any]]:
+        rubric = {"rubric": QUESTIONS[case["id"]], "model": "critic", "agrees_with": "all"}
+        return [{"judge": rubric}]
 
-        [tool.promptcheck.models.critic]
-        backend = "local"
-        path = {json.dumps(str(tiny_dolly))}
-        """
-    )
-    result = pytester.runpytest_subprocess("--promptcheck", "--promptcheck-no-progress", "suites")
-    assert "promptcheck summary" in result.stdout.str(), result.stdout.str()
-    with Store(pytester.path / ".promptcheck" / "promptcheck.db") as store:
-        [run] = store.runs()
-        total = combine([case.judges[0] for case in store.case_results(run.id)])
+    cases = run_example_suites(pytester, judged_by_the_critic, {"base": base, "critic": tiny_dolly})
+    total = combine([case.judges[0] for case in cases])
     agreement = total.agreed / total.compared
     print(
         f"critic judging the base model: {total.agreed}/{total.compared} = {agreement:.1%} "
