@@ -84,7 +84,7 @@ def inverse_regularized_beta(p: float, a: float, b: float) -> float:
     log_norm = _log_beta(a, b)
     low, high = 0.0, 1.0
     x = min(max(_start(p, a, b, log_norm), 1e-300), 1.0 - 1e-16)
-    errors = [math.inf, math.inf]
+    last_error = error_before = math.inf  # |error| one and two steps back
     for _ in range(400):
         error = regularized_beta(x, a, b) - p
         if error == 0.0:
@@ -95,14 +95,14 @@ def inverse_regularized_beta(p: float, a: float, b: float) -> float:
             low = x
         density = math.exp((a - 1.0) * math.log(x) + (b - 1.0) * math.log1p(-x) - log_norm)
         candidate = x - error / density if density > 0.0 and math.isfinite(density) else -1.0
-        slow = abs(error) > errors[-2] / 2  # two Newton steps did not halve the error: bisect
+        slow = abs(error) > error_before / 2  # two Newton steps did not halve the error: bisect
         if slow or not low < candidate < high:
             # in log space while the bracket spans orders of magnitude, so tails are reached
             geometric = low > 0 and high > 4 * low
             candidate = math.sqrt(low) * math.sqrt(high) if geometric else (low + high) / 2
             if low == 0.0:
                 candidate = high / 16
-        errors.append(abs(error))
+        last_error, error_before = abs(error), last_error
         if abs(candidate - x) <= 4e-16 * x or high - low <= 4e-16 * high:
             return candidate
         x = candidate
