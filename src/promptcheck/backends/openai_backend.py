@@ -38,6 +38,12 @@ from promptcheck.backends.base import (
     Message,
     register_backend,
 )
+from promptcheck.backends.openai_transport import (
+    Transport,
+    check_transport,
+    connection_error_behind_timeout,
+    http_client,
+)
 from promptcheck.errors import BackendError
 from promptcheck.formats import END_KEY, dolly_prompt
 
@@ -134,6 +140,11 @@ class OpenAIParams(BaseModel):
         "response_format (json_schema), seed (one fixed seed), top_p, stop, logprobs, or an "
         "endpoint's own (vLLM's top_k, stop_token_ids).",
     )
+    http_client: Transport = Field(
+        default="auto",
+        description="HTTP transport under the client: `aiohttp` (openai's aiohttp extra, less CPU "
+        "per request), `httpx` (the client's default), or `auto`: aiohttp where installed.",
+    )
     price_per_1k_input: float | None = Field(
         default=None, ge=0, description="Price of 1,000 prompt tokens, for the run's cost."
     )
@@ -184,6 +195,7 @@ def build_openai(params: OpenAIParams, context: BackendContext) -> OpenAIBackend
         raise BackendError(
             "the openai backend needs the openai package", hint="pip install 'promptcheck[openai]'"
         ) from None
+    check_transport(openai, params.http_client)
     key = None
     if params.api_key_env is not None:
         import os
@@ -504,6 +516,10 @@ class OpenAIBackend:
     def _failure(self, exc: BaseException) -> Failure:
         """Classify an attempt's exception; its message never contains the API key."""
         openai = self._openai
+        if isinstance(exc, openai.APITimeoutError) and (
+            dropped := connection_error_behind_timeout(exc)
+        ):
+            return Failure(self._scrub(f"connection failed: {_describe(dropped)}"), retryable=True)
         if isinstance(exc, (TimeoutError, openai.APITimeoutError)):
             return Failure(f"timed out after {self.params.timeout_s:g}s", retryable=True)
         if isinstance(exc, openai.APIConnectionError):
@@ -542,6 +558,7 @@ class OpenAIBackend:
                 base_url=params.base_url,
                 timeout=params.timeout_s,
                 max_retries=0,
+                http_client=http_client(self._openai, params.http_client, params.timeout_s),
             )
             slots = params.concurrency
             limit = asyncio.Semaphore(slots) if slots is not None else contextlib.nullcontext()

@@ -4,6 +4,7 @@ and their limits, pacing, usage, and the API key kept out of everything it write
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,16 @@ from promptcheck.backends.openai_backend import OpenAIBackend, OpenAIParams, Pac
 from promptcheck.errors import BackendError
 from promptcheck.formats import dolly_prompt
 
-FAST = {"backoff_s": 0.01, "timeout_s": 2.0}
+FAST: dict[str, Any] = {"backoff_s": 0.01, "timeout_s": 2.0}
+
+
+@pytest.fixture(autouse=True, params=["aiohttp", "httpx"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs over both HTTP transports the client can use."""
+    if request.param == "aiohttp":
+        pytest.importorskip("aiohttp")
+    monkeypatch.setitem(FAST, "http_client", request.param)
+    return str(request.param)
 
 
 def build(server: FakeOpenAI | None = None, **settings: Any) -> OpenAIBackend:
@@ -252,6 +262,34 @@ def test_transient_failures_are_retried_until_the_sample_comes(fault: Fault, fai
     assert generation.text == "GOOD" and generation.error is None
     assert len(server.calls) == failures + 1
     assert backend.usage.retries == failures
+
+
+def test_timeouts_and_dropped_connections_are_told_apart(transport: str) -> None:
+    """aiohttp's dropped connection reaches the client as a timeout; the error says which."""
+
+    def plan(body: dict[str, Any], attempt: int) -> Fault:
+        return Fault(drop=True) if body["seed"] == 1 else Fault(delay_s=2.0)
+
+    with fake_server(plan=plan) as server:
+        backend = build(server, timeout_s=0.5, max_retries=1)
+        [[dropped], [slow]] = run(backend, ask(seeds=(1,)), ask(seeds=(2,)))
+    assert dropped.error is not None and dropped.error.startswith("connection failed"), dropped
+    assert slow.error == "timed out after 0.5s (after 2 attempts)"
+
+
+def test_http_client_aiohttp_without_aiohttp_fails_at_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "aiohttp" else real(name, *a)
+    )
+    with pytest.raises(BackendError, match="aiohttp needs the aiohttp package") as caught:
+        build(http_client="aiohttp")
+    assert "http_client: httpx" in (caught.value.hint or "")
+    with fake_server() as server:  # auto falls back to httpx
+        [[generation]] = run(build(server, http_client="auto"), ask())
+    assert generation.text == "GOOD"
 
 
 def test_retry_after_is_honoured() -> None:
