@@ -198,7 +198,15 @@ def _strategy_values(spec: Mapping[str, Any], seed_text: str) -> list[Any]:
 
 
 def _build_strategy(name: str, kwargs: dict[str, Any]) -> Any:
-    from hypothesis import strategies
+    try:
+        from hypothesis import strategies
+    except ImportError:
+        # An extra: hypothesis's pytest plugin imports all of it at the end of every pytest run
+        # (0.1-0.4 s), a cost a run without strategy variables should not pay.
+        raise ConfigError(
+            f"strategy {name!r} needs the hypothesis package",
+            hint="pip install 'promptcheck[strategies]', or list the values instead",
+        ) from None
 
     factory: Callable[..., Any] = getattr(strategies, name)
     if name == "sampled_from":

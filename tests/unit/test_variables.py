@@ -311,3 +311,11 @@ class TestStrategies:
 
     def test_an_unknown_strategy_gets_a_did_you_mean(self) -> None:
         assert refused({"strategy": "integer"}).hint == "did you mean 'integers'?"
+
+    def test_without_hypothesis_installed_the_error_says_how_to_install_it(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setitem(sys.modules, "hypothesis", None)  # import hypothesis -> ImportError
+        error = refused({"strategy": "integers", "min_value": 1})
+        assert "needs the hypothesis package" in error.message
+        assert error.hint is not None and "promptcheck[strategies]" in error.hint
