@@ -7,10 +7,11 @@ the store, the report: all of it), fresh, at each concurrency:
 
   pytest       wall time of the run, one request per sample (n_per_request: 1)
   ideal        requests x latency / concurrency
-  bare loop    the same 2,000 requests from a bare AsyncOpenAI loop with a semaphore of the same
-               size, in this process: what the client costs without promptcheck
-  bare script  the same loop as a whole process (interpreter start and ``import openai``
-               included): the like-for-like baseline of a whole pytest run
+  bare         the same 2,000 requests from a user's own loop (``chat.completions.create`` under
+               a semaphore of the same size) as a whole process, with the client's default httpx
+               transport and with its aiohttp one (promptcheck's default where installed): the
+               loop's own seconds, and the whole process's (interpreter start and ``import
+               openai`` included), the like-for-like baseline of a whole pytest run
   fixed        the same pytest command answered from the cache (no requests): the fixed cost
                of starting pytest, collecting, recording and reporting, and what it is made of:
                a bare ``pytest`` start with the environment's auto-loaded plugins, ``import
@@ -18,9 +19,15 @@ the store, the report: all of it), fresh, at each concurrency:
                share pydantic, so their sum overstates the whole)
   n            the run with n honoured (n_per_request: 50): 40 requests of 50 samples
 
+Every run and baseline uses ``--python`` (default: this interpreter). A user's install
+(``python -m venv V && V/bin/pip install '.[openai]'``) is the fair one: this development
+environment also auto-loads the pytest plugins of hypothesis, anyio's trio backend and xdist.
+The children may write bytecode caches even where PYTHONDONTWRITEBYTECODE is set here, as Python
+does on any machine that allows it.
+
 Goals (issue 5): >= 80% of ideal at concurrency 8; no worse than the bare loop at 64; with n,
 the 2,000 samples in about 40 requests' time.
-Usage: python benchmarks/openai_client.py [--cases 40] [--samples 50] [--latency-ms 50]
+Usage: python benchmarks/openai_client.py [--python V/bin/python] [--repeats 3] [--cases 40]
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -63,21 +71,27 @@ def write_project(root: Path, url: str, cases: int, samples: int) -> None:
     (root / "suites" / "bench.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
 
 
-def run_pytest(root: Path, *options: str) -> float:
-    command = [sys.executable, "-m", "pytest", "--promptcheck", "-q", "-p", "no:cacheprovider"]
+def run_pytest(python: str, root: Path, *options: str) -> float:
+    command = [python, "-m", "pytest", "--promptcheck", "-q", "-p", "no:cacheprovider"]
     command += ["--promptcheck-no-progress", *options, "suites"]
     started = time.perf_counter()
-    completed = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        command, cwd=root, capture_output=True, text=True, check=False, env=CHILD_ENV
+    )
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
         sys.exit(f"pytest failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
     return elapsed
 
 
-async def bare_loop(url: str, requests: int, concurrency: int) -> float:
+async def bare_loop(url: str, requests: int, concurrency: int, transport: str) -> float:
+    """A user's own loop: ``chat.completions.create`` under a semaphore; seconds of the loop."""
     import openai
 
-    client = openai.AsyncOpenAI(base_url=url, api_key="unused", max_retries=0, timeout=60)
+    http_client = openai.DefaultAioHttpClient() if transport == "aiohttp" else None
+    client = openai.AsyncOpenAI(
+        base_url=url, api_key="unused", max_retries=0, timeout=60, http_client=http_client
+    )
     limit = asyncio.Semaphore(concurrency)
 
     async def one(index: int) -> None:
@@ -97,17 +111,25 @@ async def bare_loop(url: str, requests: int, concurrency: int) -> float:
         return time.perf_counter() - started
 
 
-def bare_seconds(url: str, requests: int, concurrency: int) -> float:
-    return asyncio.run(bare_loop(url, requests, concurrency))
-
-
-def bare_script_seconds(url: str, requests: int, concurrency: int) -> float:
-    """The bare loop in a fresh interpreter, timed from process start to exit."""
+def bare_script(python: str, url: str, requests: int, concurrency: int, transport: str) -> Bare:
+    """The bare loop as a whole process: the loop's own seconds, and the process's."""
     code = (
-        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-        f"import openai_client; openai_client.bare_seconds({url!r}, {requests}, {concurrency})"
+        f"import sys, asyncio; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        "import openai_client; "
+        f"print(asyncio.run(openai_client.bare_loop({url!r}, {requests}, {concurrency}, "
+        f"{transport!r})))"
     )
-    return timed(["-c", code], ROOT)
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=True, env=CHILD_ENV
+    )
+    return Bare(float(completed.stdout.strip()), time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class Bare:
+    loop_s: float
+    process_s: float
 
 
 #: Pieces of the fixed cost, each timed in a fresh interpreter.
@@ -118,10 +140,15 @@ STARTUP_PARTS: dict[str, list[str]] = {
     "import promptcheck.session": ["-c", "import promptcheck.session"],
 }  # fmt: skip
 
+#: The children may keep bytecode caches, as on any machine where Python may write them: without
+#: them every run compiles pytest's rewritten plugin modules (promptcheck's, hypothesis's) again.
+TRANSPORTS = ("httpx", "aiohttp")
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
-def timed(arguments: list[str], cwd: Path) -> float:
+
+def timed(python: str, arguments: list[str], cwd: Path) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, *arguments], cwd=cwd, capture_output=True, check=False)
+    subprocess.run([python, *arguments], cwd=cwd, capture_output=True, check=False, env=CHILD_ENV)
     return time.perf_counter() - started
 
 
@@ -130,14 +157,38 @@ def best(repeats: int, measure: Callable[[], float]) -> float:
     return min(measure() for _ in range(repeats))
 
 
+def best_bare(repeats: int, measure: Callable[[], Bare]) -> Bare:
+    runs = [measure() for _ in range(repeats)]
+    return Bare(min(r.loop_s for r in runs), min(r.process_s for r in runs))
+
+
+def describe_environment(python: str) -> str:
+    code = (
+        "import importlib.metadata as m\n"
+        "def v(name):\n"
+        "    try: return m.version(name)\n"
+        "    except m.PackageNotFoundError: return 'not installed'\n"
+        "print(', '.join(f'{n} {v(n)}' for n in ('openai', 'aiohttp', 'hypothesis')))"
+    )
+    completed = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    return f"{python}: {completed.stdout.strip()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=40)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 64])
-    parser.add_argument("--repeats", type=int, default=2, help="best of this many runs")
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter of the runs and baselines: a user's install (pip install "
+        "'promptcheck[openai]') rather than this development environment",
+    )
     args = parser.parse_args()
+    python = args.python
     requests = args.cases * args.samples
     latency = args.latency_ms / 1000
     server = subprocess.Popen(
@@ -154,35 +205,40 @@ def main() -> None:
             env_note = f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
             shape = f"{requests} samples ({args.cases} cases x {args.samples})"
             print(f"{shape}, {args.latency_ms:g} ms per request; {env_note}")
-            run_pytest(root)  # fills the cache, for the overhead runs
-            overhead = best(args.repeats, lambda: run_pytest(root))
-            parts = {name: best(args.repeats, functools.partial(timed, command, root))
+            print(describe_environment(python))
+            run_pytest(python, root)  # fills the cache (and the bytecode caches)
+            overhead = best(args.repeats, lambda: run_pytest(python, root))
+            parts = {name: best(args.repeats, functools.partial(timed, python, command, root))
                      for name, command in STARTUP_PARTS.items()}  # fmt: skip
             print(
                 f"fixed: a cached pytest run (no requests) takes {overhead:.2f} s; apart: "
                 + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in parts.items())
             )
-            columns = ("conc", "pytest", "ideal", "of ideal", "bare", "vs bare", "script")
-            print(" ".join(f"{c:>10}" for c in columns) + "  vs script  (pytest - fixed) of ideal")
+            print(
+                "bare: a user's own AsyncOpenAI loop (chat.completions.create under a semaphore) "
+                "as a whole process; 'loop' is its loop alone, 'process' the whole process"
+            )
+            header = ["conc", "ideal", "pytest", "of ideal"]
+            for transport in TRANSPORTS:
+                header += [f"bare {transport} loop", "process", "pytest vs it"]
+            print(" | ".join(header) + " | (pytest - fixed) of ideal")
             for concurrency in args.concurrency:
                 fresh = ("--promptcheck-fresh", f"--promptcheck-concurrency={concurrency}")
-                wall = best(args.repeats, functools.partial(run_pytest, root, *fresh))
-                bare_run = functools.partial(bare_seconds, url, requests, concurrency)
-                bare = best(args.repeats, bare_run)
-                script_run = functools.partial(bare_script_seconds, url, requests, concurrency)
-                script = best(args.repeats, script_run)
+                wall = best(args.repeats, functools.partial(run_pytest, python, root, *fresh))
                 ideal = requests * latency / concurrency
-                cells = [f"{wall:.2f}s", f"{ideal:.2f}s", f"{ideal / wall:.0%}", f"{bare:.2f}s"]
-                cells += [f"{bare / wall:.0%}", f"{script:.2f}s"]
+                cells = [str(concurrency), f"{ideal:.2f}s", f"{wall:.2f}s", f"{ideal / wall:.0%}"]
+                for transport in TRANSPORTS:
+                    measure = functools.partial(
+                        bare_script, python, url, requests, concurrency, transport
+                    )
+                    bare = best_bare(args.repeats, measure)
+                    cells += [f"{bare.loop_s:.2f}s", f"{bare.process_s:.2f}s"]
+                    cells.append(f"{bare.process_s / wall:.0%}")
                 share = ideal / max(wall - overhead, 1e-9)
-                print(
-                    f"{concurrency:>10} "
-                    + " ".join(f"{c:>10}" for c in cells)
-                    + f"  {script / wall:>9.0%}  {share:.0%}"
-                )
+                print(" | ".join(cells) + f" | {share:.0%}")
             n_run = best(
                 args.repeats,
-                lambda: run_pytest(root, "--promptcheck-fresh", "--promptcheck-model=n"),
+                lambda: run_pytest(python, root, "--promptcheck-fresh", "--promptcheck-model=n"),
             )
             n_requests = args.cases  # one request of n = samples per case
             print(
