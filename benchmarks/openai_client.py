@@ -17,6 +17,8 @@ the store, the report: all of it), fresh, at each concurrency:
                a bare ``pytest`` start with the environment's auto-loaded plugins, ``import
                openai`` and ``import promptcheck.session``, each in a fresh interpreter (they
                share pydantic, so their sum overstates the whole)
+  floor        the same requests as raw HTTP/1.1 from this process, no client library: what
+               the fake server allows
   n            the run with n honoured (n_per_request: 50): 40 requests of 50 samples
 
 Every run and baseline uses ``--python`` (default: this interpreter). A user's install
@@ -44,6 +46,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -109,6 +112,37 @@ async def bare_loop(url: str, requests: int, concurrency: int, transport: str) -
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(requests)))
         return time.perf_counter() - started
+
+
+async def raw_loop(url: str, requests: int, concurrency: int) -> float:
+    """The server's floor: raw HTTP/1.1 over ``concurrency`` keep-alive connections, no client
+    library; seconds of the loop."""
+    parsed = urlsplit(url)
+    assert parsed.hostname is not None and parsed.port is not None
+    body = json.dumps({"model": "fake", "messages": [{"role": "user", "content": "GOOD"}]})
+    head = (
+        f"POST {parsed.path}/chat/completions HTTP/1.1\r\nhost: {parsed.netloc}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    )
+    message = (head + body).encode()
+    remaining = iter(range(requests))
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
+        for _ in remaining:
+            writer.write(message)
+            headers = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+            length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
+            await reader.readexactly(length)
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def raw_seconds(url: str, requests: int, concurrency: int) -> float:
+    return asyncio.run(raw_loop(url, requests, concurrency))
 
 
 def bare_script(python: str, url: str, requests: int, concurrency: int, transport: str) -> Bare:
@@ -222,6 +256,7 @@ def main() -> None:
             for transport in TRANSPORTS:
                 header += [f"bare {transport} loop", "process", "pytest vs it"]
             print(" | ".join(header) + " | (pytest - fixed) of ideal")
+            floors: list[str] = []
             for concurrency in args.concurrency:
                 fresh = ("--promptcheck-fresh", f"--promptcheck-concurrency={concurrency}")
                 wall = best(args.repeats, functools.partial(run_pytest, python, root, *fresh))
@@ -236,6 +271,13 @@ def main() -> None:
                     cells.append(f"{bare.process_s / wall:.0%}")
                 share = ideal / max(wall - overhead, 1e-9)
                 print(" | ".join(cells) + f" | {share:.0%}")
+                raw_run = functools.partial(raw_seconds, url, requests, concurrency)
+                raw = best(args.repeats, raw_run)
+                floors.append(f"{raw:.2f}s at {concurrency} ({ideal / raw:.0%} of ideal)")
+            print(
+                "the server's floor (raw HTTP/1.1, no client library, in process): "
+                + ", ".join(floors)
+            )
             n_run = best(
                 args.repeats,
                 lambda: run_pytest(python, root, "--promptcheck-fresh", "--promptcheck-model=n"),
