@@ -12,8 +12,9 @@ the store, the report: all of it), fresh, at each concurrency:
                transport and with its aiohttp one (promptcheck's default where installed): the
                loop's own seconds, and the whole process's (interpreter start and ``import
                openai`` included), the like-for-like baseline of a whole pytest run
-  fixed        the same pytest command answered from the cache (no requests): the fixed cost
-               of starting pytest, collecting, recording and reporting, and what it is made of:
+  fixed        the same pytest command answered from the cache (no requests, and no ``import
+               openai``: the client is imported at the first request): the fixed cost of
+               starting pytest, collecting, recording and reporting, and what it is made of:
                a bare ``pytest`` start with the environment's auto-loaded plugins, ``import
                openai`` and ``import promptcheck.session``, each in a fresh interpreter (they
                share pydantic, so their sum overstates the whole)

@@ -3,7 +3,8 @@
 OpenAI itself, vLLM, TGI, Ollama, llama.cpp's server and ``promptcheck serve`` all speak this API,
 so one backend covers hosted models and self-hosted checkpoints alike (docs/hosted-apis.md).
 
-The client is imported inside :func:`build_openai`, so listing backends never imports it. Its own
+The client is imported at the first request, so listing backends, and a run answered from the
+cache, never import it. Its own
 retries are switched off and this backend retries instead, because only here can a failure that
 outlasts the retries become *error samples*: the runner reports those and never counts them
 against conformance, and the run goes on. Requests go through the client's generic ``post``
@@ -20,7 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
+import importlib.util
 import math
+import os
 import random
 import re
 import time
@@ -187,19 +191,17 @@ class OpenAIParams(BaseModel):
 def build_openai(params: OpenAIParams, context: BackendContext) -> OpenAIBackend:
     """An OpenAI-compatible endpoint (OpenAI, vLLM, TGI, Ollama, llama.cpp, promptcheck serve).
 
-    Fails at once, before any request, when the key's environment variable is not set.
+    Fails at once, before any request, when the client is not installed or the key's
+    environment variable is not set. The client itself is imported at the first request, so a
+    run answered from the cache does without it (``import openai`` takes most of a second).
     """
-    try:
-        import openai
-    except ImportError:
+    if importlib.util.find_spec("openai") is None:
         raise BackendError(
             "the openai backend needs the openai package", hint="pip install 'promptcheck[openai]'"
-        ) from None
-    check_transport(openai, params.http_client)
+        )
+    check_transport(params.http_client)
     key = None
     if params.api_key_env is not None:
-        import os
-
         key = os.environ.get(params.api_key_env)
         if not key:
             raise BackendError(
@@ -207,7 +209,7 @@ def build_openai(params: OpenAIParams, context: BackendContext) -> OpenAIBackend
                 hint=f"export {params.api_key_env}=... before the run, or write "
                 "`api_key_env: null` for an endpoint that takes no key",
             )
-    return OpenAIBackend(params, openai, key)
+    return OpenAIBackend(params, key)
 
 
 @dataclass
@@ -295,7 +297,7 @@ class OpenAIBackend:
     retries and tokens (and the cost, when prices are configured) for the session.
     """
 
-    def __init__(self, params: OpenAIParams, openai: ModuleType, api_key: str | None) -> None:
+    def __init__(self, params: OpenAIParams, api_key: str | None) -> None:
         self.params = params
         self.usage = Usage(
             price_per_1k_input=params.price_per_1k_input,
@@ -303,11 +305,16 @@ class OpenAIBackend:
         )
         #: None until a request with n > 1 shows whether the endpoint honours ``n``.
         self.n_honoured: bool | None = None if params.n_per_request > 1 else False
-        self._openai = openai
         self._api_key = api_key
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
         )
+
+    @functools.cached_property
+    def _openai(self) -> ModuleType:
+        import openai
+
+        return openai
 
     def __repr__(self) -> str:
         where = self.params.base_url or "the OpenAI API"

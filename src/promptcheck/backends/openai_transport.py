@@ -23,20 +23,20 @@ from promptcheck.errors import BackendError
 Transport = Literal["auto", "aiohttp", "httpx"]
 
 
-def check_transport(openai: ModuleType, transport: Transport) -> None:
+def check_transport(transport: Transport) -> None:
     """Refuse ``aiohttp`` where it is not installed, before any request is made."""
-    if transport == "aiohttp" and not _aiohttp_usable(openai):
-        raise BackendError(
-            "http_client: aiohttp needs the aiohttp package "
-            "(and an openai client recent enough to use it)",
-            hint="pip install 'openai[aiohttp]' (or 'promptcheck[openai]'), "
-            "or write `http_client: httpx`",
-        )
+    if transport == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
+        raise _unusable()
 
 
 def http_client(openai: ModuleType, transport: Transport, timeout_s: float) -> object | None:
     """The ``http_client`` to give ``AsyncOpenAI``; None keeps the client's own httpx one."""
-    if transport == "httpx" or not _aiohttp_usable(openai):
+    if transport == "httpx":
+        return None
+    usable = hasattr(openai, "DefaultAioHttpClient")  # openai >= 1.8x
+    if not (usable and importlib.util.find_spec("aiohttp") is not None):
+        if transport == "aiohttp":
+            raise _unusable()
         return None
     client: object = openai.DefaultAioHttpClient(timeout=timeout_s)
     return client
@@ -54,7 +54,10 @@ def connection_error_behind_timeout(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _aiohttp_usable(openai: ModuleType) -> bool:
-    """aiohttp is installed and the client is recent enough to use it."""
-    has_client = hasattr(openai, "DefaultAioHttpClient")
-    return has_client and importlib.util.find_spec("aiohttp") is not None
+def _unusable() -> BackendError:
+    return BackendError(
+        "http_client: aiohttp needs the aiohttp package "
+        "(and an openai client recent enough to use it)",
+        hint="pip install 'openai[aiohttp]' (or 'promptcheck[openai]'), "
+        "or write `http_client: httpx`",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -98,6 +99,24 @@ def test_extra_cannot_carry_secrets_or_override_the_backend(
 ) -> None:
     with pytest.raises(ValidationError, match=match):
         OpenAIParams.model_validate({"model": "m", "extra": extra})
+
+
+def test_the_client_is_imported_at_the_first_request_not_at_build() -> None:
+    """A run answered from the cache never pays for ``import openai`` (most of a second)."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from promptcheck.backends.base import BACKENDS, BackendContext\n"
+        "import promptcheck.backends.openai_backend\n"
+        "entry = BACKENDS.get('openai')\n"
+        "params = entry.params.model_validate({'model': 'm', 'api_key_env': None})\n"
+        "backend = entry.build(params, BackendContext(Path('.')))\n"
+        "print(repr(backend), 'openai' in sys.modules)\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.strip() == "OpenAIBackend('m' at the OpenAI API, mode=chat) False"
 
 
 def test_a_missing_key_fails_at_build_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
