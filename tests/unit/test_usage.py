@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from promptcheck.backends.base import BackendContext
-from promptcheck.backends.openai_backend import OpenAIParams, Usage, build_openai
+from promptcheck.backends.openai_backend import build_openai
+from promptcheck.backends.openai_pacing import Usage
+from promptcheck.backends.openai_params import OpenAIParams
 from promptcheck.backends.sampler import SamplerUsage
 from promptcheck.cli import main
 from promptcheck.migration import compare_results

@@ -4,36 +4,32 @@ OpenAI itself, vLLM, TGI, Ollama, llama.cpp's server and ``promptcheck serve`` a
 so one backend covers hosted models and self-hosted checkpoints alike (docs/hosted-apis.md).
 
 The client is imported at the first request, so listing backends, and a run answered from the
-cache, never import it. Its own
-retries are switched off and this backend retries instead, because only here can a failure that
-outlasts the retries become *error samples*: the runner reports those and never counts them
-against conformance, and the run goes on. Requests go through the client's generic ``post``
-(its auth, transport, timeouts and error types) with a body built here, and answers are read as
-plain JSON, which tolerates what compatible servers leave out and costs less CPU per request.
+cache, never import it. Its own retries are switched off and this backend retries instead,
+because only here can a failure that outlasts the retries become *error samples*: the runner
+reports those and never counts them against conformance, and the run goes on. Requests go
+through the client's generic ``post`` (its auth, transport, timeouts and error types) with a
+body built here, and answers are read as plain JSON, which tolerates what compatible servers
+leave out and costs less CPU per request.
 
 The API key is read from the environment when the client is built and is held by the client
 alone; it is not a parameter, so it never reaches the store, a cache key or a report, and it is
-scrubbed from every error message kept.
+scrubbed from every error message kept. The settings are in :mod:`openai_params`, usage and
+pacing in :mod:`openai_pacing`, the HTTP transport in :mod:`openai_transport`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import functools
 import importlib.util
-import math
 import os
 import random
-import re
 import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import TYPE_CHECKING, Any
 
 from promptcheck.backends.base import (
     BackendContext,
@@ -42,8 +38,14 @@ from promptcheck.backends.base import (
     Message,
     register_backend,
 )
+from promptcheck.backends.openai_pacing import (
+    Pacer,
+    Usage,
+    estimated_tokens,
+    retry_after_seconds,
+)
+from promptcheck.backends.openai_params import OpenAIParams
 from promptcheck.backends.openai_transport import (
-    Transport,
     check_transport,
     connection_error_behind_timeout,
     http_client,
@@ -54,137 +56,9 @@ from promptcheck.formats import END_KEY, dolly_prompt
 if TYPE_CHECKING:
     from types import ModuleType
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: Body fields the backend writes itself; ``extra`` may not set them.
-_OWN_FIELDS = frozenset({"model", "messages", "prompt", "n", "stream", "stream_options"})
-_SECRET_FIELD = re.compile(r"api[_-]?key|authorization|secret|password", re.IGNORECASE)
 #: HTTP statuses worth another attempt: request timeout, lock conflict, rate limit, server errors.
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 _SEED_MASK = (1 << 63) - 1
-
-
-class OpenAIParams(BaseModel):
-    """Settings of a ``backend: openai`` model (a suite's ``models:`` entry, minus ``backend``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str = Field(
-        min_length=1,
-        description="Model name as the endpoint knows it (gpt-4o-mini, vLLM's served model name).",
-    )
-    base_url: str | None = Field(
-        default=None,
-        description="Endpoint root, usually ending in /v1 (http://127.0.0.1:8000/v1); default: "
-        "the client's (OpenAI, or the OPENAI_BASE_URL environment variable).",
-    )
-    api_key_env: str | None = Field(
-        default="OPENAI_API_KEY",
-        description="Environment variable that holds the API key (read at start, never stored "
-        'or reported); null (or "" in TOML) for endpoints that take no key.',
-    )
-    mode: Literal["chat", "completions"] = Field(
-        default="chat", description="`chat` (/chat/completions) or `completions` (/completions)."
-    )
-    template: Literal["raw", "dolly"] = Field(
-        default="raw",
-        description="completions mode: `dolly` renders Dolly's instruction format here and stops "
-        "at `### End` (a Dolly checkpoint behind vLLM); `raw` sends the prompt as it is.",
-    )
-    n_per_request: int = Field(
-        default=16,
-        ge=1,
-        le=128,
-        description="Most samples asked for in one request with `n`; 1 sends one request per "
-        "sample, each with its own seed. An endpoint that returns fewer choices than asked is "
-        "noticed, and then asked for one sample per request.",
-    )
-    send_seed: bool = Field(
-        default=True,
-        description="Send each request's seed (`seed`), so endpoints that honour it reproduce "
-        "samples; with n > 1 the request carries its first sample's seed.",
-    )
-    concurrency: int | None = Field(
-        default=None,
-        ge=1,
-        le=4096,
-        description="Most requests in flight for this model, whatever the runner's "
-        "--promptcheck-concurrency (which bounds each case's requests); default: no own cap.",
-    )
-    timeout_s: float = Field(default=60.0, gt=0, le=3600, description="Time limit of a request.")
-    max_retries: int = Field(
-        default=5,
-        ge=0,
-        le=50,
-        description="Further attempts after a 429, a 5xx, a timeout or a dropped connection.",
-    )
-    backoff_s: float = Field(
-        default=0.5, gt=0, le=60, description="Wait before the first retry; doubled each retry."
-    )
-    max_wait_s: float = Field(
-        default=60.0,
-        gt=0,
-        le=3600,
-        description="Longest wait between attempts; a longer Retry-After ends the retries.",
-    )
-    rpm: int | None = Field(default=None, ge=1, description="Requests per minute, at most.")
-    tpm: int | None = Field(
-        default=None,
-        ge=1,
-        description="Tokens per minute, at most, counted as OpenAI does when a request is sent: "
-        "the prompt (estimated) plus max_tokens for every sample asked for.",
-    )
-    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = Field(
-        default="max_tokens",
-        description="Name the token limit is sent under (reasoning models want "
-        "max_completion_tokens).",
-    )
-    extra: dict[str, Any] = Field(
-        default_factory=dict,
-        description="More request fields, sent as given and overriding the case's: "
-        "response_format (json_schema), seed (one fixed seed), top_p, stop, logprobs, or an "
-        "endpoint's own (vLLM's top_k, stop_token_ids).",
-    )
-    http_client: Transport = Field(
-        default="auto",
-        description="HTTP transport under the client: `aiohttp` (openai's aiohttp extra, less CPU "
-        "per request), `httpx` (the client's default), or `auto`: aiohttp where installed.",
-    )
-    price_per_1k_input: float | None = Field(
-        default=None, ge=0, description="Price of 1,000 prompt tokens, for the run's cost."
-    )
-    price_per_1k_output: float | None = Field(
-        default=None, ge=0, description="Price of 1,000 completion tokens, for the run's cost."
-    )
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"https?://[^/\s]+", value):
-            raise ValueError("base_url must be an http:// or https:// URL")
-        return value
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _env_name(cls, value: str | None) -> str | None:
-        # The value is never quoted back: a key pasted here by mistake must not reach a report.
-        if value == "":
-            return None  # TOML has no null
-        if value is not None and not _ENV_NAME.fullmatch(value):
-            raise ValueError(
-                "api_key_env names an environment variable (letters, digits, _), not the key "
-                "itself; export the key and write its variable's name here"
-            )
-        return value
-
-    @field_validator("extra")
-    @classmethod
-    def _extra_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            if _SECRET_FIELD.search(key):
-                raise ValueError(f"extra.{key}: secrets do not belong in a suite; use api_key_env")
-            if key in _OWN_FIELDS:
-                raise ValueError(f"extra.{key} is set by the backend and cannot be overridden")
-        return value
 
 
 @register_backend("openai", OpenAIParams)
@@ -210,64 +84,6 @@ def build_openai(params: OpenAIParams, context: BackendContext) -> OpenAIBackend
                 "`api_key_env: null` for an endpoint that takes no key",
             )
     return OpenAIBackend(params, key)
-
-
-@dataclass
-class Usage:
-    """What a model has cost so far: requests, attempts, tokens as the endpoint counted them."""
-
-    requests: int = 0
-    retries: int = 0
-    failed_requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    price_per_1k_input: float | None = None
-    price_per_1k_output: float | None = None
-
-    @property
-    def cost(self) -> float | None:
-        """The price of the tokens used, when both prices are configured."""
-        if self.price_per_1k_input is None or self.price_per_1k_output is None:
-            return None
-        return (
-            self.prompt_tokens * self.price_per_1k_input
-            + self.completion_tokens * self.price_per_1k_output
-        ) / 1000
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "retries": self.retries,
-            "failed_requests": self.failed_requests,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cost": self.cost,
-        }
-
-
-class Pacer:
-    """Spaces requests out to stay under a per-minute budget (of requests, or of tokens).
-
-    A token bucket holding one second of budget, allowed to go into debt: a request reserves its
-    cost at once and waits until the debt is paid, so requests keep their order, one request
-    bigger than the bucket still goes, and the rate over any minute stays within the budget.
-    Providers enforce per-minute limits over shorter windows too, so a minute's budget is never
-    spent in a burst.
-    """
-
-    def __init__(self, per_minute: float) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = max(self.rate, 1.0)
-        self.level = self.capacity
-        self.updated = time.monotonic()
-
-    def reserve(self, cost: float) -> float:
-        """Take ``cost`` from the budget; returns the seconds to wait before sending."""
-        now = time.monotonic()
-        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
-        self.updated = now
-        self.level -= cost
-        return 0.0 if self.level >= 0 else -self.level / self.rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +231,7 @@ class OpenAIBackend:
             payload["seed"] = seeds[0] & _SEED_MASK
         path = "/chat/completions" if params.mode == "chat" else "/completions"
         options = {"timeout": params.timeout_s}
-        cost = _estimated_tokens(shown, body, len(seeds), params.max_tokens_field)
+        cost = estimated_tokens(shown, body, len(seeds), params.max_tokens_field)
         failure = Failure("no attempt was made", retryable=False)
         for attempt in range(params.max_retries + 1):
             if attempt:
@@ -547,7 +363,7 @@ class OpenAIBackend:
                 retryable = False
             detail = body.get("message") if isinstance(body.get("message"), str) else exc.message
             message = self._scrub(f"HTTP {status}: {_first_line(str(detail))}")
-            return Failure(message, retryable, _retry_after(headers) if retryable else None)
+            return Failure(message, retryable, retry_after_seconds(headers) if retryable else None)
         if isinstance(exc, (openai.OpenAIError, ValueError, TypeError, AttributeError)):
             # A malformed answer (not JSON, no choices): retrying would get the same.
             return Failure(self._scrub(f"unusable response: {_describe(exc)}"), retryable=False)
@@ -578,39 +394,6 @@ class OpenAIBackend:
                 state.pacers.append((Pacer(params.tpm), True))
             self._states[loop] = state
         return state
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds the server asked to wait: ``retry-after-ms``, or ``retry-after`` in seconds or as
-    an HTTP date."""
-    value = headers.get("retry-after-ms")
-    if value is not None:
-        try:
-            milliseconds = float(value)
-        except ValueError:
-            milliseconds = math.nan
-        if math.isfinite(milliseconds) and milliseconds >= 0:
-            return milliseconds / 1000
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _estimated_tokens(shown: str, body: Mapping[str, Any], n: int, limit_field: str) -> float:
-    """Tokens a request counts against a tpm limit when sent: ~4 characters per prompt token,
-    plus the completion limit for every sample asked for."""
-    limit = body.get(limit_field)
-    completion = limit if isinstance(limit, int) else 0
-    return len(shown) / 4 + 8 + completion * n
 
 
 def _with_context(text: str, context: str | None) -> str:

@@ -28,7 +28,9 @@ from promptcheck.backends.base import (
     Message,
     SamplingParams,
 )
-from promptcheck.backends.openai_backend import OpenAIBackend, OpenAIParams, Pacer, _retry_after
+from promptcheck.backends.openai_backend import OpenAIBackend
+from promptcheck.backends.openai_pacing import Pacer, retry_after_seconds
+from promptcheck.backends.openai_params import OpenAIParams
 from promptcheck.errors import BackendError
 from promptcheck.formats import dolly_prompt
 
@@ -369,7 +371,7 @@ def test_a_retry_after_beyond_max_wait_ends_the_retries() -> None:
     ],
 )
 def test_retry_after_forms(headers: dict[str, str], seconds: float | None) -> None:
-    assert _retry_after(headers) == seconds
+    assert retry_after_seconds(headers) == seconds
 
 
 # --- limits ----------------------------------------------------------------------------------
