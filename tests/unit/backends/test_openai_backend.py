@@ -298,6 +298,18 @@ def test_timeouts_and_dropped_connections_are_told_apart(transport: str) -> None
     assert slow.error == "timed out after 0.5s (after 2 attempts)"
 
 
+def test_without_the_client_installed_the_model_fails_at_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "openai" else real(name, *a)
+    )
+    with pytest.raises(BackendError, match="needs the openai package") as caught:
+        build()
+    assert "promptcheck[openai]" in (caught.value.hint or "")
+
+
 def test_http_client_aiohttp_without_aiohttp_fails_at_build(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
