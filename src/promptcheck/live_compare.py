@@ -185,6 +185,5 @@ def judge_report(
             )
         )
 
-    # the runner's own loop: backends (an HTTP client, a local model's batcher) keep loop state
-    checks = runner._loop.run_until_complete(every())
+    checks = runner.run(every())
     return with_pairwise(report, dict(zip(names, checks, strict=True)))

@@ -13,9 +13,9 @@ import hashlib
 import inspect
 import json
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from promptcheck.agreement import judge_figures
 from promptcheck.backends.base import (
@@ -33,6 +33,8 @@ from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutc
 from promptcheck.sequential import ComparisonMonitor, Decision, ThresholdMonitor
 from promptcheck.stats import ThresholdVerdict, threshold_verdict
 from promptcheck.suite import CaseSpec, Combination, CompiledCheck, ModelConfig
+
+T = TypeVar("T")
 
 #: Whether each revising check's revised output conforms, by (sample index, check index).
 Revisions = dict[tuple[int, int], bool | None]
@@ -364,6 +366,11 @@ class Runner:
             return list(await asyncio.gather(*(self.acompare_case(job) for job in jobs)))
 
         return self._loop.run_until_complete(every())
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run other work that asks this runner's backends (the pairwise judge) on its loop:
+        backends keep per-loop state (an HTTP client, a local model's batcher)."""
+        return self._loop.run_until_complete(work)
 
     def close(self) -> None:
         if self._loop.is_closed():
