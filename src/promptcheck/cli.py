@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="export the run with all samples")
     show.set_defaults(func=_show)
 
-    from promptcheck.migration import add_commands as add_migration_commands
+    from promptcheck.compare_command import add_commands as add_migration_commands
     from promptcheck.serve.commands import add_commands as add_serve_commands
 
     add_migration_commands(commands)

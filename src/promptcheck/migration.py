@@ -25,18 +25,15 @@ diagnosis too: it changes neither a case's verdict nor the exit status, because 
 reliability is not measured here and its per-case verdicts are not held to the suite's
 false-alarm rate as the conformance verdicts are (docs/judges.md).
 
-The ``compare`` subcommand (:func:`add_commands`) is the command-line face of
-:func:`compare_runs`.
+The ``compare`` subcommand (:mod:`promptcheck.compare_command`) is the command-line face of
+:func:`compare_runs`; :mod:`promptcheck.report.migration_text` writes the report for a terminal.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import enum
-import sys
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from promptcheck.compare import (
@@ -47,10 +44,10 @@ from promptcheck.compare import (
     compare_rates,
     decide,
 )
-from promptcheck.errors import ConfigError, PromptcheckError, StoreError
+from promptcheck.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
-    from promptcheck.checks.pairwise import PairwiseCheck, PairwiseParams
+    from promptcheck.checks.pairwise import PairwiseCheck
     from promptcheck.results import CaseResult
     from promptcheck.store import RunSummary, Store
 
@@ -62,10 +59,8 @@ __all__ = [
     "FailOn",
     "MigrationReport",
     "Side",
-    "add_commands",
     "compare_results",
     "compare_runs",
-    "text_lines",
     "with_pairwise",
 ]
 
@@ -464,315 +459,3 @@ def _warnings(report: MigrationReport) -> Iterable[str]:
 def _listing(names: Sequence[str]) -> str:
     shown = ", ".join(names[:_LISTED])
     return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
-
-
-# -- terminal text ------------------------------------------------------------------------------
-
-
-def rate_cell(k: int, n: int, interval: tuple[float, float]) -> str:
-    """``k/n = rate [low-high]`` with percentages: the form every report shares."""
-    if n == 0:
-        return "no scored samples"
-    low, high = interval
-    return f"{k}/{n} = {percent(k / n)} [{percent(low)}-{percent(high)}]"
-
-
-def difference_cell(comparison: Comparison) -> str:
-    """The difference in percentage points with Newcombe's interval."""
-    low, high = comparison.interval
-    return f"{100 * comparison.difference:+.1f} pp [{100 * low:+.1f}, {100 * high:+.1f}]"
-
-
-def percent(value: float) -> str:
-    """A rate as a percentage with one decimal, as the terminal summary writes it."""
-    return f"{100 * value:.1f}%"
-
-
-def run_line(role: str, run: RunSummary) -> str:
-    label = f", label {run.label}" if run.label else ""
-    commit = f", commit {run.git_commit[:12]}" if run.git_commit else ""
-    return f"{role} {run.id} (model {run.model}{label}{commit})"
-
-
-def text_lines(report: MigrationReport) -> list[str]:
-    """The comparison for a terminal: a table of every case, worst news first."""
-    s = report.settings
-    lines = [
-        run_line("baseline ", report.baseline),
-        run_line("candidate", report.candidate),
-        f"margin {s.margin:g}, tolerance {s.tolerance:g}, alpha {s.alpha:g} across the suite",
-        "",
-    ]
-    header = ("case", "change", "baseline", "candidate", "difference", "adj. p")
-    body: list[tuple[str, ...]] = []
-    details: dict[int, list[str]] = {}
-    for change in CHANGE_ORDER:
-        for row in report.by_change(change):
-            c = row.comparison
-            body.append(
-                (
-                    row.name + (" (critical)" if row.verdict.critical else ""),
-                    change.value.upper(),
-                    rate_cell(c.k_baseline, c.n_baseline, c.baseline_interval),
-                    rate_cell(c.k_candidate, c.n_candidate, c.candidate_interval),
-                    difference_cell(c),
-                    f"{row.p_adjusted:.2g}",
-                )
-            )
-            details[len(body)] = [
-                *(_check_lines(row) if change != Change.UNCHANGED else []),
-                *pairwise_lines(row),
-            ]
-    widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
-    for i, cells in enumerate((header, *body)):
-        padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
-        lines.append("  " + "  ".join(padded).rstrip())
-        lines.extend(f"      {detail}" for detail in details.get(i, ()))
-    counts = report.counts
-    lines.append("")
-    lines.append(
-        f"{count_cases(counts['compared'])} compared: "
-        + ", ".join(f"{counts[change.value]} {change.value}" for change in CHANGE_ORDER)
-    )
-    pairwise = report.pairwise_counts
-    if pairwise:
-        lines.append(
-            f"pairwise judge {_pairwise_judge(report)!r} (diagnosis; does not change the verdicts):"
-            f" {count_cases(sum(pairwise.values()))} judged: "
-            + ", ".join(f"{count} {name}" for name, count in pairwise.items())
-        )
-    for title, names in (
-        ("only in the baseline", report.only_in_baseline),
-        ("only in the candidate", report.only_in_candidate),
-    ):
-        if names:
-            lines.append(f"{title} (not compared): {', '.join(names)}")
-    lines.extend(f"warning: {warning}" for warning in report.warnings)
-    lines.append(f"verdict: {report.headline}")
-    return lines
-
-
-def _pairwise_judge(report: MigrationReport) -> str:
-    return next(row.pairwise.judge for row in report.rows if row.pairwise is not None)
-
-
-#: Characters of a pairwise example's reason shown in the terminal.
-_EXAMPLE_CHARS = 160
-
-
-def pairwise_lines(row: CaseRow) -> list[str]:
-    """The pairwise check's line, and an example of a pair the baseline won when it failed."""
-    check = row.pairwise
-    if check is None:
-        return []
-    lines = [f"check {check.tally.label} (judge {check.judge!r}): {check.describe()}"]
-    if check.outcome.value != "pass":
-        for example in check.examples[:1]:
-            flat = " ".join(example.split())
-            if len(flat) > _EXAMPLE_CHARS:
-                flat = flat[: _EXAMPLE_CHARS - 3] + "..."
-            lines.append(f"  e.g. {flat}")
-    return lines
-
-
-def _check_lines(row: CaseRow) -> list[str]:
-    lines = []
-    for check in row.checks:
-        where = f"[{check.index}] {check.label}"
-        if check.comparison is None:
-            lines.append(f"check {where}: only in the {check.side.value} run")
-            continue
-        c = check.comparison
-        moved = f" ({check.direction}, unadjusted)" if check.direction else ""
-        lines.append(
-            f"check {where}: passed {percent(c.baseline_rate)} -> {percent(c.candidate_rate)}"
-            f" ({c.k_baseline}/{c.n_baseline} -> {c.k_candidate}/{c.n_candidate}){moved}"
-        )
-    return lines
-
-
-# -- command line -------------------------------------------------------------------------------
-
-
-def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``compare RUN_A RUN_B`` to promptcheck's command line."""
-    compare = subparsers.add_parser(
-        "compare",
-        help="compare two recorded runs: did the candidate (RUN_B) regress from RUN_A?",
-        description=(
-            "Compare the cases two recorded runs have in common: per case, both conformance "
-            "rates, the difference, and a verdict (regressed, improved, unchanged, "
-            "inconclusive) with false alarms controlled across the suite. Exit code 1 when a "
-            "case regressed (or was inconclusive, with --fail-on inconclusive)."
-        ),
-    )
-    compare.add_argument("baseline", metavar="RUN_A", help="baseline run: id, id prefix or label")
-    compare.add_argument("candidate", metavar="RUN_B", help="candidate run: id, id prefix or label")
-    compare.add_argument(
-        "--store",
-        type=Path,
-        metavar="PATH",
-        help="run store (default: [tool.promptcheck] store, else .promptcheck/promptcheck.db)",
-    )
-    compare.add_argument(
-        "--margin",
-        type=float,
-        metavar="M",
-        default=0.0,
-        help="drops up to this much are not regressions (default 0)",
-    )
-    compare.add_argument(
-        "--tolerance",
-        type=float,
-        metavar="T",
-        default=0.05,
-        help="a case is unchanged once a drop this large is ruled out (default 0.05)",
-    )
-    compare.add_argument(
-        "--alpha",
-        type=float,
-        metavar="A",
-        default=0.05,
-        help="chance of any false regression across the suite (default 0.05)",
-    )
-    compare.add_argument("--md", type=Path, metavar="PATH", help="write a Markdown summary here")
-    compare.add_argument(
-        "--html",
-        type=Path,
-        metavar="PATH",
-        help="write a self-contained HTML report here: both runs side by side, with samples",
-    )
-    compare.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    compare.add_argument(
-        "--fail-on",
-        choices=tuple(FAILING),
-        default="regressed",
-        help="exit 1 when a case regressed (default), or also when one is inconclusive",
-    )
-    compare.add_argument(
-        "--pairwise",
-        metavar="JUDGE",
-        help="also ask JUDGE (a model of [tool.promptcheck.models]) whether each candidate output "
-        "is at least as good as the baseline's for the same prompt, in both orders; shown as one "
-        "more check per case (diagnosis: it does not change the verdicts or the exit code)",
-    )
-    compare.add_argument(
-        "--pairwise-rubric",
-        metavar="TEXT",
-        help="what makes a response better, for the pairwise judge (default: follows the "
-        "instruction better, including its required format)",
-    )
-    compare.add_argument(
-        "--pairwise-margin",
-        type=float,
-        metavar="M",
-        help="share of prompts the baseline may win on while the candidate passes the pairwise "
-        "check (default 0.05)",
-    )
-    compare.set_defaults(func=run_compare)
-
-
-def run_compare(args: argparse.Namespace) -> int:
-    """The ``compare`` command: errors a user can fix raise PromptcheckError, which the CLI's
-    ``main`` prints as one line and turns into exit code 2, as for every other command."""
-    from promptcheck.cli import _open_store
-    from promptcheck.report import markdown
-    from promptcheck.report.html import write_html
-    from promptcheck.store import Store
-
-    settings = CompareSettings(margin=args.margin, tolerance=args.tolerance, alpha=args.alpha)
-    pairwise = pairwise_params(args.pairwise, args.pairwise_rubric, args.pairwise_margin)
-    store = _open_store(args.store)
-    assert isinstance(store, Store)
-    with store:
-        base_run = store.run(args.baseline)
-        cand_run = store.run(args.candidate)
-        base_cases = store.case_results(base_run.id)
-        cand_cases = store.case_results(cand_run.id)
-        report = compare_results(base_run, base_cases, cand_run, cand_cases, settings)
-        if not report.rows:
-            raise PromptcheckError(
-                f"runs {report.baseline.id} and {report.candidate.id} have no case in common "
-                "(cases are matched by suite path and case id); nothing to compare"
-            )
-        if pairwise is not None:
-            report = _judge_offline(report, base_cases, cand_cases, pairwise, store)
-        if args.html is not None:
-            write_html(args.html, report, (), store)
-    if args.md is not None:
-        try:
-            args.md.parent.mkdir(parents=True, exist_ok=True)
-            args.md.write_text(markdown.render(report), encoding="utf-8")
-        except OSError as exc:
-            raise PromptcheckError(
-                f"cannot write the Markdown summary to {args.md}: {exc}"
-            ) from exc
-    if args.json:
-        sys.stdout.write(json_text(report))
-    else:
-        print("\n".join(text_lines(report)))
-    return EXIT_FAILED if report.failing(args.fail_on) else EXIT_OK
-
-
-def pairwise_params(
-    judge: str | None, rubric: str | None = None, margin: float | None = None
-) -> PairwiseParams | None:
-    """The pairwise judge's settings from options (None: no pairwise judge); a rubric or margin
-    without a judge, or a bad value, is a usage error naming the option."""
-    if not judge:
-        if rubric is not None or margin is not None:
-            raise ConfigError("a pairwise rubric or margin needs a pairwise judge model")
-        return None
-    from pydantic import ValidationError
-
-    from promptcheck.checks.pairwise import PairwiseParams
-
-    given: dict[str, object] = {"model": judge}
-    if rubric is not None:
-        given["rubric"] = rubric
-    if margin is not None:
-        given["margin"] = margin
-    try:
-        return PairwiseParams.model_validate(given)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"pairwise {where}: {first['msg']}") from None
-
-
-def _judge_offline(
-    report: MigrationReport,
-    baseline_cases: Sequence[CaseResult],
-    candidate_cases: Sequence[CaseResult],
-    params: PairwiseParams,
-    store: Store,
-) -> MigrationReport:
-    """Ask the pairwise judge, a model of the project in the working directory, through a
-    runner of its own whose cache is the store: a second ``compare`` asks nothing again."""
-    from promptcheck.cli import _project
-    from promptcheck.config import ProjectConfig
-    from promptcheck.live_compare import judge_report, resolve_judge
-    from promptcheck.runner import Runner
-    from promptcheck.session import DEFAULT_CONCURRENCY
-
-    _, project = _project()
-    assert isinstance(project, ProjectConfig)
-    judge = resolve_judge(params.model, project)
-    runner = Runner(cache=store, concurrency=project.concurrency or DEFAULT_CONCURRENCY)
-    try:
-        return judge_report(report, baseline_cases, candidate_cases, runner, judge, params)
-    finally:
-        runner.close()
-
-
-def json_text(report: MigrationReport) -> str:
-    """``compare --json``: the versioned document of :mod:`promptcheck.report.json_report`, with
-    each case's pairwise check under ``pairwise`` (null without a judge; an added field)."""
-    import json
-
-    from promptcheck.report import json_report
-
-    data = json_report.to_dict(report)
-    for case, row in zip(data["cases"], report.rows, strict=True):
-        case["pairwise"] = row.pairwise.as_dict() if row.pairwise is not None else None
-    return json.dumps(data, indent=2, default=str) + "\n"

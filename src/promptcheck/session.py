@@ -154,7 +154,7 @@ class PromptcheckSession:
     def _configure_pairwise(self) -> None:
         """Check the pairwise judge's options before anything is sampled: it judges a
         comparison, and names a model of ``[tool.promptcheck.models]``."""
-        from promptcheck.migration import pairwise_params
+        from promptcheck.compare_command import pairwise_params
 
         options = self.options
         params = pairwise_params(options.pairwise, options.pairwise_rubric, options.pairwise_margin)

@@ -20,8 +20,8 @@ from promptcheck.migration import (
     MigrationReport,
     Side,
     compare_results,
-    text_lines,
 )
+from promptcheck.report.migration_text import text_lines
 from promptcheck.results import CaseResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the fakes package

@@ -24,18 +24,14 @@ from promptcheck.checks.pairwise import (
     PairwiseParams,
     summarize_pairs,
 )
+from promptcheck.compare_command import json_text, pairwise_params
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import ConfigError
 from promptcheck.live_compare import judge_report, resolve_judge
-from promptcheck.migration import (
-    MigrationReport,
-    compare_results,
-    json_text,
-    pairwise_params,
-    text_lines,
-)
+from promptcheck.migration import MigrationReport, compare_results
 from promptcheck.model_access import JUDGE_KEY_PREFIX
 from promptcheck.report import html, markdown
+from promptcheck.report.migration_text import text_lines
 from promptcheck.results import CaseResult, CheckTally, SampleOutcome
 from promptcheck.runner import Runner
 from promptcheck.spec import ModelEntry

@@ -31,10 +31,8 @@ from promptcheck.migration import (
     MigrationReport,
     case_name,
     count_cases,
-    difference_cell,
-    percent,
-    rate_cell,
 )
+from promptcheck.report.migration_text import difference_cell, percent, rate_cell
 
 if TYPE_CHECKING:
     from promptcheck.results import CaseResult, SampleOutcome

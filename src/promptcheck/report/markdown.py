@@ -19,15 +19,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from promptcheck.compare import Change
-from promptcheck.migration import (
-    MIN_BASELINE_SAMPLES,
-    CaseRow,
-    MigrationReport,
-    count_cases,
-    difference_cell,
-    percent,
-    rate_cell,
-)
+from promptcheck.migration import MIN_BASELINE_SAMPLES, CaseRow, MigrationReport, count_cases
+from promptcheck.report.migration_text import difference_cell, percent, rate_cell
 
 if TYPE_CHECKING:
     from promptcheck.store import RunSummary

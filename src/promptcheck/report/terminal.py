@@ -77,7 +77,7 @@ def explain(result: CaseResult) -> str:
 def explain_change(row: CaseRow, result: CaseResult) -> str:
     """The failure text of a case compared with its baseline: the change and why, the two
     rates, the checks that moved, then the candidate's failing samples."""
-    from promptcheck.migration import difference_cell, pairwise_lines, rate_cell
+    from promptcheck.report.migration_text import difference_cell, pairwise_lines, rate_cell
 
     c = row.comparison
     critical = " (critical)" if row.verdict.critical else ""
