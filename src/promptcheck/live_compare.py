@@ -162,7 +162,7 @@ def judge_report(
     from promptcheck.checks.pairwise import PairwiseJudge, judge_case
     from promptcheck.migration import case_name, with_pairwise
     from promptcheck.model_access import CaseModels
-    from promptcheck.runner import _generate
+    from promptcheck.runner import generate_with_retries
 
     base = {case_name(c.suite_path, c.case_id): c for c in baseline_cases}
     cand = {case_name(c.suite_path, c.case_id): c for c in candidate_cases}
@@ -171,7 +171,7 @@ def judge_report(
         under_test=judge,
         judges={params.model: judge},
         build=runner.backends.get,
-        generate=_generate,
+        generate=generate_with_retries,
         cache=runner.cache,
         fresh=runner.fresh,
         concurrency=runner.concurrency,

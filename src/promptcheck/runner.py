@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import inspect
-import json
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from promptcheck.agreement import judge_figures
 from promptcheck.backends.base import (
     BACKENDS,
     Backend,
@@ -25,19 +21,17 @@ from promptcheck.backends.base import (
     Generation,
     GenerationRequest,
 )
-from promptcheck.checks.base import CheckContext, CheckResult, Status
 from promptcheck.compare import Comparison
 from promptcheck.errors import BackendError, PromptcheckError
-from promptcheck.model_access import CaseModels, model_key
-from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
+from promptcheck.model_access import CaseModels
+from promptcheck.planning import PlannedSample, plan_samples
+from promptcheck.results import CaseResult, SampleOutcome
+from promptcheck.scoring import Revisions, sample_outcome, score_sample, summarize
 from promptcheck.sequential import ComparisonMonitor, Decision, ThresholdMonitor
-from promptcheck.stats import ThresholdVerdict, threshold_verdict
-from promptcheck.suite import CaseSpec, Combination, CompiledCheck, ModelConfig
+from promptcheck.stats import ThresholdVerdict
+from promptcheck.suite import CaseSpec, ModelConfig
 
 T = TypeVar("T")
-
-#: Whether each revising check's revised output conforms, by (sample index, check index).
-Revisions = dict[tuple[int, int], bool | None]
 
 #: Attempts for a request whose failure the backend marks retryable (rate limits, timeouts).
 MAX_ATTEMPTS = 3
@@ -50,61 +44,6 @@ class GenerationCache(Protocol):
     def cached_generations(self, keys: Sequence[str]) -> dict[str, Generation]: ...
 
     def cache_generations(self, items: Sequence[tuple[str, Generation]]) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedSample:
-    """One sample to obtain: its combination, its repeat within that combination, its seed."""
-
-    index: int
-    combination: Combination
-    repeat: int
-    seed: int
-    cache_key: str
-
-
-def plan_samples(
-    case: CaseSpec, model: ModelConfig, samples: int, fingerprint: str = ""
-) -> list[PlannedSample]:
-    """Spread ``samples`` over the combinations round-robin (at least one each), with seeds.
-
-    A sample's seed depends on the suite seed, the suite, the case, the combination's variables
-    and the repeat number only, so the same sample is drawn again on a re-run (and found in the
-    cache) whatever else changed in the suite.
-    """
-    combinations = case.combinations
-    total = max(samples, len(combinations))
-    model_text = model_key(model, fingerprint)
-    sampling = case.sampling
-    sampling_key = json.dumps(
-        [sampling.temperature, sampling.top_p, sampling.max_tokens, list(sampling.stop)]
-    )
-    seed_roots = []
-    key_roots = []
-    for combination in combinations:
-        variables = json.dumps(combination.variables, sort_keys=True, default=str)
-        seed_roots.append(
-            hashlib.blake2b(
-                f"{case.seed}\0{case.suite}\0{case.id}\0{variables}".encode(), digest_size=16
-            )
-        )
-        prompt = combination.prompt
-        if prompt is None:
-            prompt = json.dumps([[m.role, m.content] for m in combination.messages or ()])
-        key_roots.append(hashlib.sha256(f"{model_text}\0{prompt}\0{sampling_key}\0".encode()))
-    planned = []
-    count = len(combinations)
-    for index in range(total):
-        position, repeat = index % count, index // count
-        seed_hash = seed_roots[position].copy()
-        seed_hash.update(repeat.to_bytes(8, "big"))
-        seed = int.from_bytes(seed_hash.digest()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
-        key_hash = key_roots[position].copy()
-        key_hash.update(f"{repeat}\0{seed}".encode())
-        planned.append(
-            PlannedSample(index, combinations[position], repeat, seed, key_hash.hexdigest())
-        )
-    return planned
 
 
 class BackendPool:
@@ -209,7 +148,7 @@ class CaseSampler:
                 under_test=model,
                 judges=case.judges,
                 build=runner.backends.get,
-                generate=_generate,
+                generate=generate_with_retries,
                 cache=runner.cache,
                 fresh=runner.fresh,
                 concurrency=runner.concurrency,
@@ -247,13 +186,13 @@ class CaseSampler:
             return
         if self._backend is None:
             failed = (Generation(text=None, error=self._error), False)
-            self.outcomes.extend(_outcome(sample, failed, ()) for sample in batch)
+            self.outcomes.extend(sample_outcome(sample, failed, ()) for sample in batch)
             return
         generations = await self.runner._generations(self._backend, self.case, self.model, batch)
         if self._models is None:
             for sample in batch:
                 self.outcomes.append(
-                    await self.runner._score(
+                    await score_sample(
                         self.case, self.model, sample, generations[sample.index], None
                     )
                 )
@@ -262,7 +201,7 @@ class CaseSampler:
         # questions are in flight at once (bounded by CaseModels) and a local model batches them
         scored = await asyncio.gather(
             *(
-                self.runner._score(
+                score_sample(
                     self.case,
                     self.model,
                     sample,
@@ -518,44 +457,6 @@ class Runner:
             limit = self._limits[key] = asyncio.Semaphore(self.concurrency)
         return limit
 
-    async def _score(
-        self,
-        case: CaseSpec,
-        model: ModelConfig,
-        sample: PlannedSample,
-        generation: tuple[Generation, bool],
-        models: CaseModels | None,
-        revisions: Revisions | None = None,
-    ) -> SampleOutcome:
-        output = generation[0].text
-        if generation[0].error is not None or output is None:
-            return _outcome(sample, generation, ())
-        context = CheckContext(
-            prompt=sample.combination.display_prompt,
-            variables=sample.combination.variables,
-            case_id=case.id,
-            model=model.name,
-            seed=sample.seed,
-            sampling=case.sampling,
-            models=models,
-        )
-        checks = []
-        for compiled in case.checks:
-            result = _evaluate(compiled.check, output, context)
-            if not isinstance(result, CheckResult):  # sync checks stay off the await path
-                result = await _settle(result)
-            outcome = CheckOutcome(
-                compiled.index, compiled.label, result.status, result.reason, result.score
-            )
-            revising = compiled.judging and getattr(compiled.check, "revise", False) is True
-            if revisions is not None and revising:
-                outcome, conforms = await _revised(
-                    case, compiled, outcome, result.revision, context
-                )
-                revisions[sample.index, compiled.index] = conforms
-            checks.append(outcome)
-        return _outcome(sample, generation, tuple(checks))
-
 
 def _pinned(job: ComparisonJob) -> CaseResult:
     assert isinstance(job.baseline, CaseResult)
@@ -564,44 +465,6 @@ def _pinned(job: ComparisonJob) -> CaseResult:
 
 def _live_counts(sampler: CaseSampler | None) -> tuple[int, int] | tuple[()]:
     return sampler.counts() if sampler is not None else ()
-
-
-async def _check(compiled: CompiledCheck, output: str, context: CheckContext) -> CheckResult:
-    result = _evaluate(compiled.check, output, context)
-    return result if isinstance(result, CheckResult) else await _settle(result)
-
-
-async def _revised(
-    case: CaseSpec,
-    compiled: CompiledCheck,
-    outcome: CheckOutcome,
-    revision: str | None,
-    context: CheckContext,
-) -> tuple[CheckOutcome, bool | None]:
-    """A revising check's outcome with its revision scored and shown after its reason, and
-    whether the revision conforms (None: there is none, or a check could not tell).
-
-    The revision is scored by the format checks the judge is paired with (all of the case's
-    format checks when it is not paired); judges never score revisions, so a revision costs
-    no further model calls and cannot be approved by the model that wrote it.
-    """
-    if revision is None:
-        return dataclasses.replace(outcome, reason=f"{outcome.reason}\nrevision: none"), None
-    scorers = compiled.pairs
-    if scorers is None:
-        scorers = tuple(c.index for c in case.checks if not c.judging)
-    failures = []
-    unscored = False
-    for scorer in (c for c in case.checks if c.index in scorers):
-        scored = await _check(scorer, revision, context)
-        if scored.status is Status.FAIL:
-            failures.append(f"[{scorer.index}] {scorer.label}: {scored.reason}")
-        elif scored.status is Status.UNSCORED:
-            unscored = True
-    conforms = False if failures else (None if unscored else True)
-    said = {True: "conforms", False: "fails " + "; ".join(failures), None: "could not be scored"}
-    reason = f"{outcome.reason}\nrevision {said[conforms]}: {revision!r}"
-    return dataclasses.replace(outcome, reason=reason), conforms
 
 
 async def _request(
@@ -615,10 +478,12 @@ async def _request(
         params=case.sampling,
         seeds=tuple(sample.seed for sample in batch),
     )
-    return await _generate(backend, request)
+    return await generate_with_retries(backend, request)
 
 
-async def _generate(backend: Backend, request: GenerationRequest) -> Sequence[Generation]:
+async def generate_with_retries(
+    backend: Backend, request: GenerationRequest
+) -> Sequence[Generation]:
     """One request, retried while the backend says so; error generations once retries are spent.
 
     Judges' questions go through here too (through :class:`CaseModels`), so they are retried
@@ -642,101 +507,3 @@ async def _generate(backend: Backend, request: GenerationRequest) -> Sequence[Ge
             break
         return generations
     return [Generation(text=None, error=message) for _ in request.seeds]
-
-
-def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult | Awaitable[Any]:
-    """A synchronous check's result (the common case, kept off the await path) or an awaitable."""
-    try:
-        result = check.evaluate(output, context)
-    except Exception as exc:  # a check's bug is reported on the sample, not as a lost run
-        return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
-    if type(result) is CheckResult or inspect.isawaitable(result):
-        return result
-    return _not_a_result(result)
-
-
-async def _settle(pending: Awaitable[Any]) -> CheckResult:
-    """Await an asynchronous check (a judge), turning its exceptions into UNSCORED."""
-    try:
-        result = await pending
-    except Exception as exc:
-        return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
-    return result if isinstance(result, CheckResult) else _not_a_result(result)
-
-
-def _not_a_result(result: object) -> CheckResult:
-    return CheckResult(
-        Status.UNSCORED, f"check returned {type(result).__name__}, not a CheckResult"
-    )
-
-
-def _outcome(
-    sample: PlannedSample, generation: tuple[Generation, bool], checks: tuple[CheckOutcome, ...]
-) -> SampleOutcome:
-    produced, cached = generation
-    return SampleOutcome(
-        index=sample.index,
-        combination=sample.combination.index,
-        variables=sample.combination.variables,
-        prompt=sample.combination.display_prompt,
-        seed=sample.seed,
-        output=produced.text,
-        checks=checks,
-        error=produced.error,
-        formatted_prompt=produced.formatted_prompt,
-        prompt_tokens=produced.prompt_tokens,
-        completion_tokens=produced.completion_tokens,
-        latency_s=produced.latency_s,
-        cached=cached,
-        cache_key=sample.cache_key,
-    )
-
-
-def summarize(
-    case: CaseSpec,
-    model: str,
-    outcomes: Sequence[SampleOutcome],
-    revisions: Mapping[tuple[int, int], bool | None] | None = None,
-) -> CaseResult:
-    """Tally the checks and decide the case against its threshold; measure its judges.
-
-    ``revisions`` maps (sample index, check index) to whether that revising check's revised
-    output conforms, for the revised rate; it is not kept per sample beyond the check's reason.
-    """
-    passed = [0] * len(case.checks)
-    failed = [0] * len(case.checks)
-    unscored = [0] * len(case.checks)
-    conforming = scored = 0
-    for outcome in outcomes:
-        status = outcome.status
-        if status == "error":
-            continue
-        for check in outcome.checks:
-            if check.status is Status.PASS:
-                passed[check.index] += 1
-            elif check.status is Status.FAIL:
-                failed[check.index] += 1
-            else:
-                unscored[check.index] += 1
-        if status == "pass":
-            conforming += 1
-            scored += 1
-        elif status == "fail":
-            scored += 1
-    tallies = tuple(
-        CheckTally(check.index, check.label, passed[i], failed[i], unscored[i])
-        for i, check in enumerate(case.checks)
-    )
-    verdict = threshold_verdict(conforming, scored, case.threshold, tolerance=case.tolerance)
-    figures = judge_figures(case.checks, outcomes, revisions or {})
-    return CaseResult(
-        suite=case.suite,
-        suite_path=str(case.path),
-        case_id=case.id,
-        model=model,
-        samples=tuple(outcomes),
-        verdict=verdict,
-        tallies=tallies,
-        tags=case.tags,
-        properties={"judges": [f.as_dict() for f in figures]} if figures else {},
-    )

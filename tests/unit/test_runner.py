@@ -16,8 +16,9 @@ from promptcheck.backends.base import Generation, GenerationRequest, Message, Sa
 from promptcheck.checks.base import CheckContext, CheckResult, Status
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import BackendError
+from promptcheck.planning import PlannedSample, plan_samples
 from promptcheck.results import CaseResult
-from promptcheck.runner import CaseJob, ComparisonJob, PlannedSample, Runner, plan_samples
+from promptcheck.runner import CaseJob, ComparisonJob, Runner
 from promptcheck.stats import Outcome
 from promptcheck.suite import CaseSpec, Combination, CompiledCheck, ModelConfig, load_suite
 

@@ -1,0 +1,197 @@
+"""Scoring: a sample's checks, a revising judge's revision, and a case's tally and verdict.
+
+The runner obtains generations; everything here is what happens to one once it is in hand, so
+it is the same whether the sample came from a backend or from the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any
+
+from promptcheck.agreement import judge_figures
+from promptcheck.backends.base import Generation
+from promptcheck.checks.base import CheckContext, CheckResult, Status
+from promptcheck.model_access import CaseModels
+from promptcheck.planning import PlannedSample
+from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
+from promptcheck.stats import threshold_verdict
+from promptcheck.suite import CaseSpec, CompiledCheck, ModelConfig
+
+#: Whether each revising check's revised output conforms, by (sample index, check index).
+Revisions = dict[tuple[int, int], bool | None]
+
+
+async def score_sample(
+    case: CaseSpec,
+    model: ModelConfig,
+    sample: PlannedSample,
+    generation: tuple[Generation, bool],
+    models: CaseModels | None,
+    revisions: Revisions | None = None,
+) -> SampleOutcome:
+    """A sample's outcome: each of the case's checks on its output (none for an error)."""
+    output = generation[0].text
+    if generation[0].error is not None or output is None:
+        return sample_outcome(sample, generation, ())
+    context = CheckContext(
+        prompt=sample.combination.display_prompt,
+        variables=sample.combination.variables,
+        case_id=case.id,
+        model=model.name,
+        seed=sample.seed,
+        sampling=case.sampling,
+        models=models,
+    )
+    checks = []
+    for compiled in case.checks:
+        result = _evaluate(compiled.check, output, context)
+        if not isinstance(result, CheckResult):  # sync checks stay off the await path
+            result = await _settle(result)
+        outcome = CheckOutcome(
+            compiled.index, compiled.label, result.status, result.reason, result.score
+        )
+        revising = compiled.judging and getattr(compiled.check, "revise", False) is True
+        if revisions is not None and revising:
+            outcome, conforms = await _revised(case, compiled, outcome, result.revision, context)
+            revisions[sample.index, compiled.index] = conforms
+        checks.append(outcome)
+    return sample_outcome(sample, generation, tuple(checks))
+
+
+async def _check(compiled: CompiledCheck, output: str, context: CheckContext) -> CheckResult:
+    result = _evaluate(compiled.check, output, context)
+    return result if isinstance(result, CheckResult) else await _settle(result)
+
+
+async def _revised(
+    case: CaseSpec,
+    compiled: CompiledCheck,
+    outcome: CheckOutcome,
+    revision: str | None,
+    context: CheckContext,
+) -> tuple[CheckOutcome, bool | None]:
+    """A revising check's outcome with its revision scored and shown after its reason, and
+    whether the revision conforms (None: there is none, or a check could not tell).
+
+    The revision is scored by the format checks the judge is paired with (all of the case's
+    format checks when it is not paired); judges never score revisions, so a revision costs
+    no further model calls and cannot be approved by the model that wrote it.
+    """
+    if revision is None:
+        return dataclasses.replace(outcome, reason=f"{outcome.reason}\nrevision: none"), None
+    scorers = compiled.pairs
+    if scorers is None:
+        scorers = tuple(c.index for c in case.checks if not c.judging)
+    failures = []
+    unscored = False
+    for scorer in (c for c in case.checks if c.index in scorers):
+        scored = await _check(scorer, revision, context)
+        if scored.status is Status.FAIL:
+            failures.append(f"[{scorer.index}] {scorer.label}: {scored.reason}")
+        elif scored.status is Status.UNSCORED:
+            unscored = True
+    conforms = False if failures else (None if unscored else True)
+    said = {True: "conforms", False: "fails " + "; ".join(failures), None: "could not be scored"}
+    reason = f"{outcome.reason}\nrevision {said[conforms]}: {revision!r}"
+    return dataclasses.replace(outcome, reason=reason), conforms
+
+
+def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult | Awaitable[Any]:
+    """A synchronous check's result (the common case, kept off the await path) or an awaitable."""
+    try:
+        result = check.evaluate(output, context)
+    except Exception as exc:  # a check's bug is reported on the sample, not as a lost run
+        return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+    if type(result) is CheckResult or inspect.isawaitable(result):
+        return result
+    return _not_a_result(result)
+
+
+async def _settle(pending: Awaitable[Any]) -> CheckResult:
+    """Await an asynchronous check (a judge), turning its exceptions into UNSCORED."""
+    try:
+        result = await pending
+    except Exception as exc:
+        return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+    return result if isinstance(result, CheckResult) else _not_a_result(result)
+
+
+def _not_a_result(result: object) -> CheckResult:
+    return CheckResult(
+        Status.UNSCORED, f"check returned {type(result).__name__}, not a CheckResult"
+    )
+
+
+def sample_outcome(
+    sample: PlannedSample, generation: tuple[Generation, bool], checks: tuple[CheckOutcome, ...]
+) -> SampleOutcome:
+    produced, cached = generation
+    return SampleOutcome(
+        index=sample.index,
+        combination=sample.combination.index,
+        variables=sample.combination.variables,
+        prompt=sample.combination.display_prompt,
+        seed=sample.seed,
+        output=produced.text,
+        checks=checks,
+        error=produced.error,
+        formatted_prompt=produced.formatted_prompt,
+        prompt_tokens=produced.prompt_tokens,
+        completion_tokens=produced.completion_tokens,
+        latency_s=produced.latency_s,
+        cached=cached,
+        cache_key=sample.cache_key,
+    )
+
+
+def summarize(
+    case: CaseSpec,
+    model: str,
+    outcomes: Sequence[SampleOutcome],
+    revisions: Mapping[tuple[int, int], bool | None] | None = None,
+) -> CaseResult:
+    """Tally the checks and decide the case against its threshold; measure its judges.
+
+    ``revisions`` maps (sample index, check index) to whether that revising check's revised
+    output conforms, for the revised rate; it is not kept per sample beyond the check's reason.
+    """
+    passed = [0] * len(case.checks)
+    failed = [0] * len(case.checks)
+    unscored = [0] * len(case.checks)
+    conforming = scored = 0
+    for outcome in outcomes:
+        status = outcome.status
+        if status == "error":
+            continue
+        for check in outcome.checks:
+            if check.status is Status.PASS:
+                passed[check.index] += 1
+            elif check.status is Status.FAIL:
+                failed[check.index] += 1
+            else:
+                unscored[check.index] += 1
+        if status == "pass":
+            conforming += 1
+            scored += 1
+        elif status == "fail":
+            scored += 1
+    tallies = tuple(
+        CheckTally(check.index, check.label, passed[i], failed[i], unscored[i])
+        for i, check in enumerate(case.checks)
+    )
+    verdict = threshold_verdict(conforming, scored, case.threshold, tolerance=case.tolerance)
+    figures = judge_figures(case.checks, outcomes, revisions or {})
+    return CaseResult(
+        suite=case.suite,
+        suite_path=str(case.path),
+        case_id=case.id,
+        model=model,
+        samples=tuple(outcomes),
+        verdict=verdict,
+        tallies=tallies,
+        tags=case.tags,
+        properties={"judges": [f.as_dict() for f in figures]} if figures else {},
+    )
