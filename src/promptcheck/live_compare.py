@@ -99,7 +99,7 @@ def build_report(
     ``suite_path::case_id``, for cases sampled adaptively) the suite-level decision is taken on
     them instead of on the fixed-sample tests. ``notes`` are added to the report's warnings."""
     from promptcheck.compare import decide
-    from promptcheck.migration import compare_results
+    from promptcheck.migration import compare_results, report_warnings
 
     report = compare_results(baseline_run, baseline_cases, candidate_run, candidate_cases, settings)
     if sequential:
@@ -108,6 +108,7 @@ def build_report(
         verdicts = decide(comparisons, critical=critical, alpha=settings.alpha)
         rows = tuple(dataclasses.replace(row, verdict=verdicts[row.name]) for row in report.rows)
         report = dataclasses.replace(report, rows=rows)
+        report = dataclasses.replace(report, warnings=tuple(report_warnings(report)))
     if notes:
         report = dataclasses.replace(report, warnings=(*report.warnings, *notes))
     return report

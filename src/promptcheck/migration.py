@@ -155,6 +155,8 @@ class CaseRow:
     notes: tuple[str, ...] = ()
     #: The pairwise judge's check of this case, when the comparison asked one (diagnosis only).
     pairwise: PairwiseCheck | None = None
+    #: The runs ("baseline", "candidate") whose adaptive sampling stopped this case early.
+    stopped_early: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -304,7 +306,7 @@ def compare_results(
         only_in_baseline=tuple(case_name(*key) for key in base if key not in cand),
         only_in_candidate=tuple(case_name(*key) for key in cand if key not in base),
     )
-    return dataclasses.replace(report, warnings=tuple(_warnings(report)))
+    return dataclasses.replace(report, warnings=tuple(report_warnings(report)))
 
 
 def _by_key(run: RunSummary, cases: Sequence[CaseResult]) -> dict[tuple[str, str], CaseResult]:
@@ -354,7 +356,17 @@ def _row(
         baseline_unscored=base.count("unscored"),
         candidate_unscored=cand.count("unscored"),
         notes=tuple(notes),
+        stopped_early=tuple(
+            side for side, result in (("baseline", base), ("candidate", cand)) if _early(result)
+        ),
     )
+
+
+def _early(result: CaseResult) -> bool:
+    """Whether adaptive sampling stopped this case before its maximum (``properties`` as the
+    runner writes them under ``adaptive``)."""
+    adaptive = result.properties.get("adaptive")
+    return isinstance(adaptive, Mapping) and adaptive.get("stopped_early") is True
 
 
 def _diagnose(
@@ -402,7 +414,7 @@ def with_pairwise(report: MigrationReport, checks: Mapping[str, PairwiseCheck]) 
     return dataclasses.replace(report, rows=rows)
 
 
-def _warnings(report: MigrationReport) -> Iterable[str]:
+def report_warnings(report: MigrationReport) -> Iterable[str]:
     """What weakens or narrows the answer, one sentence each, most serious first."""
     base, cand = report.baseline, report.candidate
     if base.id == cand.id:
@@ -445,6 +457,13 @@ def _warnings(report: MigrationReport) -> Iterable[str]:
             f"{len(short)} of {count_cases(len(report.rows))} have fewer than "
             f"{MIN_BASELINE_SAMPLES} scored baseline samples (fewest {fewest}): even a drop from "
             "95% to 80% may go unflagged; record the baseline with --promptcheck-samples 400"
+        )
+    early = [r.name for r in report.rows if r.stopped_early and r.comparison.method == "exact"]
+    if early:
+        yield (
+            f"adaptive sampling stopped {_listing(early)} early in one of the runs; this "
+            "comparison treats their counts as fixed samples, so their verdicts may differ from "
+            "the sequential ones of a live comparison (docs/statistics.md)"
         )
     behind = [
         row.name for row in report.rows if row.comparison.n_baseline < row.comparison.n_candidate

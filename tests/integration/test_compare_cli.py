@@ -212,3 +212,25 @@ def test_the_store_comes_from_the_option_or_the_project(
     code, out, _ = compare("baseline", "baseline")
     assert code == EXIT_OK
     assert "is compared with itself" in out
+
+
+def test_an_adaptive_run_compared_offline_is_flagged(project: Project, compare: Compare) -> None:
+    """Cases its adaptive sampling stopped early are compared as if their counts were fixed:
+    the report says so, through the store (which keeps each case's adaptive figures)."""
+    project.configure(MODELS, default=None)
+    project.suite(
+        "main",
+        suite_yaml(
+            "main",
+            "- {id: steady, prompt: stable one, expect: [{equals: GOOD}]}",
+            defaults="samples: 100",
+        ),
+    )
+    project.run("--promptcheck-model", "old", "--promptcheck-label", "baseline")
+    project.run("--promptcheck-model", "old", "--promptcheck-adaptive", "--promptcheck-fresh")
+    old, adaptive = project.runs()
+    _, out, _ = compare(old.id, adaptive.id)
+    assert (
+        "warning: adaptive sampling stopped suites/main.yaml::steady early in one of the runs"
+        in out
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -48,6 +49,25 @@ def test_sequential_comparisons_replace_the_fixed_ones_before_the_suite_decision
     assert other is not None and other.comparison.method == "exact"
     assert report.warnings[-1] == "a note"
     assert row_for(report, "suites/a.yaml", "missing") is None
+
+
+def test_a_live_comparison_of_an_early_stop_does_not_warn_about_fixed_counts() -> None:
+    """Offline, an early-stopped case is compared as if its counts were fixed (a warning says
+    so); live, its comparison is the sequential one, and the warning would be false."""
+    adaptive = {"used": 60, "max": 150, "stopped_early": True, "reason": "unchanged"}
+    baseline = [case_result("a", 60, 60), case_result("b", 150, 150)]
+    candidate = [
+        dataclasses.replace(case_result("a", 60, 60), properties={"adaptive": adaptive}),
+        case_result("b", 150, 150),
+    ]
+    settings = CompareSettings()
+    offline = build_report(BASE, baseline, CAND, candidate, settings)
+    assert any("adaptive sampling stopped suites/a.yaml::a" in w for w in offline.warnings)
+    monitor = ComparisonMonitor(max_samples=150)
+    assert monitor.update(60, 60, 60, 60) is not None
+    sequential = {"suites/a.yaml::a": monitor.comparison()}
+    live = build_report(BASE, baseline, CAND, candidate, settings, sequential)
+    assert not any("adaptive" in w for w in live.warnings)
 
 
 def test_a_baseline_shorter_than_the_plan_needs_topping_up() -> None:

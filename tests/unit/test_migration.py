@@ -7,6 +7,7 @@ right counts reach them and that what comes back is reported faithfully.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -222,3 +223,21 @@ def test_terminal_text_puts_the_worst_news_first() -> None:
     assert "1 regressed, 1 improved, 0 inconclusive, 1 unchanged" in lines[-4]
     assert "only in the candidate (not compared): suites/a.yaml::d-new" in lines
     assert lines[-1] == "verdict: 1 case regressed"
+
+
+def stopped_early(result: CaseResult) -> CaseResult:
+    """``result`` as an adaptive run records a case whose sampling stopped before its maximum."""
+    adaptive = {"used": result.verdict.n, "max": 150, "stopped_early": True, "reason": "pass"}
+    return dataclasses.replace(result, properties={"adaptive": adaptive})
+
+
+def test_cases_an_adaptive_run_stopped_early_are_named_in_a_warning() -> None:
+    baseline = [case_result("a", 150, 150), case_result("b", 150, 150)]
+    candidate = [stopped_early(case_result("a", 40, 40)), case_result("b", 150, 150)]
+    report = compare(baseline, candidate)
+    by_id = {row.case_id: row for row in report.rows}
+    assert by_id["a"].stopped_early == ("candidate",) and by_id["b"].stopped_early == ()
+    [warning] = [w for w in report.warnings if "adaptive" in w]
+    assert warning.startswith("adaptive sampling stopped suites/a.yaml::a early")
+    assert "treats their counts as fixed samples" in warning
+    assert not any("adaptive" in w for w in compare(baseline, baseline).warnings)
