@@ -298,6 +298,20 @@ def test_timeouts_and_dropped_connections_are_told_apart(transport: str) -> None
     assert slow.error == "timed out after 0.5s (after 2 attempts)"
 
 
+def test_a_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behind a corporate proxy (HTTP_PROXY), requests go through it, on either transport: the
+    fake server stands in for the proxy and answers what it is sent for an unreachable host."""
+    with fake_server() as proxy:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        backend = build(base_url="http://upstream.invalid/v1", timeout_s=5.0, max_retries=0)
+        [[generation]] = run(backend, ask())
+    assert generation.text == "GOOD", generation.error
+    [call] = proxy.calls
+    assert call.path == "http://upstream.invalid/v1/chat/completions"
+
+
 def test_without_the_client_installed_the_model_fails_at_build(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
