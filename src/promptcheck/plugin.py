@@ -6,6 +6,9 @@ nothing is collected unless ``--promptcheck`` is given (or ``promptcheck = true`
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -191,8 +194,22 @@ def pytest_configure(config: pytest.Config) -> None:
     from promptcheck.report.progress import wanted
 
     session.options = replace(session.options, progress=wanted(session.options.progress))
+    session.announce = functools.partial(_announce, config)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(SessionHooks(config, session), "promptcheck-session")
+
+
+def _announce(config: pytest.Config, message: str) -> None:
+    """One line on pytest's terminal, written past its capture of the running test's output: a
+    model built inside a test says so, or a CI log stays silent for minutes."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+    with suspended:
+        if reporter is not None:
+            reporter.write_line(f"promptcheck: {message}")
+        else:
+            print(f"promptcheck: {message}", file=sys.stderr, flush=True)
 
 
 class SessionHooks:

@@ -49,15 +49,17 @@ class GenerationCache(Protocol):
 class BackendPool:
     """Backends built once per session and shared by every case: a model is loaded once."""
 
-    def __init__(self) -> None:
+    def __init__(self, announce: Callable[[str], None] | None = None) -> None:
         self._backends: dict[tuple[str, str], Backend] = {}
+        self._announce = announce
 
     def get(self, model: ModelConfig) -> Backend:
         key = (model.name, str(model.base_dir))
         backend = self._backends.get(key)
         if backend is None:
             backend_type = BACKENDS.get(model.backend)
-            backend = backend_type.build(model.params, BackendContext(base_dir=model.base_dir))
+            context = BackendContext(base_dir=model.base_dir, announce=self._announce)
+            backend = backend_type.build(model.params, context)
             self._backends[key] = backend
         return backend
 
@@ -266,13 +268,14 @@ class Runner:
         fresh: bool = False,
         progress: Callable[[int], None] | None = None,
         round_size: int = ROUND_SIZE,
+        announce: Callable[[str], None] | None = None,
     ) -> None:
         self.cache = cache
         self.concurrency = concurrency
         self.fresh = fresh
         self.progress = progress
         self.round_size = round_size
-        self.backends = BackendPool()
+        self.backends = BackendPool(announce)
         self._loop = asyncio.new_event_loop()
         self._limits: dict[str, asyncio.Semaphore] = {}
 

@@ -106,6 +106,8 @@ class PromptcheckSession:
     project: ProjectConfig = field(init=False)
     results: list[CaseResult] = field(default_factory=list)
     progress: Callable[[int], None] | None = None
+    #: Writes a line past pytest's output capture (the plugin's), for a backend's long work.
+    announce: Callable[[str], None] | None = None
     _store: Store | None = field(default=None, init=False)
     _runner: Runner | None = field(default=None, init=False)
     _runs: dict[str, str] = field(default_factory=dict, init=False)
@@ -245,6 +247,7 @@ class PromptcheckSession:
                 or DEFAULT_CONCURRENCY,
                 fresh=self.options.fresh,
                 progress=lambda count: self.progress(count) if self.progress else None,
+                announce=self.announce,
             )
         return self._runner
 

@@ -81,9 +81,15 @@ class Backend(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BackendContext:
-    """Where relative paths in backend parameters (checkpoint directories) are resolved from."""
+    """Where relative paths in backend parameters (checkpoint directories) are resolved from,
+    and how a backend tells the user about long work (building a model) as it starts.
+
+    ``announce`` writes one line where the user sees it even while pytest captures a test's
+    output (the plugin's); None: a backend prints to stderr.
+    """
 
     base_dir: Path
+    announce: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)

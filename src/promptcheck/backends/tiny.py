@@ -51,6 +51,8 @@ def build_tiny(params: TinyDollyParams, context: BackendContext) -> Backend:
 
     relative = params.path or f".promptcheck/models/tiny-dolly-{params.variant}"
     directory = context.base_dir / relative
-    build_tiny_dolly(directory, params.variant, seed=params.seed, progress=True)
+    build_tiny_dolly(
+        directory, params.variant, seed=params.seed, progress=True, announce=context.announce
+    )
     local = LocalParams(path=str(directory), format="dolly", device=params.device)
     return build_local(local, context)

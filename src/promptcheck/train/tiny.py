@@ -21,7 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,12 +125,15 @@ def build_tiny_dolly(
     seed: int = 0,
     force: bool = False,
     progress: bool = True,
+    announce: Callable[[str], None] | None = None,
 ) -> Path:
     """Build the tiny Dolly ``variant`` into ``out_dir`` unless it is already there; return it.
 
     The first build takes a few minutes on two cores with a progress bar on stderr; later calls
-    with the same recipe and code return at once. ``critic`` first builds ``full`` (or finds it)
-    in the sibling directory ``tiny-dolly-full``, where the ``tiny-dolly`` backend keeps it.
+    with the same recipe and code return at once. With ``progress``, its start and end are also
+    told in one line each, through ``announce`` when given (past pytest's capture), else on
+    stderr. ``critic`` first builds ``full`` (or finds it) in the sibling directory
+    ``tiny-dolly-full``, where the ``tiny-dolly`` backend keeps it.
     """
     if variant not in VARIANTS:
         raise ConfigError(
@@ -143,14 +146,16 @@ def build_tiny_dolly(
         return out_dir
     base = None
     if variant == "critic":  # the base is built (or found) beside it, where the backend puts it
-        base = build_tiny_dolly(out_dir.parent / "tiny-dolly-full", seed=seed, progress=progress)
+        base = build_tiny_dolly(
+            out_dir.parent / "tiny-dolly-full", seed=seed, progress=progress, announce=announce
+        )
     with _locked(out_dir.parent / f".{out_dir.name}.lock"):
         if not force and is_built(out_dir, digest):
             return out_dir
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
         started = time.perf_counter()
-        _say(progress, f"building the tiny Dolly {variant!r} into {out_dir} ({BUILD_TIME[variant]} "
-             "on two cores; cached after)")  # fmt: skip
+        _say(progress, announce, f"building the tiny Dolly {variant!r} into {out_dir} "
+             f"({BUILD_TIME[variant]} on two cores; cached after)")  # fmt: skip
         try:
             if base is None:
                 _train(recipe, staging, progress)
@@ -165,7 +170,8 @@ def build_tiny_dolly(
             os.replace(staging / "model", out_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        _say(progress, f"tiny Dolly {variant!r} built in {time.perf_counter() - started:.0f} s")
+        elapsed = time.perf_counter() - started
+        _say(progress, announce, f"tiny Dolly {variant!r} built in {elapsed:.0f} s")
     return out_dir
 
 
@@ -173,10 +179,14 @@ def build_tiny_dolly(
 BUILD_TIME = {"full": "about 5 minutes", "no-json": "about 5 minutes", "critic": "about 3 minutes"}
 
 
-def _say(enabled: bool, message: str) -> None:
-    """One line on stderr: a progress bar is drawn only on a terminal, and a CI log that shows
-    nothing for five minutes looks like a hang."""
-    if enabled:
+def _say(enabled: bool, announce: Callable[[str], None] | None, message: str) -> None:
+    """One line for the user: a progress bar is drawn only on a terminal, and a CI log that
+    shows nothing for five minutes looks like a hang."""
+    if not enabled:
+        return
+    if announce is not None:
+        announce(message)
+    else:
         print(f"promptcheck: {message}", file=sys.stderr, flush=True)
 
 

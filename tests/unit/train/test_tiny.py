@@ -150,3 +150,21 @@ def test_variants_share_the_tokenizer_and_differ_in_json_only(tmp_path: Path) ->
     ).read_bytes()
     critic_records = (critic_dir / "data.jsonl").read_text()
     assert "\\nYES" in critic_records and "\\nNO" in critic_records  # reasoned verdicts
+
+
+def test_a_build_announces_through_the_callable_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Inside pytest the plugin passes ``announce`` (past its output capture); stderr is left."""
+
+    def fake_base(recipe: TinyRecipe, staging: Path, progress: bool) -> None:
+        (staging / "model").mkdir()
+
+    monkeypatch.setattr(tiny, "_train", fake_base)
+    told: list[str] = []
+    build_tiny_dolly(tmp_path / "tiny-dolly-full", "full", announce=told.append)
+    assert told[0].startswith("building the tiny Dolly 'full' into ")
+    assert told[1].startswith("tiny Dolly 'full' built in ")
+    assert len(told) == 2 and capsys.readouterr().err == ""
+    build_tiny_dolly(tmp_path / "tiny-dolly-full", "full", announce=told.append)
+    assert len(told) == 2  # already built: nothing to announce
