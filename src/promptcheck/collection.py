@@ -21,8 +21,7 @@ from promptcheck.plugin import SESSION_KEY
 from promptcheck.registry import did_you_mean
 from promptcheck.report.progress import SampleProgress
 from promptcheck.report.terminal import explain, explain_change, rate_text
-from promptcheck.results import CaseResult
-from promptcheck.runner import ADAPTIVE_KEY
+from promptcheck.results import ADAPTIVE_KEY, CaseResult
 from promptcheck.session import CaseRef
 from promptcheck.stats import Outcome
 from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec

@@ -45,6 +45,7 @@ from promptcheck.compare import (
     decide,
 )
 from promptcheck.errors import ConfigError, StoreError
+from promptcheck.results import ADAPTIVE_KEY
 
 if TYPE_CHECKING:
     from promptcheck.checks.pairwise import PairwiseCheck
@@ -365,7 +366,7 @@ def _row(
 def _early(result: CaseResult) -> bool:
     """Whether adaptive sampling stopped this case before its maximum (``properties`` as the
     runner writes them under ``adaptive``)."""
-    adaptive = result.properties.get("adaptive")
+    adaptive = result.properties.get(ADAPTIVE_KEY)
     return isinstance(adaptive, Mapping) and adaptive.get("stopped_early") is True
 
 

@@ -131,6 +131,11 @@ class JudgeFigures:
         return cls(**known)
 
 
+#: Key of the adaptive-sampling figures in ``CaseResult.properties`` (the runner's
+#: ``adaptive_usage``: used, max, saved, stopped_early, reason).
+ADAPTIVE_KEY = "adaptive"
+
+
 @dataclass(frozen=True)
 class CaseResult:
     """All samples of one case on one model, with the threshold verdict."""

@@ -25,7 +25,7 @@ from promptcheck.compare import Comparison
 from promptcheck.errors import BackendError, PromptcheckError
 from promptcheck.model_access import CaseModels
 from promptcheck.planning import PlannedSample, plan_samples
-from promptcheck.results import CaseResult, SampleOutcome
+from promptcheck.results import ADAPTIVE_KEY, CaseResult, SampleOutcome
 from promptcheck.scoring import Revisions, sample_outcome, score_sample, summarize
 from promptcheck.sequential import ComparisonMonitor, Decision, ThresholdMonitor
 from promptcheck.stats import ThresholdVerdict
@@ -236,10 +236,6 @@ class CaseSampler:
             decision.reason if decision is not None else "",
             bool(decision and decision.stopped_early),
         )
-
-
-#: Key of the adaptive-sampling figures in ``CaseResult.properties``.
-ADAPTIVE_KEY = "adaptive"
 
 
 def adaptive_usage(used: int, maximum: int, reason: str, early: bool) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from promptcheck.agreement import combine
-from promptcheck.results import CaseResult, JudgeFigures, SampleOutcome
+from promptcheck.results import ADAPTIVE_KEY, CaseResult, JudgeFigures, SampleOutcome
 
 if TYPE_CHECKING:
     from promptcheck.migration import CaseRow
@@ -47,7 +47,7 @@ def explain(result: CaseResult) -> str:
     ]
     if verdict.n:
         lines.append(f"  {verdict.explanation}")
-    usage = result.properties.get("adaptive")
+    usage = result.properties.get(ADAPTIVE_KEY)
     if usage:
         lines.append(f"  {usage_text(usage)}")
     if errors:
@@ -101,7 +101,7 @@ def explain_change(row: CaseRow, result: CaseResult) -> str:
             f"{percent(cc.candidate_rate)}{moved}"
         )
     lines.extend(f"  {line}" for line in pairwise_lines(row))
-    usage = result.properties.get("adaptive")
+    usage = result.properties.get(ADAPTIVE_KEY)
     if usage:
         lines.append(f"  {usage_text(usage)}")
     lines.extend(_failing_samples(result, "failing samples of the candidate"))
@@ -174,7 +174,7 @@ def row_of(result: CaseResult) -> SummaryRow:
         verdict.outcome.value,
         result.errors,
         result.judges,
-        *_usage(result.properties.get("adaptive")),
+        *_usage(result.properties.get(ADAPTIVE_KEY)),
     )
 
 
