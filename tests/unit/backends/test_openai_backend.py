@@ -312,13 +312,18 @@ def test_a_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -
     assert call.path == "http://upstream.invalid/v1/chat/completions"
 
 
+def not_installed(monkeypatch: pytest.MonkeyPatch, package: str) -> None:
+    """Make ``package`` look uninstalled to ``importlib.util.find_spec``, as the backend asks."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a)
+    )
+
+
 def test_without_the_client_installed_the_model_fails_at_build(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "openai" else real(name, *a)
-    )
+    not_installed(monkeypatch, "openai")
     with pytest.raises(BackendError, match="needs the openai package") as caught:
         build()
     assert "promptcheck[openai]" in (caught.value.hint or "")
@@ -327,10 +332,7 @@ def test_without_the_client_installed_the_model_fails_at_build(
 def test_http_client_aiohttp_without_aiohttp_fails_at_build(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "aiohttp" else real(name, *a)
-    )
+    not_installed(monkeypatch, "aiohttp")
     with pytest.raises(BackendError, match="aiohttp needs the aiohttp package") as caught:
         build(http_client="aiohttp")
     assert "http_client: httpx" in (caught.value.hint or "")
