@@ -22,9 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import binom, norm
 
-from promptcheck.compare import pvalue_table, score_statistic, suite_adjust
-from promptcheck.sequential import ComparisonMonitor, ThresholdMonitor
-from promptcheck.stats import Outcome, threshold_verdict
+from promptcheck.stats.two_sample import pvalue_table, score_statistic, suite_adjust
+from promptcheck.stats.sequential import ComparisonMonitor, ThresholdMonitor
+from promptcheck.stats.threshold import Outcome, threshold_verdict
 
 ALPHA = 0.05
 BETA = 0.2

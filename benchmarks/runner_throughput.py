@@ -82,9 +82,9 @@ def main() -> int:
 
     from promptcheck.checks.base import CheckContext
     from promptcheck.config import load_project_config
-    from promptcheck.runner import Runner
-    from promptcheck.store import RunInfo, Store
-    from promptcheck.suite import load_suite
+    from promptcheck.run.runner import Runner
+    from promptcheck.store.database import RunInfo, Store
+    from promptcheck.suite.loader import load_suite
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

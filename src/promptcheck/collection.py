@@ -23,11 +23,11 @@ from promptcheck.report.progress import SampleProgress
 from promptcheck.report.terminal import explain, explain_change, rate_text
 from promptcheck.results import ADAPTIVE_KEY, CaseResult
 from promptcheck.session import CaseRef
-from promptcheck.stats import Outcome
-from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec
+from promptcheck.stats.threshold import Outcome
+from promptcheck.suite.loader import CaseSpec, ModelConfig, SuiteSpec
 
 if TYPE_CHECKING:
-    from promptcheck.migration import CaseRow
+    from promptcheck.comparison.engine import CaseRow
 
 SUITE_MARKER = re.compile(rb"^(suite|cases)\s*:", re.MULTILINE)
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptcheck.errors import ConfigError
-from promptcheck.spec import Identifier, ModelEntry
+from promptcheck.suite.format import Identifier, ModelEntry
 
 
 class ProjectModel(BaseModel):

@@ -275,7 +275,7 @@ class SessionHooks:
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"runs recorded in {self.session.store_path}")
         if self.session.report is not None:
-            from promptcheck.report.migration_text import text_lines
+            from promptcheck.report.comparison_text import text_lines
 
             terminalreporter.write_sep("=", "promptcheck comparison")
             for line in text_lines(self.session.report):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptcheck.checks.base import Status
-from promptcheck.stats import ThresholdVerdict
+from promptcheck.stats.threshold import ThresholdVerdict
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,15 +25,15 @@ from promptcheck.errors import ConfigError
 from promptcheck.importing import import_module
 from promptcheck.registry import did_you_mean
 from promptcheck.results import CaseResult
-from promptcheck.runner import CaseJob, ComparisonJob, Runner
-from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec, find_model, load_suite
+from promptcheck.run.runner import CaseJob, ComparisonJob, Runner
+from promptcheck.suite.loader import CaseSpec, ModelConfig, SuiteSpec, find_model, load_suite
 
 if TYPE_CHECKING:
-    from promptcheck.checks.pairwise import PairwiseParams
-    from promptcheck.compare import Comparison
-    from promptcheck.live_compare import Baseline
-    from promptcheck.migration import CaseRow, CompareSettings, MigrationReport
-    from promptcheck.store import RunSummary, Store
+    from promptcheck.comparison.pairwise import PairwiseParams
+    from promptcheck.stats.two_sample import Comparison
+    from promptcheck.comparison.live import Baseline
+    from promptcheck.comparison.engine import CaseRow, CompareSettings, MigrationReport
+    from promptcheck.store.database import RunSummary, Store
 
 DEFAULT_STORE = ".promptcheck/promptcheck.db"
 #: ``--promptcheck-fail-on`` values: the first two for threshold verdicts, the last two for a
@@ -134,7 +134,7 @@ class PromptcheckSession:
         for module in self.project.plugins:
             import_module(module)
         if self.options.baseline:
-            from promptcheck.live_compare import resolve_baseline
+            from promptcheck.comparison.live import resolve_baseline
 
             self.baseline = resolve_baseline(
                 self.options.baseline, list(self.project.models), self.store_path
@@ -156,7 +156,7 @@ class PromptcheckSession:
     def _configure_pairwise(self) -> None:
         """Check the pairwise judge's options before anything is sampled: it judges a
         comparison, and names a model of ``[tool.promptcheck.models]``."""
-        from promptcheck.compare_command import pairwise_params
+        from promptcheck.cli.compare import pairwise_params
 
         options = self.options
         params = pairwise_params(options.pairwise, options.pairwise_rubric, options.pairwise_margin)
@@ -167,7 +167,7 @@ class PromptcheckSession:
                 "--promptcheck-pairwise judges a comparison's pairs of outputs",
                 hint="add --promptcheck-baseline BASELINE",
             )
-        from promptcheck.live_compare import resolve_judge
+        from promptcheck.comparison.live import resolve_judge
 
         self.pairwise_judge = resolve_judge(params.model, self.project)
         self.pairwise = params
@@ -179,7 +179,7 @@ class PromptcheckSession:
 
     @functools.cached_property
     def compare_settings(self) -> CompareSettings:
-        from promptcheck.migration import CompareSettings
+        from promptcheck.comparison.engine import CompareSettings
 
         return CompareSettings()
 
@@ -226,7 +226,7 @@ class PromptcheckSession:
     @property
     def store(self) -> Store:
         if self._store is None:
-            from promptcheck.store import Store
+            from promptcheck.store.database import Store
 
             self._store = Store(self.store_path)
         return self._store
@@ -303,7 +303,7 @@ class PromptcheckSession:
             self.store.record_case(baseline_run, pending.baseline)
         row = None
         if self.report is not None:
-            from promptcheck.live_compare import row_for
+            from promptcheck.comparison.live import row_for
 
             row = row_for(self.report, pending.result.suite_path, pending.result.case_id)
         return CaseOutcome(run_id, pending.result, row, baseline_run)
@@ -326,7 +326,7 @@ class PromptcheckSession:
         (drawn to the full plan by its model, reusing the cached samples) when its model is
         configured; otherwise the report says it is short.
         """
-        from promptcheck.live_compare import build_report
+        from promptcheck.comparison.live import build_report
 
         baseline = self.baseline
         assert baseline is not None
@@ -378,7 +378,7 @@ class PromptcheckSession:
             baseline_results.append(base)
             self._pending[ref.key] = _Pending(ref.suite, ref.model, candidate, base, base_model)
             if outcome.comparison is not None:
-                from promptcheck.migration import case_name
+                from promptcheck.comparison.engine import case_name
 
                 sequential[case_name(candidate.suite_path, candidate.case_id)] = outcome.comparison
         candidates = [self._pending[ref.key].result for ref in refs]
@@ -403,7 +403,7 @@ class PromptcheckSession:
             notes,
         )
         if self.pairwise is not None and self.pairwise_judge is not None:
-            from promptcheck.live_compare import judge_report
+            from promptcheck.comparison.live import judge_report
 
             self.report = judge_report(
                 self.report, base_list, candidates, self.runner, self.pairwise_judge, self.pairwise
@@ -417,7 +417,7 @@ class PromptcheckSession:
         """What each case is compared with (by item key; absent: not in the baseline), the
         stored cases that were topped up (with the model that did it), and notes for the report.
         """
-        from promptcheck.live_compare import needs_top_up
+        from promptcheck.comparison.live import needs_top_up
 
         baseline = self.baseline
         assert baseline is not None
@@ -459,7 +459,7 @@ class PromptcheckSession:
         label: bool,
     ) -> RunSummary:
         """This session's run of ``model`` as the comparison sees it (in memory, finished)."""
-        from promptcheck.store import RunSummary, redact_secrets
+        from promptcheck.store.database import RunSummary, redact_secrets
 
         name = model.name if model is not None else "?"
         spec = {"backend": model.backend, **model.raw} if model is not None else {}
@@ -491,7 +491,7 @@ class PromptcheckSession:
 
         ``label=False`` for a live baseline's run: the label names the candidate's run.
         """
-        from promptcheck.store import RunInfo
+        from promptcheck.store.database import RunInfo
 
         run_id = f"{self.session_id}-{model.name}"
         if (run_id, str(suite.path)) in self._registered:
@@ -524,7 +524,7 @@ class PromptcheckSession:
     def finish(self, run_ids: Sequence[str] = ()) -> None:
         """Close the runs of this session (and, from an xdist controller, those of its workers)."""
         if self._runner is not None:
-            from promptcheck.usage import record_session_usage, usage_lines
+            from promptcheck.store.usage import record_session_usage, usage_lines
 
             backends = self._runner.backends.built()  # read before closing empties the pool
             self.usage_lines = usage_lines(backends)

@@ -19,8 +19,8 @@ from promptcheck import cli
 from promptcheck.checks.base import Status
 from promptcheck.report.html import write_html
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats import threshold_verdict
-from promptcheck.store import RunInfo, Store
+from promptcheck.stats.threshold import threshold_verdict
+from promptcheck.store.database import RunInfo, Store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

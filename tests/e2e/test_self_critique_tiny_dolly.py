@@ -31,11 +31,11 @@ import yaml
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from promptcheck.agreement import combine
+from promptcheck.run.agreement import combine
 from promptcheck.checks.base import Status
 from promptcheck.checks.judging import parse_answer
 from promptcheck.results import CaseResult, JudgeFigures
-from promptcheck.store import Store
+from promptcheck.store.database import Store
 from promptcheck.train.critique import GENERIC_QUESTION
 from promptcheck.train.tiny import TinyRecipe, build_tiny_dolly, is_built
 

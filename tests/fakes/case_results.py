@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from promptcheck.results import CaseResult, CheckTally, SampleOutcome
-from promptcheck.stats import threshold_verdict
-from promptcheck.store import RunSummary
+from promptcheck.stats.threshold import threshold_verdict
+from promptcheck.store.database import RunSummary
 
 
 def run_summary(

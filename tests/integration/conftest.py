@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from promptcheck.results import CaseResult
-from promptcheck.store import RunSummary, Store
+from promptcheck.store.database import RunSummary, Store
 
 GOOD = "GOOD"
 BAD = "BAD"

@@ -26,7 +26,7 @@ from promptcheck.backends.base import BACKENDS
 from promptcheck.collection import is_suite_file
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import SuiteError
-from promptcheck.suite import load_suite
+from promptcheck.suite.loader import load_suite
 
 CORPUS = Path(__file__).parent.parent / "data" / "bad_suites"
 FILES = sorted(CORPUS.glob("*.yaml"))

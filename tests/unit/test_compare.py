@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy.stats import barnard_exact, binom, binomtest, false_discovery_control, norm
 
-from promptcheck.compare import (
+from promptcheck.stats.two_sample import (
     Alternative,
     Change,
     Comparison,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from promptcheck.compare import Change
+from promptcheck.stats.two_sample import Change
 from promptcheck.errors import ConfigError
-from promptcheck.live_compare import build_report, needs_top_up, resolve_baseline, row_for
-from promptcheck.migration import CompareSettings, compare_results
-from promptcheck.sequential import ComparisonMonitor
-from promptcheck.store import RunInfo, Store
+from promptcheck.comparison.live import build_report, needs_top_up, resolve_baseline, row_for
+from promptcheck.comparison.engine import CompareSettings, compare_results
+from promptcheck.stats.sequential import ComparisonMonitor
+from promptcheck.store.database import RunInfo, Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the fakes package
 

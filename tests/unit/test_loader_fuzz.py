@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import promptcheck.importing
-import promptcheck.suite
+import promptcheck.suite.loader
 from promptcheck.backends.base import BACKENDS
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import PluginImportError, PromptcheckError, SuiteError
-from promptcheck.suite import load_suite
+from promptcheck.suite.loader import load_suite
 
 #: Examples per test; raise it for a longer campaign: PROMPTCHECK_FUZZ_EXAMPLES=5000 pytest ...
 FUZZ = settings(
@@ -45,7 +45,7 @@ def _sandboxed_loader() -> Iterator[None]:
     """No imports from fuzzed suites; the scripted backend alone while local.py is missing."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(promptcheck.importing, "import_module", _refuse_import)
-        patch.setattr(promptcheck.suite, "import_module", _refuse_import)
+        patch.setattr(promptcheck.suite.loader, "import_module", _refuse_import)
         if importlib.util.find_spec("promptcheck.backends.local") is None:
             patch.setattr(BACKENDS, "_builtin_modules", ("promptcheck.backends.scripted",))
         yield

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from promptcheck.compare import Change, compare_rates, decide
+from promptcheck.stats.two_sample import Change, compare_rates, decide
 from promptcheck.errors import ConfigError, StoreError
-from promptcheck.migration import (
+from promptcheck.comparison.engine import (
     MIN_BASELINE_SAMPLES,
     CompareSettings,
     MigrationReport,
     Side,
     compare_results,
 )
-from promptcheck.report.migration_text import text_lines
+from promptcheck.report.comparison_text import text_lines
 from promptcheck.results import CaseResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the fakes package

@@ -1,6 +1,6 @@
 """The pairwise judge in a comparison: one more check per case, with its own verdict.
 
-The judges are scripted models asked through a real :class:`~promptcheck.runner.Runner`, so the
+The judges are scripted models asked through a real :class:`~promptcheck.run.runner.Runner`, so the
 answers go the way a comparison's do (``CaseModels``, retries, the answer cache); which answer
 the judge gives is set by rules on the pairwise prompt, so every tally is known exactly.
 """
@@ -17,25 +17,25 @@ import pytest
 
 from promptcheck.backends.base import Generation
 from promptcheck.checks.base import CheckResult, Status
-from promptcheck.checks.pairwise import (
+from promptcheck.comparison.pairwise import (
     DEFAULT_MARGIN,
     PairedSample,
     PairwiseCheck,
     PairwiseParams,
     summarize_pairs,
 )
-from promptcheck.compare_command import json_text, pairwise_params
+from promptcheck.cli.compare import json_text, pairwise_params
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import ConfigError
-from promptcheck.live_compare import judge_report, resolve_judge
-from promptcheck.migration import MigrationReport, compare_results
-from promptcheck.model_access import JUDGE_KEY_PREFIX
+from promptcheck.comparison.live import judge_report, resolve_judge
+from promptcheck.comparison.engine import MigrationReport, compare_results
+from promptcheck.run.model_access import JUDGE_KEY_PREFIX
 from promptcheck.report import html, markdown
-from promptcheck.report.migration_text import text_lines
+from promptcheck.report.comparison_text import text_lines
 from promptcheck.results import CaseResult, CheckTally, SampleOutcome
-from promptcheck.runner import Runner
-from promptcheck.spec import ModelEntry
-from promptcheck.stats import threshold_verdict
+from promptcheck.run.runner import Runner
+from promptcheck.suite.format import ModelEntry
+from promptcheck.stats.threshold import threshold_verdict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the fakes package
 

@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from promptcheck import runner as runner_module
+from promptcheck.run import runner as runner_module
 from promptcheck.backends.base import Generation, GenerationRequest, Message, SamplingParams
 from promptcheck.checks.base import CheckContext, CheckResult, Status
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import BackendError
-from promptcheck.planning import PlannedSample, plan_samples
+from promptcheck.run.planning import PlannedSample, plan_samples
 from promptcheck.results import CaseResult
-from promptcheck.runner import CaseJob, ComparisonJob, Runner
-from promptcheck.stats import Outcome
-from promptcheck.suite import CaseSpec, Combination, CompiledCheck, ModelConfig, load_suite
+from promptcheck.run.runner import CaseJob, ComparisonJob, Runner
+from promptcheck.stats.threshold import Outcome
+from promptcheck.suite.loader import CaseSpec, Combination, CompiledCheck, ModelConfig, load_suite
 
 
 class NoParams(BaseModel):

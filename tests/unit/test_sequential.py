@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from promptcheck.compare import Change, Comparison, decide, exact_pvalue
-from promptcheck.sequential import (
+from promptcheck.stats.two_sample import Change, Comparison, decide, exact_pvalue
+from promptcheck.stats.sequential import (
     ComparisonMonitor,
     Decision,
     ThresholdMonitor,
@@ -27,7 +27,7 @@ from promptcheck.sequential import (
     lower_bound_anytime,
     upper_bound_anytime,
 )
-from promptcheck.stats import Outcome, lower_bound, upper_bound
+from promptcheck.stats.threshold import Outcome, lower_bound, upper_bound
 
 ALPHA = 0.05
 BETA = 0.2

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom, binomtest
 
-from promptcheck.stats import (
+from promptcheck.stats.threshold import (
     Outcome,
     clopper_pearson,
     lower_bound,

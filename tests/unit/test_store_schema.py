@@ -21,9 +21,9 @@ from promptcheck.backends.base import Generation
 from promptcheck.checks.base import Status
 from promptcheck.errors import StoreError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats import Outcome, ThresholdVerdict
-from promptcheck.store import RunInfo, Store
-from promptcheck.store_schema import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
+from promptcheck.stats.threshold import Outcome, ThresholdVerdict
+from promptcheck.store.database import RunInfo, Store
+from promptcheck.store.schema import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
 
 STORES = Path(__file__).parents[1] / "data" / "stores"
 

@@ -17,8 +17,8 @@ from promptcheck.backends.scripted import ScriptedParams
 from promptcheck.checks.base import CheckContext, Status
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import ConfigError, SuiteError
-from promptcheck.spec import ModelEntry
-from promptcheck.suite import SuiteSpec, load_suite, resolve_model
+from promptcheck.suite.format import ModelEntry
+from promptcheck.suite.loader import SuiteSpec, load_suite, resolve_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from promptcheck.suite_schema import shipped_schema, suite_schema
+from promptcheck.suite.schema import shipped_schema, suite_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 

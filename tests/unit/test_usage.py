@@ -16,10 +16,10 @@ from promptcheck.backends.openai_pacing import Usage
 from promptcheck.backends.openai_params import OpenAIParams
 from promptcheck.backends.sampler import SamplerUsage
 from promptcheck.cli import main
-from promptcheck.migration import compare_results
+from promptcheck.comparison.engine import compare_results
 from promptcheck.report import json_report
-from promptcheck.store import RunInfo, Store
-from promptcheck.usage import (
+from promptcheck.store.database import RunInfo, Store
+from promptcheck.store.usage import (
     backend_usage,
     combine,
     describe,

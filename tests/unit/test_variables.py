@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 
 from promptcheck.errors import ConfigError
-from promptcheck.variables import (
+from promptcheck.suite.variables import (
     MAX_COMBINATIONS,
     STRATEGY_NAMES,
     expand,
@@ -230,7 +230,7 @@ class TestStrategies:
         """The values are the same in a fresh interpreter with another hash seed."""
         code = (
             "import json, sys; from pathlib import Path; "
-            "from promptcheck.variables import values_of; "
+            "from promptcheck.suite.variables import values_of; "
             "print(json.dumps(values_of('x', json.loads(sys.argv[1]), base_dir=Path('.'), "
             f"seed_text={SEED!r})))"
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptcheck.errors import SuiteError
-from promptcheck.yamlsource import (
+from promptcheck.suite.source import (
     MAX_ALIAS_NODES,
     MAX_DEPTH,
     SourceMap,

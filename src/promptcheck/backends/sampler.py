@@ -80,7 +80,7 @@ class SampleJob:
 
 @dataclass
 class SamplerUsage:
-    """What a sampler has generated, for run reports (:mod:`promptcheck.usage`): jobs (one
+    """What a sampler has generated, for run reports (:mod:`promptcheck.store.usage`): jobs (one
     request each), their prompt tokens (prefilled once per job) and the tokens sampled."""
 
     requests: int = 0

@@ -3,7 +3,7 @@
 A check type is registered under the key a suite uses in ``expect``. Its parameters are a pydantic
 model, so a suite is validated (and the JSON Schema of the suite format is generated) before any
 sample is drawn; ``build`` turns validated parameters into a ready :class:`Check`.
-Aggregation across samples does not belong here: it lives in :mod:`promptcheck.stats`.
+Aggregation across samples does not belong here: it lives in :mod:`promptcheck.stats.threshold`.
 """
 
 from __future__ import annotations

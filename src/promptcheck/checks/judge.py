@@ -10,7 +10,7 @@ strict reading of answers live in :mod:`promptcheck.checks.judging`.
 An answer that cannot be read, or a judge model that errs, makes the sample *unscored*: a judge's
 trouble is never the model's failure. Whether a judge can be trusted is measured, not assumed:
 ``agrees_with`` pairs it with the format checks that cover the same property, and the runner
-reports its agreement with them and its consistency across votes (:mod:`promptcheck.agreement`).
+reports its agreement with them and its consistency across votes (:mod:`promptcheck.run.agreement`).
 """
 
 from __future__ import annotations

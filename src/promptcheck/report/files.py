@@ -60,7 +60,7 @@ def _markdown(session: PromptcheckSession, rows: Sequence[SummaryRow], path: Pat
 
 def _html(session: PromptcheckSession, run_ids: Sequence[str], path: Path) -> None:
     from promptcheck.report.html import write_html
-    from promptcheck.store import Store
+    from promptcheck.store.database import Store
 
     with Store(session.store_path) as store:
         runs = [store.run(run_id) for run_id in run_ids]

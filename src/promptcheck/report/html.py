@@ -23,20 +23,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptcheck.compare import Change, Comparison
+from promptcheck.stats.two_sample import Change, Comparison
 from promptcheck.errors import PromptcheckError
-from promptcheck.migration import (
+from promptcheck.comparison.engine import (
     CHANGE_ORDER,
     CaseRow,
     MigrationReport,
     case_name,
     count_cases,
 )
-from promptcheck.report.migration_text import difference_cell, percent, rate_cell
+from promptcheck.report.comparison_text import difference_cell, percent, rate_cell
 
 if TYPE_CHECKING:
     from promptcheck.results import CaseResult, SampleOutcome
-    from promptcheck.store import RunSummary, Store
+    from promptcheck.store.database import RunSummary, Store
 
 __all__ = ["MAX_OUTPUT_CHARS", "MAX_SAMPLES", "render", "write_html"]
 

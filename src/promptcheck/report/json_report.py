@@ -6,7 +6,7 @@ does not know instead of misreading it. Adding a field does not raise it.
 Rates and p-values are plain floats in [0, 1]; intervals are ``[low, high]`` pairs.
 ``baseline`` and ``candidate`` describe the two runs, ``usage`` included: what each run's model
 cost (requests, retries, failed_requests, prompt_tokens, completion_tokens, cost; see
-:mod:`promptcheck.usage`), or null when the run recorded none.
+:mod:`promptcheck.store.usage`), or null when the run recorded none.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from promptcheck.compare import Comparison
-    from promptcheck.migration import CaseRow, CheckDiagnosis, MigrationReport
-    from promptcheck.store import RunSummary
+    from promptcheck.stats.two_sample import Comparison
+    from promptcheck.comparison.engine import CaseRow, CheckDiagnosis, MigrationReport
+    from promptcheck.store.database import RunSummary
 
 #: Version of the document below; see the module docstring for when it changes.
 FORMAT_VERSION = 1
@@ -27,7 +27,7 @@ KIND = "promptcheck.comparison"
 
 def to_dict(report: MigrationReport) -> dict[str, Any]:
     """The report as JSON-ready data, ``format_version`` first."""
-    from promptcheck.migration import MIN_BASELINE_SAMPLES
+    from promptcheck.comparison.engine import MIN_BASELINE_SAMPLES
 
     return {
         "format_version": FORMAT_VERSION,

@@ -18,12 +18,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from promptcheck.compare import Change
-from promptcheck.migration import MIN_BASELINE_SAMPLES, CaseRow, MigrationReport, count_cases
-from promptcheck.report.migration_text import difference_cell, percent, rate_cell
+from promptcheck.stats.two_sample import Change
+from promptcheck.comparison.engine import MIN_BASELINE_SAMPLES, CaseRow, MigrationReport, count_cases
+from promptcheck.report.comparison_text import difference_cell, percent, rate_cell
 
 if TYPE_CHECKING:
-    from promptcheck.store import RunSummary
+    from promptcheck.store.database import RunSummary
 
 #: Table rows in one comment, over all its tables, before "and N more": a row takes about 150
 #: characters, so 200 leave room below :data:`MAX_CHARS` for the rest.

@@ -11,11 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from promptcheck.agreement import combine
+from promptcheck.run.agreement import combine
 from promptcheck.results import ADAPTIVE_KEY, CaseResult, JudgeFigures, SampleOutcome
 
 if TYPE_CHECKING:
-    from promptcheck.migration import CaseRow
+    from promptcheck.comparison.engine import CaseRow
 
 MAX_EXAMPLES = 3
 MAX_OUTPUT_CHARS = 300
@@ -77,7 +77,7 @@ def explain(result: CaseResult) -> str:
 def explain_change(row: CaseRow, result: CaseResult) -> str:
     """The failure text of a case compared with its baseline: the change and why, the two
     rates, the checks that moved, then the candidate's failing samples."""
-    from promptcheck.report.migration_text import difference_cell, pairwise_lines, rate_cell
+    from promptcheck.report.comparison_text import difference_cell, pairwise_lines, rate_cell
 
     c = row.comparison
     critical = " (critical)" if row.verdict.critical else ""

@@ -10,7 +10,7 @@ import pytest
 
 from promptcheck.backends.base import Generation, GenerationRequest
 from promptcheck.checks.base import ModelTraits, Status
-from promptcheck.checks.pairwise import (
+from promptcheck.comparison.pairwise import (
     PairwiseJudge,
     PairwiseParams,
     decide,
@@ -19,7 +19,7 @@ from promptcheck.checks.pairwise import (
     pairwise_prompt,
 )
 from promptcheck.results import CaseResult, SampleOutcome
-from promptcheck.stats import threshold_verdict
+from promptcheck.stats.threshold import threshold_verdict
 
 BASELINE = "A) hike\nB) museum\nC) dinner"
 CANDIDATE = "1. hike\n2. museum"

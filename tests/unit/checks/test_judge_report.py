@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from promptcheck.agreement import combine
+from promptcheck.run.agreement import combine
 from promptcheck.report.terminal import (
     SummaryRow,
     judge_sentence,

@@ -20,11 +20,11 @@ from promptcheck.backends.base import Generation, GenerationRequest, SamplingPar
 from promptcheck.checks.base import Status
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import ConfigError, SuiteError
-from promptcheck.model_access import JUDGE_KEY_PREFIX, CaseModels, answer_key, traits_of
+from promptcheck.run.model_access import JUDGE_KEY_PREFIX, CaseModels, answer_key, traits_of
 from promptcheck.results import CaseResult, JudgeFigures
-from promptcheck.runner import Runner
-from promptcheck.spec import ModelEntry
-from promptcheck.suite import ModelConfig, SuiteSpec, load_suite
+from promptcheck.run.runner import Runner
+from promptcheck.suite.format import ModelEntry
+from promptcheck.suite.loader import ModelConfig, SuiteSpec, load_suite
 
 GOOD = "A) hike\nB) museum\nC) dinner"
 BAD = "1. hike\n2. museum"
@@ -345,6 +345,6 @@ def test_figures_round_trip_through_properties() -> None:
 
 
 def sample_result() -> CaseResult:
-    from promptcheck.stats import threshold_verdict
+    from promptcheck.stats.threshold import threshold_verdict
 
     return CaseResult("s", "s.yaml", "c", "m", (), threshold_verdict(0, 0, 0.9))

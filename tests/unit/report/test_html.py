@@ -18,11 +18,11 @@ import pytest
 
 from promptcheck.checks.base import Status
 from promptcheck.errors import PromptcheckError
-from promptcheck.migration import MigrationReport, compare_results
+from promptcheck.comparison.engine import MigrationReport, compare_results
 from promptcheck.report import html as html_report
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats import threshold_verdict
-from promptcheck.store import RunInfo, Store
+from promptcheck.stats.threshold import threshold_verdict
+from promptcheck.store.database import RunInfo, Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package
 

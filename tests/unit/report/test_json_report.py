@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from promptcheck.migration import compare_results
+from promptcheck.comparison.engine import compare_results
 from promptcheck.report import json_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package

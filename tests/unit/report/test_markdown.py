@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from promptcheck.migration import MigrationReport, compare_results
+from promptcheck.comparison.engine import MigrationReport, compare_results
 from promptcheck.report import markdown
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
-    from promptcheck.store import Store
+    from promptcheck.store.database import Store
 
 #: The counters read from a backend's usage, in the order they are shown.
 COUNTERS = ("requests", "retries", "failed_requests", "prompt_tokens", "completion_tokens")

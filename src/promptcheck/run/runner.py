@@ -2,7 +2,7 @@
 
 The runner owns everything between a compiled case and its result: which samples to draw, with
 which seeds, how many requests at once, what to retry, what the cache already has. Backends only
-generate and checks only score; the verdict comes from :mod:`promptcheck.stats`.
+generate and checks only score; the verdict comes from :mod:`promptcheck.stats.threshold`.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from promptcheck.backends.base import (
     Generation,
     GenerationRequest,
 )
-from promptcheck.compare import Comparison
+from promptcheck.stats.two_sample import Comparison
 from promptcheck.errors import BackendError, PromptcheckError
-from promptcheck.model_access import CaseModels
-from promptcheck.planning import PlannedSample, plan_samples
+from promptcheck.run.model_access import CaseModels
+from promptcheck.run.planning import PlannedSample, plan_samples
 from promptcheck.results import ADAPTIVE_KEY, CaseResult, SampleOutcome
-from promptcheck.scoring import Revisions, sample_outcome, score_sample, summarize
-from promptcheck.sequential import ComparisonMonitor, Decision, ThresholdMonitor
-from promptcheck.stats import ThresholdVerdict
-from promptcheck.suite import CaseSpec, ModelConfig
+from promptcheck.run.scoring import Revisions, sample_outcome, score_sample, summarize
+from promptcheck.stats.sequential import ComparisonMonitor, Decision, ThresholdMonitor
+from promptcheck.stats.threshold import ThresholdVerdict
+from promptcheck.suite.loader import CaseSpec, ModelConfig
 
 T = TypeVar("T")
 
@@ -110,7 +110,7 @@ class ComparisonJob:
 @dataclass(frozen=True)
 class ComparedCase:
     """What a :class:`ComparisonJob` produced. ``comparison`` is the sequential comparison of
-    an adaptive job (None for a fixed one: the exact tests of :mod:`promptcheck.compare` apply)."""
+    an adaptive job (None for a fixed one: the exact tests of :mod:`promptcheck.stats.two_sample` apply)."""
 
     candidate: CaseResult
     baseline: CaseResult

@@ -30,7 +30,7 @@ from promptcheck.checks.base import CheckResult, ModelAccess, Status
 from promptcheck.checks.judging import fence_tag, read_last_line, refuse_unfinished
 from promptcheck.checks.params import CheckParams
 from promptcheck.results import CaseResult, CheckTally
-from promptcheck.stats import Outcome, ThresholdVerdict, threshold_verdict
+from promptcheck.stats.threshold import Outcome, ThresholdVerdict, threshold_verdict
 
 WINNER_LINE = re.compile(r"WINNER: (A|B|TIE)")
 _LOOSE_WINNER = re.compile(r"^\W*winner\b", re.IGNORECASE)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from promptcheck.compare import Change, Comparison
-from promptcheck.migration import CHANGE_ORDER, CaseRow, MigrationReport, count_cases
+from promptcheck.stats.two_sample import Change, Comparison
+from promptcheck.comparison.engine import CHANGE_ORDER, CaseRow, MigrationReport, count_cases
 
 if TYPE_CHECKING:
-    from promptcheck.store import RunSummary
+    from promptcheck.store.database import RunSummary
 
 
 def rate_cell(k: int, n: int, interval: tuple[float, float]) -> str:

@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from promptcheck.stats import clopper_pearson
+from promptcheck.stats.threshold import clopper_pearson
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,7 +1,7 @@
 """The suite format: pydantic models of the YAML, and their validation errors as file:line: key.
 
 Loading happens in two steps. Pydantic validates the shape (types, unknown keys, ranges); then
-:mod:`promptcheck.suite` compiles the parts whose shape depends on a registry or on other files
+:mod:`promptcheck.suite.loader` compiles the parts whose shape depends on a registry or on other files
 (checks, backends, variables, templates). Both steps report errors against the YAML's lines.
 """
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from promptcheck.errors import SuiteError
 from promptcheck.registry import did_you_mean
-from promptcheck.yamlsource import PathKey, SourceMap, dotted
+from promptcheck.suite.source import PathKey, SourceMap, dotted
 
 Identifier = Annotated[
     str,

@@ -1,6 +1,6 @@
 """``promptcheck compare RUN_A RUN_B``: two stored runs compared from the command line.
 
-The comparison itself is :func:`promptcheck.migration.compare_results`; this module reads the
+The comparison itself is :func:`promptcheck.comparison.engine.compare_results`; this module reads the
 runs from the store, asks the pairwise judge when one is named, and writes the table, JSON,
 Markdown or HTML, with the exit code a CI job gates on.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptcheck.errors import ConfigError, PromptcheckError
-from promptcheck.migration import (
+from promptcheck.comparison.engine import (
     EXIT_FAILED,
     EXIT_OK,
     FAILING,
@@ -22,12 +22,12 @@ from promptcheck.migration import (
     MigrationReport,
     compare_results,
 )
-from promptcheck.report.migration_text import text_lines
+from promptcheck.report.comparison_text import text_lines
 
 if TYPE_CHECKING:
-    from promptcheck.checks.pairwise import PairwiseParams
+    from promptcheck.comparison.pairwise import PairwiseParams
     from promptcheck.results import CaseResult
-    from promptcheck.store import Store
+    from promptcheck.store.database import Store
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -114,7 +114,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from promptcheck.cli import _open_store
     from promptcheck.report import markdown
     from promptcheck.report.html import write_html
-    from promptcheck.store import Store
+    from promptcheck.store.database import Store
 
     settings = CompareSettings(margin=args.margin, tolerance=args.tolerance, alpha=args.alpha)
     pairwise = pairwise_params(args.pairwise, args.pairwise_rubric, args.pairwise_margin)
@@ -161,7 +161,7 @@ def pairwise_params(
         return None
     from pydantic import ValidationError
 
-    from promptcheck.checks.pairwise import PairwiseParams
+    from promptcheck.comparison.pairwise import PairwiseParams
 
     given: dict[str, object] = {"model": judge}
     if rubric is not None:
@@ -187,8 +187,8 @@ def _judge_offline(
     runner of its own whose cache is the store: a second ``compare`` asks nothing again."""
     from promptcheck.cli import _project
     from promptcheck.config import ProjectConfig
-    from promptcheck.live_compare import judge_report, resolve_judge
-    from promptcheck.runner import Runner
+    from promptcheck.comparison.live import judge_report, resolve_judge
+    from promptcheck.run.runner import Runner
     from promptcheck.session import DEFAULT_CONCURRENCY
 
     _, project = _project()

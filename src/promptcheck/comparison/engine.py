@@ -2,7 +2,7 @@
 
 A migration is judged after the fact as often as live: the baseline was run last month, the
 candidate in this pull request, and both sit in the store. This module matches their cases, runs
-the comparison of :mod:`promptcheck.compare` on each (the verdict's counts: conforming out of
+the comparison of :mod:`promptcheck.stats.two_sample` on each (the verdict's counts: conforming out of
 scored samples), decides across the suite with false alarms controlled, and says plainly what
 could not be compared and why the answer may be weak, rather than comparing the wrong things in
 silence:
@@ -20,13 +20,13 @@ comparisons are not adjusted for multiplicity and never decide anything.
 
 With a pairwise judge (``--pairwise JUDGE``), each case also gets one more check, the judge's
 answer to "is the candidate's output at least as good as the baseline's, for the same prompt?"
-(:class:`~promptcheck.checks.pairwise.PairwiseCheck`), with its own threshold verdict. It is
+(:class:`~promptcheck.comparison.pairwise.PairwiseCheck`), with its own threshold verdict. It is
 diagnosis too: it changes neither a case's verdict nor the exit status, because the judge's
 reliability is not measured here and its per-case verdicts are not held to the suite's
 false-alarm rate as the conformance verdicts are (docs/judges.md).
 
-The ``compare`` subcommand (:mod:`promptcheck.compare_command`) is the command-line face of
-:func:`compare_runs`; :mod:`promptcheck.report.migration_text` writes the report for a terminal.
+The ``compare`` subcommand (:mod:`promptcheck.cli.compare`) is the command-line face of
+:func:`compare_runs`; :mod:`promptcheck.report.comparison_text` writes the report for a terminal.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from promptcheck.compare import (
+from promptcheck.stats.two_sample import (
     CRITICAL_TAG,
     CaseChange,
     Change,
@@ -48,9 +48,9 @@ from promptcheck.errors import ConfigError, StoreError
 from promptcheck.results import ADAPTIVE_KEY
 
 if TYPE_CHECKING:
-    from promptcheck.checks.pairwise import PairwiseCheck
+    from promptcheck.comparison.pairwise import PairwiseCheck
     from promptcheck.results import CaseResult
-    from promptcheck.store import RunSummary, Store
+    from promptcheck.store.database import RunSummary, Store
 
 __all__ = [
     "MIN_BASELINE_SAMPLES",

@@ -19,11 +19,11 @@ from promptcheck.checks.base import CHECKS, BuildContext, Check
 from promptcheck.config import ProjectConfig
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
 from promptcheck.importing import import_module
-from promptcheck.judge_wiring import check_variables, judge_models, pair_judges
-from promptcheck.spec import CaseModel, ModelEntry, SuiteModel, validate_suite, validation_error
+from promptcheck.suite.judges import check_variables, judge_models, pair_judges
+from promptcheck.suite.format import CaseModel, ModelEntry, SuiteModel, validate_suite, validation_error
 from promptcheck.templating import Template
-from promptcheck.variables import expand
-from promptcheck.yamlsource import PathKey, SourceMap, dotted, key_near, load_yaml
+from promptcheck.suite.variables import expand
+from promptcheck.suite.source import PathKey, SourceMap, dotted, key_near, load_yaml
 
 
 @dataclass(frozen=True)

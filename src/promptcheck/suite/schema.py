@@ -14,8 +14,8 @@ from typing import Any
 
 from promptcheck.backends.base import BACKENDS
 from promptcheck.checks.base import CHECKS
-from promptcheck.spec import SuiteModel
-from promptcheck.variables import STRATEGY_NAMES
+from promptcheck.suite.format import SuiteModel
+from promptcheck.suite.variables import STRATEGY_NAMES
 
 SCHEMA_ID = "https://promptcheck.dev/schema/suite.schema.json"
 

@@ -10,8 +10,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from promptcheck.model_access import model_key
-from promptcheck.suite import CaseSpec, Combination, ModelConfig
+from promptcheck.run.model_access import model_key
+from promptcheck.suite.loader import CaseSpec, Combination, ModelConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 The threshold verdict answers "does this model meet the required conformance rate?" as a test
 between H0: p >= threshold and H1: p <= threshold - tolerance, so that a case fails only on
 evidence. See docs/statistics.md for the error rates and the simulations that check them.
-The bounds are beta quantiles computed in pure Python (:mod:`promptcheck.betainc`): importing
+The bounds are beta quantiles computed in pure Python (:mod:`promptcheck.stats.betainc`): importing
 scipy for them cost half a second of every run.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from promptcheck.betainc import inverse_regularized_beta
+from promptcheck.stats.betainc import inverse_regularized_beta
 
 
 class Outcome(enum.StrEnum):

@@ -7,7 +7,7 @@ front matters: a transaction that reads first and then writes is refused at once
 locked") when another process wrote in between, without waiting out the busy timeout.
 WAL lets readers go on while one process writes; ``synchronous=NORMAL`` keeps a commit free of
 fsync, at the price of the last commits (never consistency) on a power cut.
-Layout and migrations live in :mod:`promptcheck.store_schema`; docs/store.md describes both.
+Layout and migrations live in :mod:`promptcheck.store.schema`; docs/store.md describes both.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from promptcheck.backends.base import Generation
 from promptcheck.checks.base import Status
 from promptcheck.errors import StoreError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats import Outcome, ThresholdVerdict
-from promptcheck.store_schema import SCHEMA_VERSION, migrate
+from promptcheck.stats.threshold import Outcome, ThresholdVerdict
+from promptcheck.store.schema import SCHEMA_VERSION, migrate
 
 __all__ = ["REDACTED", "SCHEMA_VERSION", "RunInfo", "RunSummary", "Store", "redact_secrets"]
 
@@ -90,7 +90,7 @@ class RunSummary(RunInfo):
     passed: int = 0
     failed: int = 0
     undecided: int = 0
-    #: What the run's model cost (:mod:`promptcheck.usage`); None when nothing was recorded.
+    #: What the run's model cost (:mod:`promptcheck.store.usage`); None when nothing was recorded.
     usage: Mapping[str, Any] | None = None
 
 
@@ -201,9 +201,9 @@ class Store:
                 raise StoreError(f"{self.path}: no run {run_id!r} to finish")
 
     def record_usage(self, run_id: str, usage: Mapping[str, Any]) -> None:
-        """Add ``usage`` (requests, tokens, cost: :func:`promptcheck.usage.backend_usage`) to
+        """Add ``usage`` (requests, tokens, cost: :func:`promptcheck.store.usage.backend_usage`) to
         the run's; each xdist worker records its own backends' usage, and they add up."""
-        from promptcheck.usage import combine
+        from promptcheck.store.usage import combine
 
         with self._transaction(f"recording the usage of run {run_id!r}") as connection:
             row = connection.execute("SELECT usage FROM runs WHERE id = ?", (run_id,)).fetchone()

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="export the run with all samples")
     show.set_defaults(func=_show)
 
-    from promptcheck.compare_command import add_commands as add_migration_commands
+    from promptcheck.cli.compare import add_commands as add_migration_commands
     from promptcheck.serve.commands import add_commands as add_serve_commands
 
     add_migration_commands(commands)
@@ -97,7 +97,7 @@ def _project() -> tuple[Path, object]:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from promptcheck.suite_schema import render, suite_schema
+    from promptcheck.suite.schema import render, suite_schema
 
     if not args.builtin:
         _project()
@@ -112,7 +112,7 @@ def _schema(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from promptcheck.collection import is_suite_file
     from promptcheck.config import ProjectConfig
-    from promptcheck.suite import load_suite
+    from promptcheck.suite.loader import load_suite
 
     _, project = _project()
     assert isinstance(project, ProjectConfig)
@@ -144,7 +144,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _open_store(path: Path | None) -> object:
     from promptcheck.config import load_project_config
     from promptcheck.session import DEFAULT_STORE
-    from promptcheck.store import Store
+    from promptcheck.store.database import Store
 
     target = path or Path(load_project_config(Path.cwd()).store or DEFAULT_STORE)
     if not target.exists():
@@ -153,7 +153,7 @@ def _open_store(path: Path | None) -> object:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from promptcheck.store import Store
+    from promptcheck.store.database import Store
 
     store = _open_store(args.store)
     assert isinstance(store, Store)
@@ -177,7 +177,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from promptcheck.report.terminal import row_of, summary_lines
-    from promptcheck.store import Store
+    from promptcheck.store.database import Store
 
     store = _open_store(args.store)
     assert isinstance(store, Store)
@@ -189,7 +189,7 @@ def _show(args: argparse.Namespace) -> int:
         results = store.case_results(run.id)
     print(f"run {run.id}  model {run.model}  commit {run.git_commit or '-'}")
     if run.usage:
-        from promptcheck.usage import describe
+        from promptcheck.store.usage import describe
 
         print(f"usage: {describe(run.usage)}")
     for line in summary_lines(row_of(result) for result in results):

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from promptcheck.checks.base import Status
 from promptcheck.results import CheckOutcome, JudgeFigures, SampleOutcome
-from promptcheck.suite import CompiledCheck
+from promptcheck.suite.loader import CompiledCheck
 
 
 def paired_status(checks: Sequence[CheckOutcome], pairs: Sequence[int]) -> Status:

@@ -11,14 +11,14 @@ import inspect
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
-from promptcheck.agreement import judge_figures
+from promptcheck.run.agreement import judge_figures
 from promptcheck.backends.base import Generation
 from promptcheck.checks.base import CheckContext, CheckResult, Status
-from promptcheck.model_access import CaseModels
-from promptcheck.planning import PlannedSample
+from promptcheck.run.model_access import CaseModels
+from promptcheck.run.planning import PlannedSample
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats import threshold_verdict
-from promptcheck.suite import CaseSpec, CompiledCheck, ModelConfig
+from promptcheck.stats.threshold import threshold_verdict
+from promptcheck.suite.loader import CaseSpec, CompiledCheck, ModelConfig
 
 #: Whether each revising check's revised output conforms, by (sample index, check index).
 Revisions = dict[tuple[int, int], bool | None]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from promptcheck.errors import ConfigError, SuiteError
-from promptcheck.yamlsource import load_yaml
+from promptcheck.suite.source import load_yaml
 
 #: Strategies a suite may name; their keyword arguments are passed through.
 STRATEGY_NAMES = (

@@ -1,10 +1,10 @@
 """A live comparison: ``--promptcheck-baseline`` in a pytest session.
 
 The baseline is a model run in the same session, or a stored run whose samples are reused. The
-report is the :class:`~promptcheck.migration.MigrationReport` that ``promptcheck compare`` builds
+report is the :class:`~promptcheck.comparison.engine.MigrationReport` that ``promptcheck compare`` builds
 from two stored runs (same matching, same exact tests, same suite-level false-alarm control), so
 the gate in pytest and the offline comparison agree. Only when the samples were drawn adaptively
-are the per-case comparisons swapped for the sequential ones (:mod:`promptcheck.sequential`),
+are the per-case comparisons swapped for the sequential ones (:mod:`promptcheck.stats.sequential`),
 which stay valid under the early stop, before the suite-level decision.
 
 With a pairwise judge (``--promptcheck-pairwise``), :func:`judge_report` adds each case's
@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 from promptcheck.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
-    from promptcheck.checks.pairwise import PairwiseCheck, PairwiseParams
-    from promptcheck.compare import Comparison
+    from promptcheck.comparison.pairwise import PairwiseCheck, PairwiseParams
+    from promptcheck.stats.two_sample import Comparison
     from promptcheck.config import ProjectConfig
-    from promptcheck.migration import CaseRow, CompareSettings, MigrationReport
+    from promptcheck.comparison.engine import CaseRow, CompareSettings, MigrationReport
     from promptcheck.results import CaseResult
-    from promptcheck.runner import Runner
-    from promptcheck.store import RunSummary
-    from promptcheck.suite import ModelConfig
+    from promptcheck.run.runner import Runner
+    from promptcheck.store.database import RunSummary
+    from promptcheck.suite.loader import ModelConfig
 
 #: What ``--promptcheck-fail-on`` may say in a comparison run, and its default there.
 COMPARE_FAIL_ON = ("regressed", "inconclusive")
@@ -70,7 +70,7 @@ def resolve_baseline(ref: str, models: Sequence[str], store_path: Path) -> Basel
             f"(no run store at {store_path})",
             hint=known,
         )
-    from promptcheck.store import Store
+    from promptcheck.store.database import Store
 
     try:
         with Store(store_path) as store:
@@ -98,8 +98,8 @@ def build_report(
     """The offline comparison of these results; with ``sequential`` comparisons (by
     ``suite_path::case_id``, for cases sampled adaptively) the suite-level decision is taken on
     them instead of on the fixed-sample tests. ``notes`` are added to the report's warnings."""
-    from promptcheck.compare import decide
-    from promptcheck.migration import compare_results, report_warnings
+    from promptcheck.stats.two_sample import decide
+    from promptcheck.comparison.engine import compare_results, report_warnings
 
     report = compare_results(baseline_run, baseline_cases, candidate_run, candidate_cases, settings)
     if sequential:
@@ -116,7 +116,7 @@ def build_report(
 
 def row_for(report: MigrationReport, suite_path: str, case_id: str) -> CaseRow | None:
     """The report's row of one case (None: the case is in the candidate only)."""
-    from promptcheck.migration import case_name
+    from promptcheck.comparison.engine import case_name
 
     name = case_name(suite_path, case_id)
     return next((row for row in report.rows if row.name == name), None)
@@ -132,7 +132,7 @@ def resolve_judge(name: str, project: ProjectConfig) -> ModelConfig:
     """The pairwise judge: a model of ``[tool.promptcheck.models]``; a typo is a ConfigError
     naming what exists, raised before anything is sampled or judged."""
     from promptcheck.registry import did_you_mean
-    from promptcheck.suite import find_model
+    from promptcheck.suite.loader import find_model
 
     found = find_model(name, {}, project)
     if found is None:
@@ -154,16 +154,16 @@ def judge_report(
 ) -> MigrationReport:
     """The report with the pairwise check of every compared case.
 
-    The judge is asked through :class:`~promptcheck.model_access.CaseModels` on the runner's
+    The judge is asked through :class:`~promptcheck.run.model_access.CaseModels` on the runner's
     backends and loop, so its answers are retried and cached (``judge:`` keys) like a ``judge``
     check's, and a backend it shares with a compared model is built once. Every case's pairs
     are in flight together, bounded by the runner's concurrency. A pair whose judge errs or
     answers unreadably is unscored; nothing here fails the comparison.
     """
-    from promptcheck.checks.pairwise import PairwiseJudge, judge_case
-    from promptcheck.migration import case_name, with_pairwise
-    from promptcheck.model_access import CaseModels
-    from promptcheck.runner import generate_with_retries
+    from promptcheck.comparison.pairwise import PairwiseJudge, judge_case
+    from promptcheck.comparison.engine import case_name, with_pairwise
+    from promptcheck.run.model_access import CaseModels
+    from promptcheck.run.runner import generate_with_retries
 
     base = {case_name(c.suite_path, c.case_id): c for c in baseline_cases}
     cand = {case_name(c.suite_path, c.case_id): c for c in candidate_cases}
