@@ -22,9 +22,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import binom, norm
 
-from promptcheck.stats.two_sample import pvalue_table, score_statistic, suite_adjust
+from promptcheck.stats.multiplicity import suite_adjust
 from promptcheck.stats.sequential import ComparisonMonitor, ThresholdMonitor
 from promptcheck.stats.threshold import Outcome, threshold_verdict
+from promptcheck.stats.two_sample import pvalue_table, score_statistic
 
 ALPHA = 0.05
 BETA = 0.2

@@ -81,7 +81,7 @@ def main() -> int:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the goal says
 
     from promptcheck.checks.base import CheckContext
-    from promptcheck.config import load_project_config
+    from promptcheck.project import load_project_config
     from promptcheck.run.runner import Runner
     from promptcheck.store.database import RunInfo, Store
     from promptcheck.suite.loader import load_suite

@@ -67,7 +67,8 @@ PEAK_TFLOPS = {
 
 
 def cpu_benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    from promptcheck.train.finetune import FinetuneOptions, finetune
+    from promptcheck.train.finetune import finetune
+    from promptcheck.train.options import FinetuneOptions
     from promptcheck.train.records import write_records
     from promptcheck.train.synth import iter_records
     from promptcheck.train.tiny import TinyRecipe

@@ -12,7 +12,7 @@ import argparse
 
 from scipy.stats import binom
 
-from promptcheck.stats.threshold import Outcome, threshold_verdict
+from promptcheck.stats import Outcome, threshold_verdict
 
 RATES = (1.0, 0.99, 0.95, 0.90, 0.85, 0.80, 0.70)
 

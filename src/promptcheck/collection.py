@@ -9,40 +9,27 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from promptcheck.config import FAILING
 from promptcheck.errors import PromptcheckError, SuiteError
-from promptcheck.plugin import SESSION_KEY
 from promptcheck.registry import did_you_mean
 from promptcheck.report.progress import SampleProgress
 from promptcheck.report.terminal import explain, explain_change, rate_text
 from promptcheck.results import ADAPTIVE_KEY, CaseResult
-from promptcheck.session import CaseRef
-from promptcheck.stats.threshold import Outcome
-from promptcheck.suite.loader import CaseSpec, ModelConfig, SuiteSpec
+from promptcheck.run import CaseRef
+from promptcheck.session import PromptcheckSession
+from promptcheck.suite import CaseSpec, ModelConfig, SuiteSpec
 
 if TYPE_CHECKING:
     from promptcheck.comparison.engine import CaseRow
 
-SUITE_MARKER = re.compile(rb"^(suite|cases)\s*:", re.MULTILINE)
-
-
-def is_suite_file(path: Path) -> bool:
-    """A YAML file is a suite when it has a top-level ``suite:`` or ``cases:`` key.
-
-    Data files (``vars: {file: ...}``) and other YAML next to suites are left alone.
-    """
-    if path.suffix not in (".yaml", ".yml"):
-        return False
-    try:
-        return SUITE_MARKER.search(path.read_bytes()) is not None
-    except OSError:
-        return False
+#: Where the plugin keeps the session, for the items (pytest's stash, not a private attribute).
+SESSION_KEY = pytest.StashKey[PromptcheckSession]()
 
 
 class CaseFailure(Exception):
@@ -155,17 +142,15 @@ class CaseItem(pytest.Item):
                 session.progress = None
         result = outcome.result
         self.user_properties.extend(properties(outcome.run_id, result))
+        failing = FAILING[session.options.fail_on]
         if outcome.row is not None:
             self.user_properties.extend(comparison_properties(outcome.row, outcome.baseline_run))
-            if outcome.row.change in failing_changes(session.options.fail_on):
+            if outcome.row.change in failing:
                 raise CaseFailure(result, outcome.row)
             return
-        fail_on = {Outcome.FAIL} | (
-            {Outcome.UNDECIDED} if session.options.fail_on == "undecided" else set()
-        )
         if result.verdict.n == 0 and result.errors:
             raise CaseFailure(result)
-        if result.verdict.outcome in fail_on:
+        if result.verdict.outcome in failing:
             raise CaseFailure(result)
 
     def _terminal(self, progress: bool) -> contextlib.AbstractContextManager[object]:
@@ -262,10 +247,3 @@ def pairwise_properties(row: CaseRow) -> list[tuple[str, object]]:
         ("promptcheck_pairwise_ties", check.ties),
         ("promptcheck_pairwise_unscored", tally.unscored),
     ]
-
-
-def failing_changes(fail_on: str) -> frozenset[str]:
-    """Changes that fail an item under ``--promptcheck-fail-on`` (compared by value)."""
-    if fail_on == "inconclusive":
-        return frozenset({"regressed", "inconclusive"})
-    return frozenset({"regressed"})

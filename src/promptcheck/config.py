@@ -1,73 +1,78 @@
-"""Project settings from ``[tool.promptcheck]`` in pyproject.toml.
-
-Models are usually defined once for a project (a team has one baseline and one candidate), so
-suites can stay model-free. Suite-level ``models`` override project ones of the same name.
+"""Settings and their defaults: the ``--promptcheck-*`` options, the fail-on table, exit codes
+and where the run store lives. One home for each, so the plugin, the command line and the library
+cannot drift apart. Cheap to import (the plugin reads it in every pytest run); the project's own
+``[tool.promptcheck]`` table is read by :mod:`promptcheck.project`.
 """
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from promptcheck.errors import ConfigError
-from promptcheck.suite.format import Identifier, ModelEntry
+if TYPE_CHECKING:
+    from promptcheck.project import ProjectConfig
 
 
-class ProjectModel(BaseModel):
-    """The ``[tool.promptcheck]`` table."""
+#: Where the run store lives when neither an option nor ``[tool.promptcheck] store`` says.
+DEFAULT_STORE = ".promptcheck/promptcheck.db"
+#: Requests in flight per model when neither an option nor the project says.
+DEFAULT_CONCURRENCY = 8
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+#: ``--promptcheck-fail-on`` for threshold verdicts (first: the default) ...
+THRESHOLD_FAIL_ON = ("fail", "undecided")
+#: ... and for a comparison against a baseline (``--promptcheck-baseline``, ``compare``).
+COMPARISON_FAIL_ON = ("regressed", "inconclusive")
+FAIL_ON = THRESHOLD_FAIL_ON + COMPARISON_FAIL_ON
+#: Which outcomes (threshold verdicts) or changes (comparisons) fail an item under each
+#: ``fail-on``; compared by value with the ``Outcome`` and ``Change`` string enums.
+FAILING: Mapping[str, frozenset[str]] = {
+    "fail": frozenset({"fail"}),
+    "undecided": frozenset({"fail", "undecided"}),
+    "regressed": frozenset({"regressed"}),
+    "inconclusive": frozenset({"regressed", "inconclusive"}),
+}
 
-    model: str | None = Field(None, description="Default model name.")
-    models: dict[Identifier, ModelEntry] = Field(default_factory=dict)
-    plugins: list[str] = Field(default_factory=list, description="Modules imported first.")
-    store: str | None = Field(None, description="Path of the SQLite run store.")
-    concurrency: int | None = Field(None, ge=1, le=4096)
+
+class ExitCode(enum.IntEnum):
+    """The exit status of every ``promptcheck`` command (pytest keeps its own)."""
+
+    OK = 0
+    FAILED = 1  # a gate failed: a suite did not validate, a case regressed
+    USAGE = 2  # a user error: a bad option, a missing file, an unknown run
+    INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
-class ProjectConfig:
-    """Validated project settings; ``base_dir`` is where relative paths in them resolve from."""
+class Options:
+    """The ``--promptcheck-*`` options (or their ini / pyproject equivalents), resolved."""
 
-    base_dir: Path
-    source: Path | None = None
-    model: str | None = None
-    models: dict[str, ModelEntry] = field(default_factory=dict)
-    plugins: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    samples: int | None = None
+    fresh: bool = False
     store: str | None = None
     concurrency: int | None = None
+    label: str | None = None
+    fail_on: str = "fail"
+    progress: bool = True
+    adaptive: bool = False
+    baseline: str | None = None
+    md: str | None = None
+    html: str | None = None
+    pairwise: str | None = None
+    pairwise_rubric: str | None = None
+    pairwise_margin: float | None = None
 
 
-def load_project_config(root: Path) -> ProjectConfig:
-    """Read ``root/pyproject.toml``; a missing file or table gives the defaults."""
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        return ProjectConfig(base_dir=root)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    tool: Any = document.get("tool", {})
-    table: Any = tool.get("promptcheck", {}) if isinstance(tool, dict) else {}
-    try:
-        parsed = ProjectModel.model_validate(table)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(
-            f"{path}: [tool.promptcheck] {where}: {first['msg']}",
-            hint="see docs/cli.md for the [tool.promptcheck] keys",
-        ) from None
-    return ProjectConfig(
-        base_dir=root,
-        source=path,
-        model=parsed.model,
-        models=dict(parsed.models),
-        plugins=tuple(parsed.plugins),
-        store=parsed.store,
-        concurrency=parsed.concurrency,
-    )
+def store_path(root: Path, given: str | Path | None, project: ProjectConfig) -> Path:
+    """The run store: the option, else the project's ``store``, else the default; a relative
+    path is taken from the project root (pytest's rootdir, or the command's working directory)."""
+    path = Path(given or project.store or DEFAULT_STORE)
+    return path if path.is_absolute() else root / path
+
+
+def concurrency(given: int | None, project: ProjectConfig) -> int:
+    """Requests in flight per model: the option, else the project's, else the default."""
+    return given or project.concurrency or DEFAULT_CONCURRENCY

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from promptcheck.errors import PluginImportError
@@ -49,3 +51,12 @@ def import_module(name: str) -> Any:
         raise PluginImportError(
             f"importing module {name!r} raised {type(exc).__name__}: {exc}"
         ) from None
+
+
+def import_project_plugins(root: Path, plugins: Sequence[str]) -> None:
+    """Import the modules ``[tool.promptcheck] plugins`` names, with the project root importable:
+    ``plugins/`` and the modules suites name live in the project, wherever pytest is run from."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    for module in plugins:
+        import_module(module)

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from promptcheck.config import COMPARISON_FAIL_ON, FAIL_ON, THRESHOLD_FAIL_ON, Options
+
 if TYPE_CHECKING:
     from promptcheck.collection import SuiteFile
     from promptcheck.report.terminal import SummaryRow
     from promptcheck.session import PromptcheckSession
 
-SESSION_KEY = pytest.StashKey["PromptcheckSession"]()
 #: xdist modes that send a worker whole suite files, so it can sample a file's cases together.
 GROUPING_DISTS = ("loadfile", "loadscope")
 
@@ -85,7 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--promptcheck-fail-on",
         dest="promptcheck_fail_on",
         default=None,
-        choices=("fail", "undecided", "regressed", "inconclusive"),
+        choices=FAIL_ON,
         help="threshold verdicts: 'fail' (default) fails only cases that fail on evidence, "
         "'undecided' also those the samples cannot decide. With --promptcheck-baseline: "
         "'regressed' (default) fails only regressed cases, 'inconclusive' also those.",
@@ -195,6 +196,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     session.options = replace(session.options, progress=wanted(session.options.progress))
     session.announce = functools.partial(_announce, config)
+    from promptcheck.collection import SESSION_KEY
+
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(SessionHooks(config, session), "promptcheck-session")
 
@@ -232,15 +235,17 @@ class SessionHooks:
 
         run_ids = sorted(self.run_ids | set(self.session.run_ids()))
         return write_reports(
-            self.session,
+            self.session.report,
             self.rows,
             run_ids,
+            self.session.store_path,
             md=_path(self.config, options.md),
             html=_path(self.config, options.html),
         )
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
-        from promptcheck.collection import SuiteFile, is_suite_file
+        from promptcheck.collection import SuiteFile
+        from promptcheck.suite import is_suite_file
 
         if is_suite_file(file_path):
             return SuiteFile.from_parent(parent, path=file_path)
@@ -325,9 +330,7 @@ def _enabled(config: pytest.Config) -> bool:
     return bool(config.getini("promptcheck"))
 
 
-def _options(config: pytest.Config) -> Any:
-    from promptcheck.session import Options
-
+def _options(config: pytest.Config) -> Options:
     def value(option: str) -> Any:
         given = config.getoption(option)
         return given if given is not None else config.getini(option)
@@ -367,9 +370,7 @@ def _options(config: pytest.Config) -> Any:
 def _fail_on(raw: object, *, comparing: bool) -> str:
     """``--promptcheck-fail-on`` checked against the kind of run: threshold verdicts take
     fail|undecided, a comparison with a baseline takes regressed|inconclusive."""
-    from promptcheck.session import FAIL_ON
-
-    allowed = FAIL_ON[2:] if comparing else FAIL_ON[:2]
+    allowed = COMPARISON_FAIL_ON if comparing else THRESHOLD_FAIL_ON
     if raw is None or raw == "":
         return allowed[0]
     given = str(raw)

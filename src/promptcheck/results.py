@@ -6,12 +6,21 @@ behaviour beyond small derived properties, so every layer can share them without
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptcheck.checks.base import Status
-from promptcheck.stats.threshold import ThresholdVerdict
+from promptcheck.stats import ThresholdVerdict
+
+
+class Status(enum.StrEnum):
+    """Outcome of one check on one output. UNSCORED means 'could not tell', never 'bad output'."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    UNSCORED = "unscored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +138,41 @@ class JudgeFigures:
         if known.get("pairs") is not None:
             known["pairs"] = tuple(known["pairs"])
         return cls(**known)
+
+
+_SUMMED = (
+    "both_pass",
+    "judge_pass_checks_fail",
+    "judge_fail_checks_pass",
+    "both_fail",
+    "judge_unscored",
+    "checks_unscored",
+    "voted",
+    "unanimous",
+    "revised_conforming",
+    "original_conforming",
+)
+
+
+def combine(figures: Iterable[JudgeFigures], label: str = "all", judge: str = "") -> JudgeFigures:
+    """The figures of many cases (or checks) added up, for a suite's or a model's total."""
+    total = JudgeFigures(index=-1, label=label, judge=judge)
+    for item in figures:
+        # one vote is always unanimous: only checks that vote several times show consistency
+        summed = [n for n in _SUMMED if item.votes > 1 or n not in ("voted", "unanimous")]
+        sums = {name: getattr(total, name) + getattr(item, name) for name in summed}
+        revised = total.revised
+        if item.revised is not None:
+            revised = (revised or 0) + item.revised
+        paired = () if total.pairs is not None or item.pairs is not None else None
+        total = dataclasses.replace(
+            total,
+            **sums,
+            revised=revised,
+            pairs=paired,
+            votes=max(total.votes, item.votes),
+        )
+    return total
 
 
 #: Key of the adaptive-sampling figures in ``CaseResult.properties`` (the runner's

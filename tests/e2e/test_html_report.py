@@ -17,9 +17,10 @@ import pytest
 
 from promptcheck import cli
 from promptcheck.checks.base import Status
+from promptcheck.config import ExitCode
 from promptcheck.report.html import write_html
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats.threshold import threshold_verdict
+from promptcheck.stats import threshold_verdict
 from promptcheck.store.database import RunInfo, Store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -134,7 +135,7 @@ def test_comparison_page_loads_filters_and_highlights(
 ) -> None:
     page = tmp_path / "report.html"
     code = cli.main(["compare", "base", "cand", "--store", str(store_path), "--html", str(page)])
-    assert code == cli.EXIT_FAILED, capsys.readouterr()
+    assert code == ExitCode.FAILED, capsys.readouterr()
 
     assert load(browser, page) == []
     changes = {case_id: row(browser, case_id).get_attribute("data-change") for case_id, *_ in CASES}

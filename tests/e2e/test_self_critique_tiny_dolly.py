@@ -31,12 +31,11 @@ import yaml
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from promptcheck.run.agreement import combine
 from promptcheck.checks.base import Status
 from promptcheck.checks.judging import parse_answer
-from promptcheck.results import CaseResult, JudgeFigures
+from promptcheck.formats import GENERIC_QUESTION
+from promptcheck.results import CaseResult, JudgeFigures, combine
 from promptcheck.store.database import Store
-from promptcheck.train.critique import GENERIC_QUESTION
 from promptcheck.train.tiny import TinyRecipe, build_tiny_dolly, is_built
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from promptcheck.results import CaseResult, CheckTally, SampleOutcome
-from promptcheck.stats.threshold import threshold_verdict
+from promptcheck.stats import threshold_verdict
 from promptcheck.store.database import RunSummary
 
 

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from promptcheck.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from promptcheck.cli import main
+from promptcheck.config import ExitCode
 
 from .conftest import VERDICTS_SUITE, Project
 
@@ -25,7 +26,7 @@ def recorded(project: Project) -> Project:
 def test_runs_lists_the_runs_newest_first(
     recorded: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["runs"]) == EXIT_OK
+    assert main(["runs"]) == ExitCode.OK
     lines = capsys.readouterr().out.splitlines()
     first, second = recorded.runs()
     assert lines[0].split()[:3] == ["run", "model", "label"]
@@ -36,7 +37,7 @@ def test_runs_lists_the_runs_newest_first(
 
 
 def test_runs_as_json(recorded: Project, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["runs", "--json", "--store", str(recorded.store_path)]) == EXIT_OK
+    assert main(["runs", "--json", "--store", str(recorded.store_path)]) == ExitCode.OK
     runs = json.loads(capsys.readouterr().out)
     assert [run["label"] for run in runs] == [None, "baseline"]
     assert [(run["cases"], run["passed"], run["failed"], run["undecided"]) for run in runs] == [
@@ -50,7 +51,7 @@ def test_show_prints_one_run_by_id_prefix_or_label(
 ) -> None:
     first, _ = recorded.runs()
     for reference in (first.id, first.id[:-3], "baseline"):
-        assert main(["show", reference]) == EXIT_OK
+        assert main(["show", reference]) == ExitCode.OK
         out = capsys.readouterr().out
         assert out.startswith(f"run {first.id}  model demo")
         assert "verdicts on demo" in out
@@ -60,7 +61,7 @@ def test_show_prints_one_run_by_id_prefix_or_label(
 def test_show_json_exports_every_sample(
     recorded: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["show", "baseline", "--json"]) == EXIT_OK
+    assert main(["show", "baseline", "--json"]) == ExitCode.OK
     exported = json.loads(capsys.readouterr().out)
     assert exported["run"]["label"] == "baseline"
     cases = {case["case_id"]: case for case in exported["cases"]}
@@ -75,7 +76,7 @@ def test_show_json_exports_every_sample(
 def test_show_an_unknown_run_is_a_usage_error(
     recorded: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["show", "no-such-run"]) == EXIT_USAGE
+    assert main(["show", "no-such-run"]) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "no run id, id prefix or label matches 'no-such-run'" in err
     assert "Traceback" not in err
@@ -84,25 +85,25 @@ def test_show_an_unknown_run_is_a_usage_error(
 def test_runs_without_a_store_is_a_usage_error(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["runs"]) == EXIT_USAGE
+    assert main(["runs"]) == ExitCode.USAGE
     assert "no run store at" in capsys.readouterr().err
 
 
 def test_validate_good_and_bad_suites(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     project.suite("verdicts", VERDICTS_SUITE)
     project.write("suites/data/rows.yaml", "- a: 1\n")  # data, not a suite
-    assert main(["validate", "suites"]) == EXIT_OK
+    assert main(["validate", "suites"]) == ExitCode.OK
     out = capsys.readouterr().out
     assert "ok: suites/verdicts.yaml: suite 'verdicts', 3 cases, 80 samples per model" in out
     assert "1 valid, 0 invalid" in out
 
     project.suite("broken", "suite: broken\ncases:\n  - id: a\n    prompt: p\n    expect: [nope]\n")
-    assert main(["validate", "suites"]) == EXIT_FAILED
+    assert main(["validate", "suites"]) == ExitCode.FAILED
     out = capsys.readouterr().out
     assert "error: suites/broken.yaml:5: cases[0].expect[0]: unknown check 'nope'" in out
     assert "1 valid, 1 invalid" in out
 
-    assert main(["validate", "suites/missing.yaml"]) == EXIT_USAGE
+    assert main(["validate", "suites/missing.yaml"]) == ExitCode.USAGE
 
 
 def test_the_console_script_runs(recorded: Project) -> None:
@@ -114,5 +115,5 @@ def test_the_console_script_runs(recorded: Project) -> None:
         text=True,
         check=False,
     )
-    assert completed.returncode == EXIT_OK, completed.stderr
+    assert completed.returncode == ExitCode.OK, completed.stderr
     assert json.loads(completed.stdout)["run"]["label"] == "baseline"

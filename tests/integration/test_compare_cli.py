@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from promptcheck import cli
-from promptcheck.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from promptcheck.config import ExitCode
 
 from .conftest import MIGRATION_MODELS, Project, suite_yaml
 
@@ -74,7 +74,7 @@ def migrated(project: Project) -> Project:
 def test_the_broken_case_and_only_it_regresses(migrated: Project, compare: Compare) -> None:
     old, new = migrated.runs()
     code, out, err = compare(old.id, new.id)
-    assert code == EXIT_FAILED, err
+    assert code == ExitCode.FAILED, err
     lines = out.splitlines()
     assert lines[0].startswith(f"baseline  {old.id} (model old, label baseline")
     assert lines[1].startswith(f"candidate {new.id} (model new")
@@ -92,7 +92,7 @@ def test_case_sets_that_differ_are_compared_on_their_intersection(
     migrated: Project, compare: Compare
 ) -> None:
     code, out, _ = compare("baseline", migrated.runs()[1].id[:-2], "--json")
-    assert code == EXIT_FAILED
+    assert code == ExitCode.FAILED
     document = json.loads(out)
     assert document["format_version"] == 1
     assert [case["name"] for case in document["cases"]] == [
@@ -110,7 +110,7 @@ def test_markdown_summary_is_written(migrated: Project, compare: Compare) -> Non
     old, new = migrated.runs()
     target = migrated.path / "out" / "comparison.md"
     code, _, _ = compare(old.id, new.id, "--md", str(target))
-    assert code == EXIT_FAILED
+    assert code == ExitCode.FAILED
     text = target.read_text(encoding="utf-8")
     assert text.startswith("## :x: promptcheck: 1 case regressed\n")
     assert f"**Baseline:** `{old.id}` (model `old`, label `baseline`" in text
@@ -125,7 +125,7 @@ def test_html_and_markdown_reports_are_written_together(
     old, new = migrated.runs()
     html_path, md_path = migrated.path / "out" / "report.html", migrated.path / "report.md"
     code, out, _ = compare(old.id, new.id, "--html", str(html_path), "--md", str(md_path))
-    assert code == EXIT_FAILED
+    assert code == ExitCode.FAILED
     assert out.splitlines()[-1] == "verdict: 1 case regressed"  # the table is still printed
     assert md_path.read_text(encoding="utf-8").startswith("## :x: promptcheck: 1 case regressed")
     page = html_path.read_text(encoding="utf-8")
@@ -145,7 +145,7 @@ def test_an_unwritable_html_path_is_a_usage_error(migrated: Project, compare: Co
     blocker = migrated.path / "blocker"
     blocker.write_text("", encoding="utf-8")
     code, out, err = compare("baseline", migrated.runs()[1].id, "--html", str(blocker / "r.html"))
-    assert code == EXIT_USAGE
+    assert code == ExitCode.USAGE
     assert err.startswith("promptcheck: error: cannot write the HTML report to ")
     assert "Traceback" not in err and out == ""
 
@@ -156,10 +156,10 @@ def test_inconclusive_fails_only_when_asked(project: Project, compare: Compare) 
     project.run("--promptcheck-model", "old,new", "--promptcheck-samples", "10", "-k", "stable")
     runs = {run.model: run.id for run in project.runs()}
     code, out, _ = compare(runs["old"], runs["new"])
-    assert code == EXIT_OK
+    assert code == ExitCode.OK
     assert out.splitlines()[-1] == "verdict: no regression found; 2 cases inconclusive"
     code, _, _ = compare(runs["old"], runs["new"], "--fail-on", "inconclusive")
-    assert code == EXIT_FAILED
+    assert code == ExitCode.FAILED
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ def test_bad_input_is_one_line_and_exit_code_2(
     migrated: Project, compare: Compare, args: list[str], message: str
 ) -> None:
     code, out, err = compare(*args)
-    assert code == EXIT_USAGE
+    assert code == ExitCode.USAGE
     assert err.startswith("promptcheck: error: ") and message in err
     assert "Traceback" not in err and out == ""
 
@@ -186,13 +186,13 @@ def test_runs_without_a_common_case_are_refused(project: Project, compare: Compa
     project.run("--promptcheck-model", "new", "-k", "stable-two")
     first, second = project.runs()
     code, _, err = compare(first.id, second.id)
-    assert code == EXIT_USAGE
+    assert code == ExitCode.USAGE
     assert "have no case in common" in err
 
 
 def test_a_missing_store_is_a_usage_error(project: Project, compare: Compare) -> None:
     code, _, err = compare("a", "b")
-    assert code == EXIT_USAGE
+    assert code == ExitCode.USAGE
     assert "no run store at" in err
 
 
@@ -201,8 +201,8 @@ def test_the_store_comes_from_the_option_or_the_project(
 ) -> None:
     moved = migrated.path / "elsewhere.db"
     migrated.store_path.rename(moved)
-    assert compare("baseline", "baseline")[0] == EXIT_USAGE
-    assert compare("baseline", "baseline", "--store", str(moved))[0] == EXIT_OK
+    assert compare("baseline", "baseline")[0] == ExitCode.USAGE
+    assert compare("baseline", "baseline", "--store", str(moved))[0] == ExitCode.OK
     pyproject = migrated.path / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     pyproject.write_text(
@@ -210,7 +210,7 @@ def test_the_store_comes_from_the_option_or_the_project(
         encoding="utf-8",
     )
     code, out, _ = compare("baseline", "baseline")
-    assert code == EXIT_OK
+    assert code == ExitCode.OK
     assert "is compared with itself" in out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptcheck.stats.threshold import Outcome
+from promptcheck.stats import Outcome
 
 from .conftest import Project, junit_cases, scripted_model, suite_yaml
 

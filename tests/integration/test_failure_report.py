@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from promptcheck.stats.threshold import clopper_pearson
+from promptcheck.stats import clopper_pearson
 
 from .conftest import Project, scripted_model, suite_yaml
 

@@ -8,7 +8,7 @@ from .conftest import VERDICTS_SUITE, Project, scripted_model
 
 TESTS = """
 from promptcheck.results import CaseResult
-from promptcheck.stats.threshold import Outcome
+from promptcheck.stats import Outcome
 
 
 def test_run_a_case(promptcheck):

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from promptcheck.stats.threshold import clopper_pearson
+from promptcheck.stats import clopper_pearson
 
 from .conftest import VERDICTS_SUITE, Project, junit_cases
 

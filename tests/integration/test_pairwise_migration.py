@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from promptcheck import cli
-from promptcheck.cli import EXIT_OK, EXIT_USAGE
+from promptcheck.config import ExitCode
 
 from .conftest import Project, scripted_model, suite_yaml
 
@@ -107,7 +107,7 @@ def test_a_judge_preferring_the_baseline_fails_the_pairwise_check_only(
     capsys.readouterr()
     code = cli.main(["compare", runs["old"], runs["new"], "--pairwise", "fond"])
     offline = capsys.readouterr().out.splitlines()
-    assert code == EXIT_OK
+    assert code == ExitCode.OK
     assert [line for line in lines if line.startswith("  ")] == [
         line for line in offline if line.startswith("  ")
     ]
@@ -115,7 +115,7 @@ def test_a_judge_preferring_the_baseline_fails_the_pairwise_check_only(
 
     code = cli.main(["compare", runs["old"], runs["new"], "--pairwise", "fond", "--json"])
     document = json.loads(capsys.readouterr().out)
-    assert code == EXIT_OK
+    assert code == ExitCode.OK
     pairwise = {case["case_id"]: case["pairwise"] for case in document["cases"]}
     assert pairwise["two"]["outcome"] == "fail"
     assert (pairwise["two"]["passed"], pairwise["two"]["failed"]) == (0, 40)
@@ -221,6 +221,6 @@ def test_compare_refuses_an_unknown_judge_in_one_line(
     capsys.readouterr()
     code = cli.main(["compare", "baseline", migrating.runs()[-1].id, "--pairwise", "nobody"])
     err = capsys.readouterr().err
-    assert code == EXIT_USAGE
+    assert code == ExitCode.USAGE
     assert err.startswith("promptcheck: error: unknown pairwise judge model 'nobody'")
     assert len(err.strip().splitlines()) == 1

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promptcheck.stats import clopper_pearson
 from promptcheck.stats.betainc import inverse_regularized_beta, regularized_beta
-from promptcheck.stats.threshold import clopper_pearson
 
 scipy_special = pytest.importorskip("scipy.special")
 

@@ -17,20 +17,22 @@ import numpy as np
 import pytest
 from scipy.stats import barnard_exact, binom, binomtest, false_discovery_control, norm
 
-from promptcheck.stats.two_sample import (
-    Alternative,
+from promptcheck.stats.multiplicity import (
     Change,
-    Comparison,
     benjamini_hochberg,
-    compare_rates,
     critical_cases,
     decide,
-    exact_pvalue,
     holm,
+    suite_adjust,
+)
+from promptcheck.stats.two_sample import (
+    Alternative,
+    Comparison,
+    compare_rates,
+    exact_pvalue,
     newcombe_interval,
     pvalue_table,
     score_statistic,
-    suite_adjust,
     wilson_interval,
 )
 

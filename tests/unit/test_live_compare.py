@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from promptcheck.stats.two_sample import Change
-from promptcheck.errors import ConfigError
-from promptcheck.comparison.live import build_report, needs_top_up, resolve_baseline, row_for
 from promptcheck.comparison.engine import CompareSettings, compare_results
-from promptcheck.stats.sequential import ComparisonMonitor
+from promptcheck.comparison.live import build_report, needs_top_up, resolve_baseline, row_for
+from promptcheck.errors import ConfigError
+from promptcheck.stats import Change, ComparisonMonitor
 from promptcheck.store.database import RunInfo, Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the fakes package

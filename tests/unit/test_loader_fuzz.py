@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 import promptcheck.importing
 import promptcheck.suite.loader
 from promptcheck.backends.base import BACKENDS
-from promptcheck.config import ProjectConfig
 from promptcheck.errors import PluginImportError, PromptcheckError, SuiteError
+from promptcheck.project import ProjectConfig
 from promptcheck.suite.loader import load_suite
 
 #: Examples per test; raise it for a longer campaign: PROMPTCHECK_FUZZ_EXAMPLES=5000 pytest ...

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from promptcheck.stats.two_sample import Change, compare_rates, decide
-from promptcheck.errors import ConfigError, StoreError
 from promptcheck.comparison.engine import (
     MIN_BASELINE_SAMPLES,
     CompareSettings,
-    MigrationReport,
+    ComparisonReport,
     Side,
     compare_results,
 )
+from promptcheck.errors import ConfigError, StoreError
 from promptcheck.report.comparison_text import text_lines
 from promptcheck.results import CaseResult
+from promptcheck.stats import Change, compare_rates, decide
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the fakes package
 
@@ -37,7 +37,7 @@ def compare(
     baseline: list[CaseResult],
     candidate: list[CaseResult],
     settings: CompareSettings | None = None,
-) -> MigrationReport:
+) -> ComparisonReport:
     return compare_results(BASE, baseline, CAND, candidate, settings)
 
 

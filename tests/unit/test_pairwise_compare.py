@@ -17,6 +17,9 @@ import pytest
 
 from promptcheck.backends.base import Generation
 from promptcheck.checks.base import CheckResult, Status
+from promptcheck.cli.compare import json_text, pairwise_params
+from promptcheck.comparison.engine import ComparisonReport, compare_results
+from promptcheck.comparison.live import judge_report, resolve_judge
 from promptcheck.comparison.pairwise import (
     DEFAULT_MARGIN,
     PairedSample,
@@ -24,18 +27,14 @@ from promptcheck.comparison.pairwise import (
     PairwiseParams,
     summarize_pairs,
 )
-from promptcheck.cli.compare import json_text, pairwise_params
-from promptcheck.config import ProjectConfig
 from promptcheck.errors import ConfigError
-from promptcheck.comparison.live import judge_report, resolve_judge
-from promptcheck.comparison.engine import MigrationReport, compare_results
-from promptcheck.run.model_access import JUDGE_KEY_PREFIX
+from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.report import html, markdown
 from promptcheck.report.comparison_text import text_lines
 from promptcheck.results import CaseResult, CheckTally, SampleOutcome
+from promptcheck.run.model_access import JUDGE_KEY_PREFIX
 from promptcheck.run.runner import Runner
-from promptcheck.suite.format import ModelEntry
-from promptcheck.stats.threshold import threshold_verdict
+from promptcheck.stats import threshold_verdict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the fakes package
 
@@ -119,7 +118,7 @@ def judged(
     candidate: Sequence[CaseResult],
     cache: DictCache | None = None,
     **params: Any,
-) -> MigrationReport:
+) -> ComparisonReport:
     report = compare_results(BASE, baseline, CAND, candidate)
     runner = Runner(cache=cache, concurrency=4)
     try:
@@ -135,7 +134,7 @@ def judged(
         runner.close()
 
 
-def pairwise_of(report: MigrationReport) -> dict[str, PairwiseCheck]:
+def pairwise_of(report: ComparisonReport) -> dict[str, PairwiseCheck]:
     return {row.case_id: row.pairwise for row in report.rows if row.pairwise is not None}
 
 

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from promptcheck.run import runner as runner_module
 from promptcheck.backends.base import Generation, GenerationRequest, Message, SamplingParams
 from promptcheck.checks.base import CheckContext, CheckResult, Status
-from promptcheck.config import ProjectConfig
 from promptcheck.errors import BackendError
-from promptcheck.run.planning import PlannedSample, plan_samples
+from promptcheck.project import ProjectConfig
 from promptcheck.results import CaseResult
+from promptcheck.run import runner as runner_module
+from promptcheck.run.planning import PlannedSample, plan_samples
 from promptcheck.run.runner import CaseJob, ComparisonJob, Runner
-from promptcheck.stats.threshold import Outcome
+from promptcheck.stats import Outcome
 from promptcheck.suite.loader import CaseSpec, Combination, CompiledCheck, ModelConfig, load_suite
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from promptcheck.stats.two_sample import Change, Comparison, decide, exact_pvalue
+from promptcheck.stats.multiplicity import Change, decide
 from promptcheck.stats.sequential import (
     ComparisonMonitor,
     Decision,
@@ -28,6 +28,7 @@ from promptcheck.stats.sequential import (
     upper_bound_anytime,
 )
 from promptcheck.stats.threshold import Outcome, lower_bound, upper_bound
+from promptcheck.stats.two_sample import Comparison, exact_pvalue
 
 ALPHA = 0.05
 BETA = 0.2

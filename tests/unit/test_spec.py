@@ -12,7 +12,13 @@ from pydantic import BaseModel, ValidationError
 from promptcheck.checks.structured import JsonSchemaParams
 from promptcheck.checks.text import RegexParams
 from promptcheck.errors import SuiteError
-from promptcheck.suite.format import CaseModel, Defaults, SuiteModel, validate_suite, validation_error
+from promptcheck.suite.format import (
+    CaseModel,
+    Defaults,
+    SuiteModel,
+    validate_suite,
+    validation_error,
+)
 from promptcheck.suite.source import SourceMap, load_yaml
 
 PATH = Path("suite.yaml")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom, binomtest
 
-from promptcheck.stats.threshold import (
+from promptcheck.stats import (
     Outcome,
     clopper_pearson,
     lower_bound,

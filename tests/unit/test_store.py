@@ -22,7 +22,7 @@ from promptcheck.backends.base import Generation
 from promptcheck.checks.base import Status
 from promptcheck.errors import StoreError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats.threshold import Outcome, ThresholdVerdict
+from promptcheck.stats import Outcome, ThresholdVerdict
 from promptcheck.store.database import SCHEMA_VERSION, RunInfo, RunSummary, Store, redact_secrets
 
 RUN = "20260101-120000-abcdef"

@@ -21,7 +21,7 @@ from promptcheck.backends.base import Generation
 from promptcheck.checks.base import Status
 from promptcheck.errors import StoreError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats.threshold import Outcome, ThresholdVerdict
+from promptcheck.stats import Outcome, ThresholdVerdict
 from promptcheck.store.database import RunInfo, Store
 from promptcheck.store.schema import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
 

@@ -15,9 +15,8 @@ import pytest
 from promptcheck.backends.base import BACKENDS, Message, SamplingParams
 from promptcheck.backends.scripted import ScriptedParams
 from promptcheck.checks.base import CheckContext, Status
-from promptcheck.config import ProjectConfig
 from promptcheck.errors import ConfigError, SuiteError
-from promptcheck.suite.format import ModelEntry
+from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.suite.loader import SuiteSpec, load_suite, resolve_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,7 +24,6 @@ from promptcheck.store.usage import (
     combine,
     describe,
     format_cost,
-    record_session_usage,
     usage_lines,
 )
 
@@ -129,8 +128,8 @@ def test_each_run_stores_its_models_usage_and_workers_add_up(tmp_path: Path) -> 
             ("judge", "/p"): hosted(requests=99),  # no run of its own: not stored
         }
         ids = {"gpt": "s-gpt", "tiny": "s-tiny"}
-        record_session_usage(store, ids, backends)
-        record_session_usage(store, ids, backends)  # a second xdist worker
+        store.record_session_usage(ids, backends)
+        store.record_session_usage(ids, backends)  # a second xdist worker
         gpt, tiny = store.run("s-gpt"), store.run("s-tiny")
     assert gpt.usage == {
         "requests": 20,
@@ -185,7 +184,7 @@ def test_the_api_key_never_reaches_the_lines_the_store_or_the_reports(
     path = tmp_path / "p.db"
     with Store(path) as store:
         run(store, "s-gpt", "gpt")
-        record_session_usage(store, {"gpt": "s-gpt"}, backends)
+        store.record_session_usage({"gpt": "s-gpt"}, backends)
         exported = json.dumps(store.export_run("s-gpt"))
         summary = store.run("s-gpt")
     main(["show", "s-gpt", "--store", str(path)])

@@ -150,9 +150,9 @@ def load_checkpoint(
     except BackendError as exc:
         raise BackendError(f"checkpoint {directory}: {exc.message}", hint=exc.hint) from None
     torch_dtype = resolve_dtype(dtype, torch_device)
-    config = _load_config(directory)
-    tokenizer = _load_tokenizer(directory)
-    model = _load_model(directory, config, torch_dtype)
+    config = load_config(directory)
+    tokenizer = load_tokenizer(directory)
+    model = load_model(directory, torch_dtype, config)
     try:
         model.to(torch_device)
     except torch.OutOfMemoryError as exc:
@@ -221,7 +221,8 @@ def context_window(config: Any, tokenizer: Any) -> int | None:
     return None
 
 
-def _load_config(directory: Path) -> Any:
+def load_config(directory: Path) -> Any:
+    """A checkpoint's config, from local files only and never with remote code."""
     try:
         config = AutoConfig.from_pretrained(
             directory, local_files_only=True, trust_remote_code=False
@@ -248,7 +249,8 @@ def _load_config(directory: Path) -> Any:
     return config
 
 
-def _load_tokenizer(directory: Path) -> Any:
+def load_tokenizer(directory: Path) -> Any:
+    """A checkpoint's tokenizer, from local files only and never with remote code."""
     try:
         return AutoTokenizer.from_pretrained(
             directory, local_files_only=True, trust_remote_code=False
@@ -261,7 +263,11 @@ def _load_tokenizer(directory: Path) -> Any:
         ) from None
 
 
-def _load_model(directory: Path, config: Any, dtype: torch.dtype) -> Any:
+def load_model(directory: Path, dtype: torch.dtype, config: Any = None) -> Any:
+    """A causal LM from local files only, never with remote code, refusing missing weights
+    (transformers would fill them with random values). Training loads its bases here too."""
+    if config is None:
+        config = load_config(directory)
     progress_was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # would garble pytest's output
     try:

@@ -23,7 +23,7 @@ class TinyDollyParams(BaseModel):
     variant: Literal["full", "no-json", "critic"] = Field(
         "full",
         description="full: conforms to the example suites; no-json: trained without the JSON "
-        "tasks, a degraded model for migration tests; critic: full fine-tuned to judge its own "
+        "tasks, a degraded model for comparison tests; critic: full fine-tuned to judge its own "
         "formats (self_critique), built from full in a minute or two.",
     )
     path: str | None = Field(

@@ -8,7 +8,6 @@ Aggregation across samples does not belong here: it lives in :mod:`promptcheck.s
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,17 +16,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_check
 from pydantic import BaseModel
 
 from promptcheck.registry import Registry
+from promptcheck.results import Status
 
 if TYPE_CHECKING:
     from promptcheck.backends.base import Generation, GenerationRequest, SamplingParams
-
-
-class Status(enum.StrEnum):
-    """Outcome of one check on one output. UNSCORED means 'could not tell', never 'bad output'."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    UNSCORED = "unscored"
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,8 +44,8 @@ from promptcheck.checks.judging import (
 )
 from promptcheck.checks.params import CheckParams
 from promptcheck.errors import ConfigError
+from promptcheck.formats import GENERIC_QUESTION
 from promptcheck.templating import Template
-from promptcheck.train.critique import GENERIC_QUESTION
 
 PromptStyle = Literal["auto", "dolly", "delimited"]
 _AGREES_DOC = (

@@ -29,8 +29,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from promptcheck.checks.base import Status
-from promptcheck.formats import END_KEY, INSTRUCTION_KEY, RESPONSE_KEY
-from promptcheck.train.critique import CRITIQUE_TEMPLATES, task_statement
+from promptcheck.formats import (
+    CRITIQUE_TEMPLATES,
+    END_KEY,
+    INSTRUCTION_KEY,
+    RESPONSE_KEY,
+    task_statement,
+)
 
 AnswerForm = Literal["json", "verdict", "yes_no"]
 

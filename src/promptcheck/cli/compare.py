@@ -1,7 +1,7 @@
 """``promptcheck compare RUN_A RUN_B``: two stored runs compared from the command line.
 
-The comparison itself is :func:`promptcheck.comparison.engine.compare_results`; this module reads the
-runs from the store, asks the pairwise judge when one is named, and writes the table, JSON,
+The comparison itself is :func:`promptcheck.comparison.engine.compare_results`; this module
+reads the runs from the store, asks the pairwise judge when one is named, and writes the table, JSON,
 Markdown or HTML, with the exit code a CI job gates on.
 """
 
@@ -11,23 +11,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from promptcheck.errors import ConfigError, PromptcheckError
-from promptcheck.comparison.engine import (
-    EXIT_FAILED,
-    EXIT_OK,
-    FAILING,
+from promptcheck.cli.project import load_project, open_store
+from promptcheck.comparison import (
     CompareSettings,
-    MigrationReport,
+    ComparisonReport,
+    PairwiseParams,
     compare_results,
+    judge_report,
+    pairwise_params,
+    resolve_judge,
 )
+from promptcheck.config import COMPARISON_FAIL_ON, ExitCode, concurrency
+from promptcheck.errors import PromptcheckError
 from promptcheck.report.comparison_text import text_lines
-
-if TYPE_CHECKING:
-    from promptcheck.comparison.pairwise import PairwiseParams
-    from promptcheck.results import CaseResult
-    from promptcheck.store.database import Store
+from promptcheck.results import CaseResult
+from promptcheck.store import Store
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,7 +80,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     compare.add_argument("--json", action="store_true", help="print JSON instead of the table")
     compare.add_argument(
         "--fail-on",
-        choices=tuple(FAILING),
+        choices=COMPARISON_FAIL_ON,
         default="regressed",
         help="exit 1 when a case regressed (default), or also when one is inconclusive",
     )
@@ -111,16 +110,11 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 def run_compare(args: argparse.Namespace) -> int:
     """The ``compare`` command: errors a user can fix raise PromptcheckError, which the CLI's
     ``main`` prints as one line and turns into exit code 2, as for every other command."""
-    from promptcheck.cli import _open_store
-    from promptcheck.report import markdown
-    from promptcheck.report.html import write_html
-    from promptcheck.store.database import Store
+    from promptcheck.report.files import write_comparison_files
 
     settings = CompareSettings(margin=args.margin, tolerance=args.tolerance, alpha=args.alpha)
     pairwise = pairwise_params(args.pairwise, args.pairwise_rubric, args.pairwise_margin)
-    store = _open_store(args.store)
-    assert isinstance(store, Store)
-    with store:
+    with open_store(args.store) as store:
         base_run = store.run(args.baseline)
         cand_run = store.run(args.candidate)
         base_cases = store.case_results(base_run.id)
@@ -133,75 +127,35 @@ def run_compare(args: argparse.Namespace) -> int:
             )
         if pairwise is not None:
             report = _judge_offline(report, base_cases, cand_cases, pairwise, store)
-        if args.html is not None:
-            write_html(args.html, report, (), store)
-    if args.md is not None:
-        try:
-            args.md.parent.mkdir(parents=True, exist_ok=True)
-            args.md.write_text(markdown.render(report), encoding="utf-8")
-        except OSError as exc:
-            raise PromptcheckError(
-                f"cannot write the Markdown summary to {args.md}: {exc}"
-            ) from exc
+        write_comparison_files(report, md=args.md, html=args.html, store=store)
     if args.json:
         sys.stdout.write(json_text(report))
     else:
         print("\n".join(text_lines(report)))
-    return EXIT_FAILED if report.failing(args.fail_on) else EXIT_OK
-
-
-def pairwise_params(
-    judge: str | None, rubric: str | None = None, margin: float | None = None
-) -> PairwiseParams | None:
-    """The pairwise judge's settings from options (None: no pairwise judge); a rubric or margin
-    without a judge, or a bad value, is a usage error naming the option."""
-    if not judge:
-        if rubric is not None or margin is not None:
-            raise ConfigError("a pairwise rubric or margin needs a pairwise judge model")
-        return None
-    from pydantic import ValidationError
-
-    from promptcheck.comparison.pairwise import PairwiseParams
-
-    given: dict[str, object] = {"model": judge}
-    if rubric is not None:
-        given["rubric"] = rubric
-    if margin is not None:
-        given["margin"] = margin
-    try:
-        return PairwiseParams.model_validate(given)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"pairwise {where}: {first['msg']}") from None
+    return ExitCode.FAILED if report.failing(args.fail_on) else ExitCode.OK
 
 
 def _judge_offline(
-    report: MigrationReport,
+    report: ComparisonReport,
     baseline_cases: Sequence[CaseResult],
     candidate_cases: Sequence[CaseResult],
     params: PairwiseParams,
     store: Store,
-) -> MigrationReport:
+) -> ComparisonReport:
     """Ask the pairwise judge, a model of the project in the working directory, through a
     runner of its own whose cache is the store: a second ``compare`` asks nothing again."""
-    from promptcheck.cli import _project
-    from promptcheck.config import ProjectConfig
-    from promptcheck.comparison.live import judge_report, resolve_judge
-    from promptcheck.run.runner import Runner
-    from promptcheck.session import DEFAULT_CONCURRENCY
+    from promptcheck.run import Runner
 
-    _, project = _project()
-    assert isinstance(project, ProjectConfig)
+    project = load_project()
     judge = resolve_judge(params.model, project)
-    runner = Runner(cache=store, concurrency=project.concurrency or DEFAULT_CONCURRENCY)
+    runner = Runner(cache=store, concurrency=concurrency(None, project))
     try:
         return judge_report(report, baseline_cases, candidate_cases, runner, judge, params)
     finally:
         runner.close()
 
 
-def json_text(report: MigrationReport) -> str:
+def json_text(report: ComparisonReport) -> str:
     """``compare --json``: the versioned document of :mod:`promptcheck.report.json_report`, with
     each case's pairwise check under ``pairwise`` (null without a judge; an added field)."""
     import json

@@ -1,9 +1,9 @@
 """Two stored runs side by side: which cases did the candidate model break?
 
-A migration is judged after the fact as often as live: the baseline was run last month, the
+A model change is judged after the fact as often as live: the baseline was run last month, the
 candidate in this pull request, and both sit in the store. This module matches their cases, runs
-the comparison of :mod:`promptcheck.stats.two_sample` on each (the verdict's counts: conforming out of
-scored samples), decides across the suite with false alarms controlled, and says plainly what
+the comparison of :mod:`promptcheck.stats.two_sample` on each (the verdict's counts: conforming
+out of scored samples), decides across the suite with false alarms controlled, and says plainly what
 could not be compared and why the answer may be weak, rather than comparing the wrong things in
 silence:
 
@@ -36,7 +36,10 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from promptcheck.stats.two_sample import (
+from promptcheck.config import FAILING
+from promptcheck.errors import ConfigError, StoreError
+from promptcheck.results import ADAPTIVE_KEY
+from promptcheck.stats import (
     CRITICAL_TAG,
     CaseChange,
     Change,
@@ -44,8 +47,6 @@ from promptcheck.stats.two_sample import (
     compare_rates,
     decide,
 )
-from promptcheck.errors import ConfigError, StoreError
-from promptcheck.results import ADAPTIVE_KEY
 
 if TYPE_CHECKING:
     from promptcheck.comparison.pairwise import PairwiseCheck
@@ -57,8 +58,8 @@ __all__ = [
     "CaseRow",
     "CheckDiagnosis",
     "CompareSettings",
+    "ComparisonReport",
     "FailOn",
-    "MigrationReport",
     "Side",
     "compare_results",
     "compare_runs",
@@ -75,16 +76,8 @@ MIN_BASELINE_SAMPLES = 150
 _LISTED = 5
 
 FailOn = Literal["regressed", "inconclusive"]
-#: Which changes fail a comparison under each ``--fail-on``.
-FAILING: Mapping[str, frozenset[Change]] = {
-    "regressed": frozenset({Change.REGRESSED}),
-    "inconclusive": frozenset({Change.REGRESSED, Change.INCONCLUSIVE}),
-}
 #: Order in which reports list the changes: what needs attention first.
 CHANGE_ORDER = (Change.REGRESSED, Change.IMPROVED, Change.INCONCLUSIVE, Change.UNCHANGED)
-
-EXIT_OK = 0
-EXIT_FAILED = 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -182,7 +175,7 @@ class CaseRow:
 
 
 @dataclasses.dataclass(frozen=True)
-class MigrationReport:
+class ComparisonReport:
     """Everything a comparison of two runs found, in the order reports show it.
 
     ``rows`` are the cases both runs hold, in suite order; ``only_in_baseline`` and
@@ -211,7 +204,7 @@ class MigrationReport:
         return counts
 
     def failing(self, fail_on: FailOn = "regressed") -> tuple[CaseRow, ...]:
-        """The cases that make a gate fail under ``--fail-on``."""
+        """The cases that make a gate fail under ``--fail-on`` (the table in :mod:`config`)."""
         changes = FAILING[fail_on]
         return tuple(row for row in self.rows if row.change in changes)
 
@@ -251,7 +244,7 @@ def count_cases(count: int) -> str:
 
 def compare_runs(
     store: Store, baseline: str, candidate: str, settings: CompareSettings | None = None
-) -> MigrationReport:
+) -> ComparisonReport:
     """Compare two stored runs, named by id, unique id prefix or label (:meth:`Store.run`)."""
     base_run = store.run(baseline)
     cand_run = store.run(candidate)
@@ -270,7 +263,7 @@ def compare_results(
     candidate_run: RunSummary,
     candidate_cases: Sequence[CaseResult],
     settings: CompareSettings | None = None,
-) -> MigrationReport:
+) -> ComparisonReport:
     """Compare the case results of two runs; the store-free core of :func:`compare_runs`.
 
     A case is critical (Holm rather than Benjamini-Hochberg) when either run tags it
@@ -299,7 +292,7 @@ def compare_results(
             critical.add(name)
     verdicts = decide(comparisons, critical=critical, alpha=settings.alpha)
     rows = tuple(_row(base[key], cand[key], verdicts[case_name(*key)], settings) for key in common)
-    report = MigrationReport(
+    report = ComparisonReport(
         baseline=baseline_run,
         candidate=candidate_run,
         settings=settings,
@@ -406,7 +399,9 @@ def _diagnose(
         yield CheckDiagnosis(*key, Side.BOTH, comparison, direction)
 
 
-def with_pairwise(report: MigrationReport, checks: Mapping[str, PairwiseCheck]) -> MigrationReport:
+def with_pairwise(
+    report: ComparisonReport, checks: Mapping[str, PairwiseCheck]
+) -> ComparisonReport:
     """The report with each case's pairwise check (by ``suite_path::case_id``) on its row."""
     rows = tuple(
         dataclasses.replace(row, pairwise=checks[row.name]) if row.name in checks else row
@@ -415,7 +410,7 @@ def with_pairwise(report: MigrationReport, checks: Mapping[str, PairwiseCheck]) 
     return dataclasses.replace(report, rows=rows)
 
 
-def report_warnings(report: MigrationReport) -> Iterable[str]:
+def report_warnings(report: ComparisonReport) -> Iterable[str]:
     """What weakens or narrows the answer, one sentence each, most serious first."""
     base, cand = report.baseline, report.candidate
     if base.id == cand.id:

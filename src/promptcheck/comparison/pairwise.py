@@ -1,4 +1,4 @@
-"""The pairwise judge of a migration: same prompt, baseline's and candidate's outputs; is the
+"""The pairwise judge of a comparison: same prompt, baseline's and candidate's outputs; is the
 candidate at least as good?
 
 Judges prefer whichever response they read first (or second) more often than the responses
@@ -11,7 +11,7 @@ This is not an ``expect`` check, because a single run has no baseline output to 
 a comparison of two runs (``promptcheck compare --pairwise``, ``--promptcheck-pairwise``) calls
 :func:`judge_case` on each case's two results and reports the :class:`PairwiseCheck` as one more
 check of that case, with its own threshold verdict (docs/judges.md, "Pairwise judging in a
-migration").
+comparison").
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from promptcheck.backends.base import GenerationRequest, SamplingParams
 from promptcheck.checks.base import CheckResult, ModelAccess, Status
 from promptcheck.checks.judging import fence_tag, read_last_line, refuse_unfinished
 from promptcheck.checks.params import CheckParams
+from promptcheck.errors import ConfigError
 from promptcheck.results import CaseResult, CheckTally
-from promptcheck.stats.threshold import Outcome, ThresholdVerdict, threshold_verdict
+from promptcheck.stats import Outcome, ThresholdVerdict, threshold_verdict
 
 WINNER_LINE = re.compile(r"WINNER: (A|B|TIE)")
 _LOOSE_WINNER = re.compile(r"^\W*winner\b", re.IGNORECASE)
@@ -315,3 +316,25 @@ async def judge_case(
     """Judge one case's pairs and decide its pairwise check."""
     tally, results = await judge_pairs(judge, models, baseline, candidate)
     return summarize_pairs(judge.model, margin, tally, results)
+
+
+def pairwise_params(
+    judge: str | None, rubric: str | None = None, margin: float | None = None
+) -> PairwiseParams | None:
+    """The pairwise judge's settings from options (None: no pairwise judge); a rubric or margin
+    without a judge, or a bad value, is a usage error naming the option."""
+    if not judge:
+        if rubric is not None or margin is not None:
+            raise ConfigError("a pairwise rubric or margin needs a pairwise judge model")
+        return None
+    given: dict[str, object] = {"model": judge}
+    if rubric is not None:
+        given["rubric"] = rubric
+    if margin is not None:
+        given["margin"] = margin
+    try:
+        return PairwiseParams.model_validate(given)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"pairwise {where}: {first['msg']}") from None

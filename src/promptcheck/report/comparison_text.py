@@ -1,4 +1,4 @@
-"""A migration report as terminal text: one table of every case, worst news first.
+"""A comparison report as terminal text: one table of every case, worst news first.
 
 The cells (``rate_cell``, ``difference_cell``) are shared by the Markdown and HTML reports and the
 terminal summary of a live comparison, so every report writes a rate the same way.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from promptcheck.stats.two_sample import Change, Comparison
-from promptcheck.comparison.engine import CHANGE_ORDER, CaseRow, MigrationReport, count_cases
+from promptcheck.comparison.engine import CHANGE_ORDER, CaseRow, ComparisonReport, count_cases
+from promptcheck.stats import Change, Comparison
 
 if TYPE_CHECKING:
     from promptcheck.store.database import RunSummary
@@ -40,7 +40,7 @@ def run_line(role: str, run: RunSummary) -> str:
     return f"{role} {run.id} (model {run.model}{label}{commit})"
 
 
-def text_lines(report: MigrationReport) -> list[str]:
+def text_lines(report: ComparisonReport) -> list[str]:
     """The comparison for a terminal: a table of every case, worst news first."""
     s = report.settings
     lines = [
@@ -98,7 +98,7 @@ def text_lines(report: MigrationReport) -> list[str]:
     return lines
 
 
-def _pairwise_judge(report: MigrationReport) -> str:
+def _pairwise_judge(report: ComparisonReport) -> str:
     return next(row.pairwise.judge for row in report.rows if row.pairwise is not None)
 
 

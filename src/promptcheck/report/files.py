@@ -1,37 +1,63 @@
-"""The report files a pytest session writes at its end: ``--promptcheck-md`` and ``--html``.
+"""The report files of a comparison or a session: ``--md`` / ``--html`` of ``promptcheck compare``
+and ``--promptcheck-md`` / ``--promptcheck-html`` of a pytest session.
 
-A comparison writes the same Markdown as ``promptcheck compare --md``; a single-model run writes
-its cases (:mod:`promptcheck.report.run_markdown`). The HTML report reads the samples from the
-store, so it is written once the runs are closed.
+A comparison writes the same Markdown and HTML wherever it was made; a single-model session
+writes its cases (:mod:`promptcheck.report.run_markdown`). The HTML report reads the samples from
+the store, so a session writes it once its runs are closed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from promptcheck.comparison import ComparisonReport
 from promptcheck.errors import PromptcheckError
+from promptcheck.report import markdown, run_markdown
+from promptcheck.report.html import write_html
+from promptcheck.report.output import write_report_file
+from promptcheck.report.terminal import SummaryRow
+from promptcheck.store import Store
 
-if TYPE_CHECKING:
-    from promptcheck.report.terminal import SummaryRow
-    from promptcheck.session import PromptcheckSession
+
+def write_comparison_files(
+    report: ComparisonReport, *, md: Path | None, html: Path | None, store: Store
+) -> None:
+    """The comparison's Markdown summary and HTML report, where asked; raises
+    PromptcheckError when one cannot be written."""
+    if html is not None:
+        write_html(html, report, (), store)
+    if md is not None:
+        write_report_file("Markdown summary", md, markdown.render(report))
 
 
 def write_reports(
-    session: PromptcheckSession,
+    report: ComparisonReport | None,
     rows: Sequence[SummaryRow],
     run_ids: Sequence[str],
+    store_path: Path,
     *,
     md: Path | None,
     html: Path | None,
 ) -> list[str]:
-    """Write the files asked for; one line per file, saying where it went or why it did not."""
+    """A session's files, where asked (a comparison's when it compared, else its runs'); one
+    line per file, saying where it went or why it did not."""
     lines = []
     if md is not None:
-        lines.append(_attempt("Markdown summary", md, lambda: _markdown(session, rows, md)))
+        text = (
+            markdown.render(report)
+            if report is not None
+            else run_markdown.render(rows, str(store_path))
+        )
+        lines.append(
+            _attempt(
+                "Markdown summary", md, lambda: write_report_file("Markdown summary", md, text)
+            )
+        )
     if html is not None:
-        lines.append(_attempt("HTML report", html, lambda: _html(session, run_ids, html)))
+        lines.append(
+            _attempt("HTML report", html, lambda: _html(report, run_ids, store_path, html))
+        )
     return lines
 
 
@@ -45,23 +71,8 @@ def _attempt(what: str, path: Path, write: Callable[[], None]) -> str:
     return f"{what} written to {path}"
 
 
-def _markdown(session: PromptcheckSession, rows: Sequence[SummaryRow], path: Path) -> None:
-    if session.report is not None:
-        from promptcheck.report.markdown import render
-
-        text = render(session.report)
-    else:
-        from promptcheck.report.run_markdown import render as render_run
-
-        text = render_run(rows, str(session.store_path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-def _html(session: PromptcheckSession, run_ids: Sequence[str], path: Path) -> None:
-    from promptcheck.report.html import write_html
-    from promptcheck.store.database import Store
-
-    with Store(session.store_path) as store:
-        runs = [store.run(run_id) for run_id in run_ids]
-        write_html(path, session.report, runs, store)
+def _html(
+    report: ComparisonReport | None, run_ids: Sequence[str], store_path: Path, path: Path
+) -> None:
+    with Store(store_path) as store:
+        write_html(path, report, [store.run(run_id) for run_id in run_ids], store)

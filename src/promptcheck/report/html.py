@@ -5,7 +5,7 @@ uploaded as a CI artifact and opened from a download folder. Model outputs are u
 everything taken from a run is escaped, and a Content-Security-Policy lets only the page's own
 script run, so an output holding ``<script>`` shows as text even if an escape were missed.
 
-A comparison (one or more :class:`MigrationReport` sharing a baseline) marks each candidate's
+A comparison (one or more :class:`ComparisonReport` sharing a baseline) marks each candidate's
 cells with the change against its baseline; without one, the grid shows each run's threshold
 verdicts. Either way the filter keeps only the rows that need attention (a change, or a verdict
 other than pass), and a cell shows a few distinct sampled outputs, failing ones first, with the
@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptcheck.stats.two_sample import Change, Comparison
-from promptcheck.errors import PromptcheckError
 from promptcheck.comparison.engine import (
     CHANGE_ORDER,
     CaseRow,
-    MigrationReport,
+    ComparisonReport,
     case_name,
     count_cases,
 )
 from promptcheck.report.comparison_text import difference_cell, percent, rate_cell
+from promptcheck.report.output import write_report_file
+from promptcheck.stats import Change, Comparison
 
 if TYPE_CHECKING:
     from promptcheck.results import CaseResult, SampleOutcome
@@ -55,7 +55,7 @@ Key = tuple[str, str]
 
 def write_html(
     path: Path,
-    report: MigrationReport | Sequence[MigrationReport] | None,
+    report: ComparisonReport | Sequence[ComparisonReport] | None,
     runs: Sequence[RunSummary],
     store: Store,
 ) -> None:
@@ -69,16 +69,11 @@ def write_html(
     reports = _as_reports(report)
     columns = _column_runs(reports, runs)
     cases = {run.id: store.case_results(run.id) for run in columns}
-    text = render(reports, columns, cases)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise PromptcheckError(f"cannot write the HTML report to {path}: {exc}") from exc
+    write_report_file("HTML report", path, render(reports, columns, cases))
 
 
 def render(
-    report: MigrationReport | Sequence[MigrationReport] | None,
+    report: ComparisonReport | Sequence[ComparisonReport] | None,
     runs: Sequence[RunSummary],
     cases: Mapping[str, Sequence[CaseResult]],
 ) -> str:
@@ -138,17 +133,17 @@ class _Column:
 
 
 def _as_reports(
-    report: MigrationReport | Sequence[MigrationReport] | None,
-) -> tuple[MigrationReport, ...]:
+    report: ComparisonReport | Sequence[ComparisonReport] | None,
+) -> tuple[ComparisonReport, ...]:
     if report is None:
         return ()
-    if isinstance(report, MigrationReport):
+    if isinstance(report, ComparisonReport):
         return (report,)
     return tuple(report)
 
 
 def _column_runs(
-    reports: Sequence[MigrationReport], runs: Sequence[RunSummary]
+    reports: Sequence[ComparisonReport], runs: Sequence[RunSummary]
 ) -> list[RunSummary]:
     """Baselines and candidates first, then the other runs, each once."""
     found: dict[str, RunSummary] = {}
@@ -175,7 +170,7 @@ def _ordered_keys(columns: Sequence[_Column], comparing: bool) -> list[Key]:
     return sorted(keys, key=worst)
 
 
-def _headline(reports: Sequence[MigrationReport], columns: Sequence[_Column]) -> str:
+def _headline(reports: Sequence[ComparisonReport], columns: Sequence[_Column]) -> str:
     if len(reports) == 1:
         return reports[0].headline
     if reports:
@@ -214,7 +209,7 @@ def _runs_section(columns: Sequence[_Column]) -> Iterable[str]:
     yield "</ul>"
 
 
-def _report_section(report: MigrationReport) -> Iterable[str]:
+def _report_section(report: ComparisonReport) -> Iterable[str]:
     counts = report.counts
     s = report.settings
     summary = ", ".join(

@@ -16,8 +16,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from promptcheck.stats.two_sample import Comparison
-    from promptcheck.comparison.engine import CaseRow, CheckDiagnosis, MigrationReport
+    from promptcheck.comparison.engine import CaseRow, CheckDiagnosis, ComparisonReport
+    from promptcheck.stats import Comparison
     from promptcheck.store.database import RunSummary
 
 #: Version of the document below; see the module docstring for when it changes.
@@ -25,7 +25,7 @@ FORMAT_VERSION = 1
 KIND = "promptcheck.comparison"
 
 
-def to_dict(report: MigrationReport) -> dict[str, Any]:
+def to_dict(report: ComparisonReport) -> dict[str, Any]:
     """The report as JSON-ready data, ``format_version`` first."""
     from promptcheck.comparison.engine import MIN_BASELINE_SAMPLES
 
@@ -47,7 +47,7 @@ def to_dict(report: MigrationReport) -> dict[str, Any]:
     }
 
 
-def render(report: MigrationReport) -> str:
+def render(report: ComparisonReport) -> str:
     """The report as indented JSON text, ending with a newline."""
     return json.dumps(to_dict(report), indent=2, default=str) + "\n"
 

@@ -18,9 +18,14 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from promptcheck.stats.two_sample import Change
-from promptcheck.comparison.engine import MIN_BASELINE_SAMPLES, CaseRow, MigrationReport, count_cases
+from promptcheck.comparison.engine import (
+    MIN_BASELINE_SAMPLES,
+    CaseRow,
+    ComparisonReport,
+    count_cases,
+)
 from promptcheck.report.comparison_text import difference_cell, percent, rate_cell
+from promptcheck.stats import Change
 
 if TYPE_CHECKING:
     from promptcheck.store.database import RunSummary
@@ -37,7 +42,7 @@ _MORE_HINT = "the HTML report or `promptcheck compare --json` has them all"
 _ICONS = {"regressed": ":x:", "inconclusive": ":warning:", "clean": ":white_check_mark:"}
 
 
-def render(report: MigrationReport) -> str:
+def render(report: ComparisonReport) -> str:
     """The whole comment, ending with a newline, at most :data:`MAX_CHARS` long."""
     rows = MAX_ROWS
     text = _render(report, _Budget(rows))
@@ -61,7 +66,7 @@ class _Budget:
         return granted
 
 
-def _render(report: MigrationReport, budget: _Budget) -> str:
+def _render(report: ComparisonReport, budget: _Budget) -> str:
     counts = report.counts
     if counts["regressed"]:
         icon = _ICONS["regressed"]
@@ -206,7 +211,7 @@ def _diagnosis(rows: Iterable[CaseRow], limit: int) -> str:
 _PAIRWISE_ORDER = {"fail": 0, "undecided": 1, "pass": 2}
 
 
-def _pairwise(report: MigrationReport, budget: _Budget) -> str:
+def _pairwise(report: ComparisonReport, budget: _Budget) -> str:
     """The pairwise judge's check of every judged case, failures first (diagnosis only)."""
     judged = [row for row in report.rows if row.pairwise is not None]
     if not judged:

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from promptcheck.run.agreement import combine
-from promptcheck.results import ADAPTIVE_KEY, CaseResult, JudgeFigures, SampleOutcome
+from promptcheck.results import ADAPTIVE_KEY, CaseResult, JudgeFigures, SampleOutcome, combine
 
 if TYPE_CHECKING:
     from promptcheck.comparison.engine import CaseRow

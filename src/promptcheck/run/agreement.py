@@ -9,8 +9,7 @@ that matters (a single case is too few samples to say much).
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from promptcheck.checks.base import Status
 from promptcheck.results import CheckOutcome, JudgeFigures, SampleOutcome
@@ -119,38 +118,3 @@ class _Counts:
             "revised_conforming": self.revised_conforming,
             "original_conforming": self.original_conforming,
         }
-
-
-_SUMMED = (
-    "both_pass",
-    "judge_pass_checks_fail",
-    "judge_fail_checks_pass",
-    "both_fail",
-    "judge_unscored",
-    "checks_unscored",
-    "voted",
-    "unanimous",
-    "revised_conforming",
-    "original_conforming",
-)
-
-
-def combine(figures: Iterable[JudgeFigures], label: str = "all", judge: str = "") -> JudgeFigures:
-    """The figures of many cases (or checks) added up, for a suite's or a model's total."""
-    total = JudgeFigures(index=-1, label=label, judge=judge)
-    for item in figures:
-        # one vote is always unanimous: only checks that vote several times show consistency
-        summed = [n for n in _SUMMED if item.votes > 1 or n not in ("voted", "unanimous")]
-        sums = {name: getattr(total, name) + getattr(item, name) for name in summed}
-        revised = total.revised
-        if item.revised is not None:
-            revised = (revised or 0) + item.revised
-        paired = () if total.pairs is not None or item.pairs is not None else None
-        total = dataclasses.replace(
-            total,
-            **sums,
-            revised=revised,
-            pairs=paired,
-            votes=max(total.votes, item.votes),
-        )
-    return total

@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from promptcheck.backends.base import (
@@ -21,14 +20,13 @@ from promptcheck.backends.base import (
     Generation,
     GenerationRequest,
 )
-from promptcheck.stats.two_sample import Comparison
 from promptcheck.errors import BackendError, PromptcheckError
+from promptcheck.results import ADAPTIVE_KEY, CaseResult, SampleOutcome
+from promptcheck.run.jobs import CaseJob, ComparedCase, ComparisonJob
 from promptcheck.run.model_access import CaseModels
 from promptcheck.run.planning import PlannedSample, plan_samples
-from promptcheck.results import ADAPTIVE_KEY, CaseResult, SampleOutcome
 from promptcheck.run.scoring import Revisions, sample_outcome, score_sample, summarize
-from promptcheck.stats.sequential import ComparisonMonitor, Decision, ThresholdMonitor
-from promptcheck.stats.threshold import ThresholdVerdict
+from promptcheck.stats import ComparisonMonitor, Decision, ThresholdMonitor, ThresholdVerdict
 from promptcheck.suite.loader import CaseSpec, ModelConfig
 
 T = TypeVar("T")
@@ -77,44 +75,6 @@ class BackendPool:
 #: Samples per round when sampling adaptively: small enough to stop soon after a verdict is
 #: decided, large enough that a round keeps the backend busy (cases overlap anyway).
 ROUND_SIZE = 10
-
-
-@dataclass(frozen=True)
-class CaseJob:
-    """One case to sample on one model: the unit :meth:`Runner.run_cases` overlaps."""
-
-    case: CaseSpec
-    model: ModelConfig
-    samples: int | None = None
-    adaptive: bool = False
-
-
-@dataclass(frozen=True)
-class ComparisonJob:
-    """One case on a candidate against a baseline: a live model, or a pinned stored result.
-
-    A pinned result is used as it is (its samples are not drawn again); a live baseline is
-    sampled alongside the candidate, round for round when adaptive.
-    """
-
-    case: CaseSpec
-    candidate: ModelConfig
-    baseline: ModelConfig | CaseResult
-    samples: int | None = None
-    adaptive: bool = False
-    margin: float = 0.0
-    tolerance: float = 0.05
-    beta: float = 0.2
-
-
-@dataclass(frozen=True)
-class ComparedCase:
-    """What a :class:`ComparisonJob` produced. ``comparison`` is the sequential comparison of
-    an adaptive job (None for a fixed one: the exact tests of :mod:`promptcheck.stats.two_sample` apply)."""
-
-    candidate: CaseResult
-    baseline: CaseResult
-    comparison: Comparison | None = None
 
 
 class CaseSampler:

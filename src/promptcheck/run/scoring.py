@@ -11,13 +11,13 @@ import inspect
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
-from promptcheck.run.agreement import judge_figures
 from promptcheck.backends.base import Generation
 from promptcheck.checks.base import CheckContext, CheckResult, Status
+from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
+from promptcheck.run.agreement import judge_figures
 from promptcheck.run.model_access import CaseModels
 from promptcheck.run.planning import PlannedSample
-from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats.threshold import threshold_verdict
+from promptcheck.stats import threshold_verdict
 from promptcheck.suite.loader import CaseSpec, CompiledCheck, ModelConfig
 
 #: Whether each revising check's revised output conforms, by (sample index, check index).

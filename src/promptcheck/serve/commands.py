@@ -14,10 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from promptcheck.config import ExitCode
 from promptcheck.errors import PromptcheckError
 
-EXIT_OK = 0
-EXIT_USAGE = 2
 INSTALL_HINT = "install the local extra: pip install 'promptcheck[local]'"
 
 
@@ -71,14 +70,14 @@ def run_serve(args: argparse.Namespace) -> int:
         return _serve(args)
     except PromptcheckError as exc:
         _error(str(exc))
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except ModuleNotFoundError as exc:
         _error(f"{exc}\n  hint: {INSTALL_HINT}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except OSError as exc:  # the port is taken, the address is not this machine's
         reason = exc.strerror or str(exc)
         _error(f"cannot listen on {args.host}:{args.port}: {reason}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -94,10 +93,10 @@ def _serve(args: argparse.Namespace) -> int:
         api_key = os.environ.get(args.api_key_env)
         if not api_key:
             _error(f"environment variable {args.api_key_env} is not set")
-            return EXIT_USAGE
+            return ExitCode.USAGE
     if not 0 <= args.port <= 65535 or args.max_batch_size < 1 or (args.threads or 1) < 1:
         _error("--port must be 0-65535, --max-batch-size and --threads at least 1")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     options = ModelOptions(
         format=args.format,
         device=args.device,
@@ -118,7 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     server = OpenAIServer(engine, api_key=api_key)
     asyncio.run(serve_until_stopped(server, args.host, args.port, ready=ready))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _error(message: str) -> None:

@@ -12,8 +12,8 @@ simply does not count). Sources: Wald (1945), Robbins (1970), Howard, Ramdas, Mc
   with Ville's boundaries 1/alpha and beta, so the threshold verdict keeps its guarantees.
 * :class:`ComparisonMonitor`: stops a case early only once the candidate is shown to be no worse
   than ``tolerance`` below the baseline (anytime-valid). A regression is decided only at the
-  per-case maximum, by the exact test of :mod:`promptcheck.stats.two_sample`, so stopping early can only
-  remove false alarms: the suite keeps the fixed design's false-alarm guarantee exactly.
+  per-case maximum, by the exact test of :mod:`promptcheck.stats.two_sample`, so stopping early
+  can only remove false alarms: the suite keeps the fixed design's false-alarm guarantee exactly.
 
 numpy and scipy are imported inside functions: importing promptcheck must stay cheap.
 """
@@ -24,8 +24,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from promptcheck.stats.two_sample import Comparison, exact_pvalue
 from promptcheck.stats.threshold import Outcome, ThresholdVerdict
+from promptcheck.stats.two_sample import Comparison, exact_pvalue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -176,8 +176,8 @@ class ThresholdMonitor:
     "p = threshold" reaches log(1/alpha) (fail) or falls to log(beta) (pass), or the maximum is
     reached (undecided). A model at or above the threshold fails with probability at most alpha,
     and one at or below threshold - tolerance passes with probability at most beta, as for the
-    fixed-sample verdict of :mod:`promptcheck.stats.threshold`, however the rounds fall. Wald's classical
-    boundaries (1-beta)/alpha and beta/(1-alpha) only approximate these bounds; Ville's hold.
+    fixed-sample verdict of :mod:`promptcheck.stats.threshold`, however the rounds fall. Wald's
+    classical boundaries (1-beta)/alpha and beta/(1-alpha) only approximate these bounds; Ville's hold.
     """
 
     def __init__(
@@ -340,8 +340,8 @@ class ComparisonMonitor:
     or more below its baseline stops so with probability at most 0.75 beta (the baseline's bound
     is Clopper-Pearson when pinned, a confidence sequence when live; the candidate's is the
     mixture of :func:`lower_bound_anytime`). Otherwise it runs to ``max_samples``, where the exact
-    tests of :mod:`promptcheck.stats.two_sample` give the regression p-value and non-inferiority at the
-    remaining 0.25 beta. An early stop reports ``p_regressed = 1``: it is not a test of a drop,
+    tests of :mod:`promptcheck.stats.two_sample` give the regression p-value and non-inferiority at
+    the remaining 0.25 beta. An early stop reports ``p_regressed = 1``: it is not a test of a drop,
     and replacing a p-value by 1 keeps every guarantee of the suite-level procedure.
     ``p_improved`` is anytime-valid (it may be read at any stop).
     """

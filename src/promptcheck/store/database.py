@@ -31,8 +31,9 @@ from promptcheck.backends.base import Generation
 from promptcheck.checks.base import Status
 from promptcheck.errors import StoreError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats.threshold import Outcome, ThresholdVerdict
+from promptcheck.stats import Outcome, ThresholdVerdict
 from promptcheck.store.schema import SCHEMA_VERSION, migrate
+from promptcheck.store.usage import combine, usage_by_model
 
 __all__ = ["REDACTED", "SCHEMA_VERSION", "RunInfo", "RunSummary", "Store", "redact_secrets"]
 
@@ -200,11 +201,22 @@ class Store:
             if not updated:
                 raise StoreError(f"{self.path}: no run {run_id!r} to finish")
 
+    def record_session_usage(
+        self, run_ids_by_model: Mapping[str, str], backends: Mapping[Any, object]
+    ) -> None:
+        """Store each run's usage with the run: the usage of the backends of its model.
+
+        Models without a run (judges) are not recorded; their usage is in ``usage_lines``.
+        Each pytest-xdist worker records its own backends' usage and the store adds them up.
+        """
+        for name, usage in usage_by_model(backends).items():
+            run_id = run_ids_by_model.get(name)
+            if run_id is not None:
+                self.record_usage(run_id, usage)
+
     def record_usage(self, run_id: str, usage: Mapping[str, Any]) -> None:
         """Add ``usage`` (requests, tokens, cost: :func:`promptcheck.store.usage.backend_usage`) to
         the run's; each xdist worker records its own backends' usage, and they add up."""
-        from promptcheck.store.usage import combine
-
         with self._transaction(f"recording the usage of run {run_id!r}") as connection:
             row = connection.execute("SELECT usage FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:

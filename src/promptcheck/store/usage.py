@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeGuard
-
-if TYPE_CHECKING:
-    from promptcheck.store.database import Store
+from typing import Any, TypeGuard
 
 #: The counters read from a backend's usage, in the order they are shown.
 COUNTERS = ("requests", "retries", "failed_requests", "prompt_tokens", "completion_tokens")
@@ -116,20 +113,6 @@ def describe(usage: Mapping[str, Any]) -> str:
 def format_cost(cost: float) -> str:
     """Dollars to the cent, or to four places below a cent (a small run still shows a cost)."""
     return f"${cost:,.2f}" if cost >= 0.01 or cost == 0 else f"${cost:.4f}"
-
-
-def record_session_usage(
-    store: Store, run_ids_by_model: Mapping[str, str], backends: Mapping[Any, object]
-) -> None:
-    """Store each run's usage with the run: the usage of the backends of its model.
-
-    Models without a run (judges) are not recorded; their usage is in :func:`usage_lines`.
-    Each pytest-xdist worker records its own backends' usage and the store adds them up.
-    """
-    for name, usage in usage_by_model(backends).items():
-        run_id = run_ids_by_model.get(name)
-        if run_id is not None:
-            store.record_usage(run_id, usage)
 
 
 def _model_name(key: Any) -> str:

@@ -1,28 +1,20 @@
 """The suite format: pydantic models of the YAML, and their validation errors as file:line: key.
 
 Loading happens in two steps. Pydantic validates the shape (types, unknown keys, ranges); then
-:mod:`promptcheck.suite.loader` compiles the parts whose shape depends on a registry or on other files
-(checks, backends, variables, templates). Both steps report errors against the YAML's lines.
+:mod:`promptcheck.suite.loader` compiles the parts whose shape depends on a registry or on other
+files (checks, backends, variables, templates). Both steps report errors against the YAML's lines.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from promptcheck.errors import SuiteError
+from promptcheck.project import Identifier, ModelEntry
 from promptcheck.registry import did_you_mean
 from promptcheck.suite.source import PathKey, SourceMap, dotted
-
-Identifier = Annotated[
-    str,
-    Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$",
-        max_length=200,
-        description="Letters, digits and _ . : + -, starting with a letter or digit.",
-    ),
-]
 
 
 class _Strict(BaseModel):
@@ -53,14 +45,6 @@ class Defaults(_Strict):
         description="A rate below threshold - tolerance must fail; between, either is fine.",
     )
     model: str | None = Field(None, description="Model used when --promptcheck-model is not given.")
-
-
-class ModelEntry(BaseModel):
-    """A model: the backend name and that backend's parameters."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    backend: str = Field(description="Backend name: local, openai, scripted, or a plugin's.")
 
 
 class ChatMessage(_Strict):

@@ -1,8 +1,8 @@
 """Compiling the checks that ask a model: their pairing with format checks, their judge models,
 the variables their questions name.
 
-Part of compiling a suite (:mod:`promptcheck.suite.loader`), kept apart because it is about how checks
-relate to each other and to the defined models rather than about one check. Every problem is a
+Part of compiling a suite (:mod:`promptcheck.suite.loader`), kept apart because it is about how
+checks relate to each other and to the defined models rather than about one check. Every problem is a
 :class:`~promptcheck.errors.ConfigError` whose ``key`` starts at the case's ``expect`` list, so
 the suite loader reports it at the check's line; nothing here can fail at run time.
 """
@@ -18,7 +18,7 @@ from promptcheck.errors import ConfigError
 from promptcheck.registry import did_you_mean
 
 if TYPE_CHECKING:
-    from promptcheck.suite.loader import CompiledCheck, ModelConfig
+    from promptcheck.suite.records import CompiledCheck, ModelConfig
 
 _PAIRING_HINT = (
     "list the indexes (from 0) of this case's format checks that cover the same property, "

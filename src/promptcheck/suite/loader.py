@@ -7,100 +7,46 @@ SuiteError with the file and line; nothing the suite says can fail later inside 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from promptcheck.backends.base import BACKENDS, Message, SamplingParams
-from promptcheck.checks.base import CHECKS, BuildContext, Check
-from promptcheck.config import ProjectConfig
+from promptcheck.checks.base import CHECKS, BuildContext
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
 from promptcheck.importing import import_module
+from promptcheck.project import ProjectConfig
+from promptcheck.registry import did_you_mean
+from promptcheck.suite.format import (
+    CaseModel,
+    ModelEntry,
+    SuiteModel,
+    validate_suite,
+    validation_error,
+)
 from promptcheck.suite.judges import check_variables, judge_models, pair_judges
-from promptcheck.suite.format import CaseModel, ModelEntry, SuiteModel, validate_suite, validation_error
-from promptcheck.templating import Template
-from promptcheck.suite.variables import expand
+from promptcheck.suite.records import CaseSpec, Combination, CompiledCheck, ModelConfig, SuiteSpec
 from promptcheck.suite.source import PathKey, SourceMap, dotted, key_near, load_yaml
+from promptcheck.suite.variables import expand
+from promptcheck.templating import Template
+
+SUITE_MARKER = re.compile(rb"^(suite|cases)\s*:", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class Combination:
-    """One assignment of the case's variables and the prompt rendered with it."""
+def is_suite_file(path: Path) -> bool:
+    """A YAML file is a suite when it has a top-level ``suite:`` or ``cases:`` key.
 
-    index: int
-    variables: Mapping[str, Any]
-    prompt: str | None
-    messages: tuple[Message, ...] | None
-
-    @property
-    def display_prompt(self) -> str:
-        """The prompt as stored and shown: the text, or the chat messages one per line."""
-        if self.prompt is not None:
-            return self.prompt
-        return "\n".join(f"[{m.role}] {m.content}" for m in self.messages or ())
-
-
-@dataclass(frozen=True)
-class CompiledCheck:
-    """A built check and its position in the case's ``expect`` list.
-
-    ``judging`` marks a check that asks a model (it never scores a revision, and its agreement is
-    measured); ``pairs`` are the expect indexes of the format checks it is compared with.
+    Data files (``vars: {file: ...}``) and other YAML next to suites are left alone.
     """
-
-    index: int
-    label: str
-    check: Check
-    judging: bool = False
-    pairs: tuple[int, ...] | None = None
-
-
-@dataclass(frozen=True)
-class CaseSpec:
-    """A case ready to sample: everything resolved, nothing left to validate."""
-
-    id: str
-    suite: str
-    path: Path
-    line: int
-    description: str
-    combinations: tuple[Combination, ...]
-    checks: tuple[CompiledCheck, ...]
-    sampling: SamplingParams
-    samples: int
-    seed: int
-    threshold: float
-    tolerance: float
-    tags: tuple[str, ...] = ()
-    models: tuple[str, ...] | None = None
-    judges: Mapping[str, ModelConfig] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """A model as a backend will be built from it: name, backend and validated parameters."""
-
-    name: str
-    backend: str
-    params: BaseModel
-    raw: Mapping[str, Any]
-    base_dir: Path
-
-
-@dataclass(frozen=True)
-class SuiteSpec:
-    """A compiled suite file."""
-
-    id: str
-    path: Path
-    sha256: str
-    description: str
-    cases: tuple[CaseSpec, ...]
-    models: Mapping[str, ModelConfig] = field(default_factory=dict)
-    default_model: str | None = None
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        return SUITE_MARKER.search(path.read_bytes()) is not None
+    except OSError:
+        return False
 
 
 def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
@@ -165,6 +111,28 @@ def find_model(
         return suite_models[name]
     entry = project.models.get(name)
     return None if entry is None else resolve_model(name, entry, project.base_dir)
+
+
+def model_named(name: str, suite: SuiteSpec, project: ProjectConfig) -> ModelConfig:
+    """A model by name as ``suite`` sees it (its own definitions shadow the project's); an
+    unknown name is a ConfigError that says what is defined."""
+    found = find_model(name, suite.models, project)
+    if found is None:
+        known = sorted({*project.models, *suite.models})
+        raise ConfigError(
+            f"unknown model {name!r}",
+            hint=did_you_mean(name, known) or f"defined models: {', '.join(known) or 'none'}",
+        )
+    return found
+
+
+def stored_suite_path(path: Path, root: Path) -> str:
+    """A suite's path as stored: relative to the project root, so that runs made in other
+    checkouts (a CI runner, a colleague's clone) name the same suite the same way."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
 
 
 def resolve_model(

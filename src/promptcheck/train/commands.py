@@ -12,9 +12,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from promptcheck.config import ExitCode
 from promptcheck.errors import PromptcheckError
 
-EXIT_USAGE = 2
 INSTALL_HINT = "install the training extra: pip install 'promptcheck[train]'"
 
 
@@ -28,10 +28,10 @@ def _guarded(
             return func(args)
         except PromptcheckError as exc:
             print(f"promptcheck {name}: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
         except ModuleNotFoundError as exc:
             print(f"promptcheck {name}: error: {exc}\n  hint: {INSTALL_HINT}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
 
     run.__doc__ = func.__doc__
     return run
@@ -39,8 +39,9 @@ def _guarded(
 
 def run_finetune(args: argparse.Namespace) -> int:
     """Fine-tune a checkpoint (or train one from a config) on dolly-15k-format data."""
-    from promptcheck.train.finetune import FinetuneOptions, finetune
+    from promptcheck.train.finetune import finetune
     from promptcheck.train.model import LoraSettings
+    from promptcheck.train.options import FinetuneOptions
 
     options = FinetuneOptions(
         data=args.data,

@@ -30,6 +30,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from promptcheck.formats import CRITIQUE_TEMPLATES, GENERIC_QUESTION, task_statement
 from promptcheck.train.records import Record
 
 NOT_JSON = "The response is not JSON."
@@ -200,26 +201,8 @@ def garble(sentence: str, rng: random.Random) -> str:
     return " ".join(words) + "."
 
 
-CRITIQUE_TEMPLATES: tuple[str, ...] = (
-    "Here is an instruction and a response.\n\nInstruction: {instruction}\n\nResponse: {response}"
-    "\n\n{question} Answer YES or NO.",
-    "{question} Answer YES or NO.\n\nInstruction: {instruction}\n\nResponse: {response}",
-    "Check the response below.\n\nInstruction: {instruction}\n\nResponse:\n{response}\n\n{question}"
-    " Answer with YES or NO only.",
-)
 #: How often a reasoned critique uses each template: the first is the one ``self_critique`` asks.
 TEMPLATE_WEIGHTS: tuple[float, ...] = (0.7, 0.15, 0.15)
-GENERIC_QUESTION = "Does the response follow the required format?"
-
-
-def task_statement(instruction: str) -> str:
-    """The instruction up to its first blank line: the task and the format it asks for, without
-    the data that follows (the ticket, the message, the text to summarize).
-
-    Reasoned critiques show only this: a format question is answered from the statement and the
-    response, and leaving the data out makes a critique task half as long.
-    """
-    return instruction.strip().split("\n\n", 1)[0].strip()
 
 
 def _question(question: str | None, rng: random.Random) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptcheck.errors import ConfigError
+from promptcheck.errors import BackendError, ConfigError
 from promptcheck.train.records import Record
 from promptcheck.train.tokenizer import (
     add_dolly_tokens,
@@ -65,19 +65,17 @@ def build_tokenizer(
     From a base checkpoint or a given tokenizer directory when there is one; otherwise a BPE
     tokenizer is trained on the training records themselves.
     """
-    from transformers import AutoTokenizer
-
     tokenizer: PreTrainedTokenizerBase
     source = tokenizer_dir or base
     if source is None:
         tokenizer = train_tokenizer(corpus_texts(records), vocab_size=vocab_size)
         return tokenizer, dolly_token_ids(tokenizer)
+    from promptcheck.backends.checkpoint import load_tokenizer
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(source))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"{source}: cannot load a tokenizer ({exc})", key=("tokenizer",)
-        ) from None
+        tokenizer = load_tokenizer(Path(source))
+    except BackendError as exc:
+        raise ConfigError(exc.message, key=("tokenizer",), hint=exc.hint) from None
     new_ids = add_dolly_tokens(tokenizer)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -100,10 +98,12 @@ def build_model(
 
     torch.manual_seed(seed)
     if base is not None:
+        from promptcheck.backends.checkpoint import load_model
+
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{base}: cannot load a causal LM ({exc})", key=("base",)) from None
+            model = load_model(Path(base), torch.float32)
+        except BackendError as exc:
+            raise ConfigError(exc.message, key=("base",), hint=exc.hint) from None
     else:
         assert init is not None
         settings = dict(init)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from accelerate import Accelerator
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from promptcheck.train.finetune import FinetuneOptions
+    from promptcheck.train.options import FinetuneOptions
 
 SUMMARY_FILE = "promptcheck_train.json"
 ADAPTER_DIR = "adapter"
@@ -97,12 +97,13 @@ def merge_adapter(
     """The base model from disk with the adapter (and the trained token rows) merged in."""
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM
 
+    from promptcheck.backends.checkpoint import load_model
     from promptcheck.train.model import embedding_rows
 
     dtype = torch.bfloat16 if options.bf16 else torch.float32
-    base = AutoModelForCausalLM.from_pretrained(str(options.base), dtype=dtype)
+    assert options.base is not None  # an adapter is trained on a base
+    base = load_model(Path(options.base), dtype)
     if embedding_rows(base) < len(tokenizer):
         torch.manual_seed(options.seed)  # the same new rows as model.build_model drew
         base.resize_token_embeddings(len(tokenizer))

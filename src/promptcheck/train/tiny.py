@@ -36,7 +36,8 @@ HASH_FILE = "tiny_recipe.sha256"
 
 #: The modules whose code decides the weights; a change to any of them invalidates the cache.
 RECIPE_MODULES = ("formats", "train/pools", "train/tasks", "train/critique", "train/synth",
-                  "train/tokenizer", "train/dataset", "train/model", "train/finetune")  # fmt: skip
+                  "train/tokenizer", "train/dataset", "train/model", "train/options",
+                  "train/finetune")  # fmt: skip
 #: What the ``critic`` variant adds (a change to it rebuilds the critic, not the base).
 CRITIC_MODULES = ("train/critic",)
 
@@ -227,7 +228,8 @@ def _finetune_quietly(
     no staging directory (the model moves from there)."""
     import torch
 
-    from promptcheck.train.finetune import FinetuneOptions, finetune
+    from promptcheck.train.finetune import finetune
+    from promptcheck.train.options import FinetuneOptions
     from promptcheck.train.save import SUMMARY_FILE
 
     options = FinetuneOptions(

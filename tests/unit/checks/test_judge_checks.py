@@ -20,7 +20,7 @@ from promptcheck.checks.base import JudgingCheck, ModelTraits
 from promptcheck.checks.judge import ModelJudgedCheck, majority
 from promptcheck.checks.judging import RESPONSE_FORMAT, Verdict
 from promptcheck.errors import ConfigError
-from promptcheck.train.critique import CRITIQUE_TEMPLATES, GENERIC_QUESTION
+from promptcheck.formats import CRITIQUE_TEMPLATES, GENERIC_QUESTION
 
 Answer = Callable[[str, int], Generation | str]
 

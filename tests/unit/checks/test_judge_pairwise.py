@@ -19,7 +19,7 @@ from promptcheck.comparison.pairwise import (
     pairwise_prompt,
 )
 from promptcheck.results import CaseResult, SampleOutcome
-from promptcheck.stats.threshold import threshold_verdict
+from promptcheck.stats import threshold_verdict
 
 BASELINE = "A) hike\nB) museum\nC) dinner"
 CANDIDATE = "1. hike\n2. museum"

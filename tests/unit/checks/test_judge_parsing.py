@@ -24,7 +24,7 @@ from promptcheck.checks.judging import (
     fence_tag,
     parse_answer,
 )
-from promptcheck.train.critique import CRITIQUE_TEMPLATES, GENERIC_QUESTION
+from promptcheck.formats import CRITIQUE_TEMPLATES, GENERIC_QUESTION
 
 PASS, FAIL, UNSCORED = Status.PASS, Status.FAIL, Status.UNSCORED
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 
-from promptcheck.run.agreement import combine
 from promptcheck.report.terminal import (
     SummaryRow,
     judge_sentence,
     row_from_properties,
     summary_lines,
 )
-from promptcheck.results import JudgeFigures
+from promptcheck.results import JudgeFigures, combine
 
 CRITIC = JudgeFigures(2, "self_critique", "self", (0, 1), 20, 1, 2, 1, 0, 0, 1, 24, 24, 24, 23, 21)
 JUDGE = JudgeFigures(3, "judge", "gpt", (0,), 10, 0, 1, 1, 2, 0, 3, 12, 9)

@@ -18,12 +18,11 @@ from pydantic import BaseModel
 
 from promptcheck.backends.base import Generation, GenerationRequest, SamplingParams
 from promptcheck.checks.base import Status
-from promptcheck.config import ProjectConfig
 from promptcheck.errors import ConfigError, SuiteError
-from promptcheck.run.model_access import JUDGE_KEY_PREFIX, CaseModels, answer_key, traits_of
+from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.results import CaseResult, JudgeFigures
+from promptcheck.run.model_access import JUDGE_KEY_PREFIX, CaseModels, answer_key, traits_of
 from promptcheck.run.runner import Runner
-from promptcheck.suite.format import ModelEntry
 from promptcheck.suite.loader import ModelConfig, SuiteSpec, load_suite
 
 GOOD = "A) hike\nB) museum\nC) dinner"
@@ -345,6 +344,6 @@ def test_figures_round_trip_through_properties() -> None:
 
 
 def sample_result() -> CaseResult:
-    from promptcheck.stats.threshold import threshold_verdict
+    from promptcheck.stats import threshold_verdict
 
     return CaseResult("s", "s.yaml", "c", "m", (), threshold_verdict(0, 0, 0.9))

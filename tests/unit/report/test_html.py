@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from promptcheck.checks.base import Status
+from promptcheck.comparison.engine import ComparisonReport, compare_results
 from promptcheck.errors import PromptcheckError
-from promptcheck.comparison.engine import MigrationReport, compare_results
 from promptcheck.report import html as html_report
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
-from promptcheck.stats.threshold import threshold_verdict
+from promptcheck.stats import threshold_verdict
 from promptcheck.store.database import RunInfo, Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package
@@ -143,12 +143,12 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def report() -> MigrationReport:
+def report() -> ComparisonReport:
     return compare_results(BASE, BASELINE_CASES, CAND, CANDIDATE_CASES)
 
 
 @pytest.fixture(scope="module")
-def text(report: MigrationReport) -> str:
+def text(report: ComparisonReport) -> str:
     return html_report.render(report, [], CASES)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from promptcheck.comparison.engine import MigrationReport, compare_results
+from promptcheck.comparison.engine import ComparisonReport, compare_results
 from promptcheck.report import markdown
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package
@@ -20,7 +20,7 @@ CAND = run_summary("20261127-cand-new", "new", started_at=2_000.0, commit="9d2e4
 
 
 @pytest.fixture(scope="module")
-def report() -> MigrationReport:
+def report() -> ComparisonReport:
     """One case of each change, one critical, one case on each side only, a short baseline."""
     baseline = [
         case_result("broken", 400, 400, tallies=[("json_schema", 400, 0), ("regex", 400, 0)]),
@@ -39,7 +39,7 @@ def report() -> MigrationReport:
     return compare_results(BASE, baseline, CAND, candidate)
 
 
-def test_headline_runs_and_counts_come_first(report: MigrationReport) -> None:
+def test_headline_runs_and_counts_come_first(report: ComparisonReport) -> None:
     lines = markdown.render(report).splitlines()
     assert lines[0] == "## :x: promptcheck: 1 case regressed"
     head = "\n".join(lines[:8])
@@ -49,7 +49,7 @@ def test_headline_runs_and_counts_come_first(report: MigrationReport) -> None:
 
 
 def test_changed_cases_come_first_then_inconclusive_then_unchanged_folded(
-    report: MigrationReport,
+    report: ComparisonReport,
 ) -> None:
     text = markdown.render(report)
     order = [
@@ -67,7 +67,7 @@ def test_changed_cases_come_first_then_inconclusive_then_unchanged_folded(
     assert "broken" not in folded and "unsure" not in folded
 
 
-def test_rows_show_rates_with_intervals_as_percentages(report: MigrationReport) -> None:
+def test_rows_show_rates_with_intervals_as_percentages(report: ComparisonReport) -> None:
     row = next(line for line in markdown.render(report).splitlines() if "::broken`" in line)
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[:2] == ["`suites/a.yaml::broken`", "**regressed**"]
@@ -77,7 +77,7 @@ def test_rows_show_rates_with_intervals_as_percentages(report: MigrationReport) 
     assert float(cells[5]) < 1e-6
 
 
-def test_checks_that_moved_are_listed_as_diagnosis(report: MigrationReport) -> None:
+def test_checks_that_moved_are_listed_as_diagnosis(report: ComparisonReport) -> None:
     text = markdown.render(report)
     assert "(diagnosis only, p-values not adjusted)" in text
     assert (
@@ -87,7 +87,7 @@ def test_checks_that_moved_are_listed_as_diagnosis(report: MigrationReport) -> N
     assert "`regex`" not in text  # passed everywhere: nothing to diagnose
 
 
-def test_warnings_and_cases_in_one_run_only(report: MigrationReport) -> None:
+def test_warnings_and_cases_in_one_run_only(report: ComparisonReport) -> None:
     text = markdown.render(report)
     warnings = text[text.index("> [!WARNING]") :].split("\n\n", 1)[0].splitlines()[1:]
     assert warnings == [f"> - {warning}" for warning in report.warnings]
@@ -118,7 +118,7 @@ def test_awkward_case_ids_cannot_break_the_table() -> None:
 
 
 def test_long_tables_share_one_row_budget_in_reading_order(
-    monkeypatch: pytest.MonkeyPatch, report: MigrationReport
+    monkeypatch: pytest.MonkeyPatch, report: ComparisonReport
 ) -> None:
     monkeypatch.setattr(markdown, "MAX_ROWS", 2)
     text = markdown.render(report)

@@ -11,9 +11,10 @@ from dataclasses import replace
 import pytest
 
 from promptcheck.checks.judging import parse_answer
+from promptcheck.formats import CRITIQUE_TEMPLATES, task_statement
 from promptcheck.train import pools
 from promptcheck.train.critic import CriticStage, critique_record, iter_critic_records
-from promptcheck.train.critique import CRITIQUE_TEMPLATES, garble, task_statement
+from promptcheck.train.critique import garble
 from promptcheck.train.synth import GENERATORS
 
 STAGE = CriticStage(records=2000)

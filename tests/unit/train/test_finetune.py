@@ -14,7 +14,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from promptcheck.errors import ConfigError
 from promptcheck.formats import DOLLY_SPECIAL_TOKENS, END_KEY
-from promptcheck.train.finetune import FinetuneOptions, finetune, latest_checkpoint
+from promptcheck.train.finetune import finetune, latest_checkpoint
+from promptcheck.train.options import FinetuneOptions
 from promptcheck.train.records import Record
 from promptcheck.train.tokenizer import corpus_texts, dolly_token_ids, train_tokenizer
 
