@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from promptcheck.config import Options
 from promptcheck.errors import ConfigError
 from promptcheck.registry import did_you_mean
 from promptcheck.results import CaseResult
-from promptcheck.session import Options, PromptcheckSession
+from promptcheck.session import PromptcheckSession
 
 
 class CaseRunner:

@@ -23,9 +23,9 @@ import pytest
 # pytester's in-process run restores sys.modules afterwards: import what a run imports first.
 import promptcheck.collection  # noqa: F401  # isort: skip
 from promptcheck.backends.base import BACKENDS
-from promptcheck.suite import is_suite_file
 from promptcheck.errors import SuiteError
 from promptcheck.project import ProjectConfig
+from promptcheck.suite import is_suite_file
 from promptcheck.suite.loader import load_suite
 
 CORPUS = Path(__file__).parent.parent / "data" / "bad_suites"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_check
 from pydantic import BaseModel
 
 from promptcheck.registry import Registry
-from promptcheck.results import Status
+from promptcheck.results import Status as Status  # re-exported: a check returns it
 
 if TYPE_CHECKING:
     from promptcheck.backends.base import Generation, GenerationRequest, SamplingParams

@@ -1,8 +1,8 @@
 """``promptcheck compare RUN_A RUN_B``: two stored runs compared from the command line.
 
 The comparison itself is :func:`promptcheck.comparison.engine.compare_results`; this module
-reads the runs from the store, asks the pairwise judge when one is named, and writes the table, JSON,
-Markdown or HTML, with the exit code a CI job gates on.
+reads the runs from the store, asks the pairwise judge when one is named, and writes the table,
+JSON, Markdown or HTML, with the exit code a CI job gates on.
 """
 
 from __future__ import annotations

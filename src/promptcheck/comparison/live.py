@@ -53,7 +53,7 @@ from promptcheck.run.runner import Runner, generate_with_retries
 from promptcheck.stats import Comparison, decide
 from promptcheck.store.database import RunSummary, Store
 from promptcheck.store.provenance import RunFacts
-from promptcheck.suite.loader import find_model, model_named, stored_suite_path
+from promptcheck.suite import find_model, model_named, stored_suite_path
 from promptcheck.suite.records import ModelConfig
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from promptcheck.checks.base import Status
 from promptcheck.results import CheckOutcome, JudgeFigures, SampleOutcome
-from promptcheck.suite.loader import CompiledCheck
+from promptcheck.suite import CompiledCheck
 
 
 def paired_status(checks: Sequence[CheckOutcome], pairs: Sequence[int]) -> Status:

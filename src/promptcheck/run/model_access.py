@@ -26,7 +26,7 @@ from typing import Protocol
 from promptcheck.backends.base import Backend, Generation, GenerationRequest
 from promptcheck.checks.base import ModelTraits
 from promptcheck.errors import ConfigError
-from promptcheck.suite.loader import ModelConfig
+from promptcheck.suite import ModelConfig
 
 #: Prefix of every judge answer's cache key; generation keys are bare hex digests.
 JUDGE_KEY_PREFIX = "judge:"

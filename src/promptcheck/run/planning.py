@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 from promptcheck.run.model_access import model_key
-from promptcheck.suite.loader import CaseSpec, Combination, ModelConfig
+from promptcheck.suite import CaseSpec, Combination, ModelConfig
 
 
 @dataclass(frozen=True, slots=True)

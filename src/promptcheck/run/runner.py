@@ -27,7 +27,7 @@ from promptcheck.run.model_access import CaseModels
 from promptcheck.run.planning import PlannedSample, plan_samples
 from promptcheck.run.scoring import Revisions, sample_outcome, score_sample, summarize
 from promptcheck.stats import ComparisonMonitor, Decision, ThresholdMonitor, ThresholdVerdict
-from promptcheck.suite.loader import CaseSpec, ModelConfig
+from promptcheck.suite import CaseSpec, ModelConfig
 
 T = TypeVar("T")
 

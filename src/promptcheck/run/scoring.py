@@ -18,7 +18,7 @@ from promptcheck.run.agreement import judge_figures
 from promptcheck.run.model_access import CaseModels
 from promptcheck.run.planning import PlannedSample
 from promptcheck.stats import threshold_verdict
-from promptcheck.suite.loader import CaseSpec, CompiledCheck, ModelConfig
+from promptcheck.suite import CaseSpec, CompiledCheck, ModelConfig
 
 #: Whether each revising check's revised output conforms, by (sample index, check index).
 Revisions = dict[tuple[int, int], bool | None]

@@ -177,7 +177,8 @@ class ThresholdMonitor:
     reached (undecided). A model at or above the threshold fails with probability at most alpha,
     and one at or below threshold - tolerance passes with probability at most beta, as for the
     fixed-sample verdict of :mod:`promptcheck.stats.threshold`, however the rounds fall. Wald's
-    classical boundaries (1-beta)/alpha and beta/(1-alpha) only approximate these bounds; Ville's hold.
+    classical boundaries (1-beta)/alpha and beta/(1-alpha) only approximate these bounds;
+    Ville's hold.
     """
 
     def __init__(

@@ -2,8 +2,8 @@
 the variables their questions name.
 
 Part of compiling a suite (:mod:`promptcheck.suite.loader`), kept apart because it is about how
-checks relate to each other and to the defined models rather than about one check. Every problem is a
-:class:`~promptcheck.errors.ConfigError` whose ``key`` starts at the case's ``expect`` list, so
+checks relate to each other and to the defined models rather than about one check. Every problem
+is a :class:`~promptcheck.errors.ConfigError` whose ``key`` starts at the case's ``expect`` list, so
 the suite loader reports it at the check's line; nothing here can fail at run time.
 """
 

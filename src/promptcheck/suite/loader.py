@@ -18,11 +18,10 @@ from promptcheck.backends.base import BACKENDS, Message, SamplingParams
 from promptcheck.checks.base import CHECKS, BuildContext
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
 from promptcheck.importing import import_module
-from promptcheck.project import ProjectConfig
+from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.registry import did_you_mean
 from promptcheck.suite.format import (
     CaseModel,
-    ModelEntry,
     SuiteModel,
     validate_suite,
     validation_error,

@@ -101,7 +101,7 @@ def build_model(
         from promptcheck.backends.checkpoint import load_model
 
         try:
-            model = load_model(Path(base), torch.float32)
+            model: PreTrainedModel = load_model(Path(base), torch.float32)
         except BackendError as exc:
             raise ConfigError(exc.message, key=("base",), hint=exc.hint) from None
     else:

@@ -36,8 +36,8 @@ HASH_FILE = "tiny_recipe.sha256"
 
 #: The modules whose code decides the weights; a change to any of them invalidates the cache.
 RECIPE_MODULES = ("formats", "train/pools", "train/tasks", "train/critique", "train/synth",
-                  "train/tokenizer", "train/dataset", "train/model", "train/options",
-                  "train/finetune")  # fmt: skip
+                  "train/records", "train/tokenizer", "train/dataset", "train/model",
+                  "train/options", "train/finetune", "train/save")  # fmt: skip
 #: What the ``critic`` variant adds (a change to it rebuilds the critic, not the base).
 CRITIC_MODULES = ("train/critic",)
 
