@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests plugins benchmarks
 	$(BIN)/ruff format --check src tests plugins benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/runner_throughput.py

@@ -1,18 +1,38 @@
-"""The ``tiny-dolly`` backend: the project's own Dolly-format model, built on first use.
+"""The ``tiny-dolly`` backend: the project's own Dolly-format models, shipped with the package.
 
-No weights can be downloaded, so the tiny Dolly is trained locally (promptcheck.train.tiny) the
-first time a suite needs it and cached in a directory; after that this is the ``local`` backend
-on that checkpoint. A fresh clone runs ``pytest --promptcheck suites/`` with nothing to set up.
+No weights can be downloaded, so the project trains its tiny Dolly variants itself
+(:mod:`promptcheck.train.tiny`) and ships the result as package data: a first run loads them at
+once and every machine samples from the same weights. This is the ``local`` backend on the
+shipped checkpoint, or on a rebuilt one (``path:``, from ``promptcheck tiny build --out DIR``).
 """
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from promptcheck.backends.base import Backend, BackendContext, register_backend
 from promptcheck.errors import BackendError
+
+#: The shipped variants: ``full`` conforms to the example suites, ``no-json`` was trained without
+#: the JSON tasks (a model upgrade that regresses on them only), ``critic`` judges its own formats.
+VARIANTS = ("full", "no-json", "critic")
+#: Where the weights ship inside the package, one folder per variant, and their manifest.
+WEIGHTS_PACKAGE_DIR = "weights"
+MANIFEST_FILE = "manifest.json"
+
+
+def weights_dir() -> Path:
+    """The folder of the shipped tiny Dolly weights, inside the installed package."""
+    return Path(str(resources.files("promptcheck"))) / WEIGHTS_PACKAGE_DIR
+
+
+def shipped_checkpoint(variant: str) -> Path:
+    """The shipped checkpoint folder of ``variant``."""
+    return weights_dir() / f"tiny-dolly-{variant}"
 
 
 class TinyDollyParams(BaseModel):
@@ -24,35 +44,30 @@ class TinyDollyParams(BaseModel):
         "full",
         description="full: conforms to the example suites; no-json: trained without the JSON "
         "tasks, a degraded model for comparison tests; critic: full fine-tuned to judge its own "
-        "formats (self_critique), built from full in a minute or two.",
+        "formats (self_critique).",
     )
     path: str | None = Field(
         None,
-        description="Where the checkpoint is built and cached (relative to the declaring file); "
-        "default .promptcheck/models/tiny-dolly-<variant>. The critic's base is built beside "
-        "it, in tiny-dolly-full.",
+        description="A rebuilt tiny Dolly (promptcheck tiny build --out DIR) to load instead of "
+        "the shipped weights (relative to the declaring file).",
     )
-    seed: int = Field(0, description="Training seed; another seed is another model.")
     device: str = Field("auto", description="As for the local backend.")
 
 
 @register_backend("tiny-dolly", TinyDollyParams)
 def build_tiny(params: TinyDollyParams, context: BackendContext) -> Backend:
-    """The project's tiny Dolly, trained on first use (a few minutes on CPU) and then cached."""
+    """The project's tiny Dolly: the shipped weights (or a rebuilt checkpoint), loaded at once."""
     from promptcheck.backends.local import LocalParams, build_local
 
-    try:
-        from promptcheck.train.tiny import build_tiny_dolly
-    except ImportError as exc:
-        raise BackendError(
-            f"the tiny Dolly needs the training extra ({exc})",
-            hint="pip install 'promptcheck[train]'",
-        ) from None
-
-    relative = params.path or f".promptcheck/models/tiny-dolly-{params.variant}"
-    directory = context.base_dir / relative
-    build_tiny_dolly(
-        directory, params.variant, seed=params.seed, progress=True, announce=context.announce
-    )
+    if params.path is not None:
+        directory = context.base_dir / params.path
+    else:
+        directory = shipped_checkpoint(params.variant)
+        if not (directory / "config.json").is_file():
+            raise BackendError(
+                f"the tiny Dolly {params.variant!r} is not in this installation ({directory})",
+                hint="reinstall promptcheck, or build it with `promptcheck tiny build --variant "
+                f"{params.variant} --out DIR` and set `path: DIR`",
+            )
     local = LocalParams(path=str(directory), format="dolly", device=params.device)
     return build_local(local, context)

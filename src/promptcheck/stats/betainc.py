@@ -5,7 +5,7 @@ beta distribution. scipy has them, but importing ``scipy.special`` costs half a 
 a fifth of the fixed cost of a ``pytest --promptcheck`` run; a verdict needs only a few quantiles,
 and these functions compute them in tens to hundreds of microseconds. For p in [1e-12, 1 - 1e-12]
 and a, b up to 10^5 the quantiles agree with scipy's to 1e-9 relative or better
-(tests/unit/test_betainc.py compares them over a grid and on random arguments).
+(tests/unit/stats/test_betainc.py compares them over a grid and on random arguments).
 
 ``regularized_beta`` evaluates the classical continued fraction of I_x(a, b) by the modified
 Lentz method, on the side of the symmetry relation I_x(a, b) = 1 - I_(1-x)(b, a) where it

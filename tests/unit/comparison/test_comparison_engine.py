@@ -1,6 +1,6 @@
 """Comparing two recorded runs: matching cases, the verdicts, per-check diagnosis, warnings.
 
-The statistics themselves are tested in test_compare.py; here the reference for every number is
+The statistics themselves are tested in tests/unit/stats/; here the reference for every number is
 a direct call of ``compare_rates`` and ``decide`` on the counts, so what is checked is that the
 right counts reach them and that what comes back is reported faithfully.
 """
@@ -25,7 +25,7 @@ from promptcheck.report.comparison_text import text_lines
 from promptcheck.results import CaseResult
 from promptcheck.stats import Change, compare_rates, decide
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the fakes package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package
 
 from fakes.case_results import case_result, run_summary
 

@@ -14,7 +14,7 @@ from promptcheck.errors import ConfigError
 from promptcheck.stats import Change, ComparisonMonitor
 from promptcheck.store.database import RunInfo, Store
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the fakes package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package
 
 from fakes.case_results import case_result, run_summary
 

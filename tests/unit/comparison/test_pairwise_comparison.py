@@ -36,7 +36,7 @@ from promptcheck.run.model_access import JUDGE_KEY_PREFIX
 from promptcheck.run.runner import Runner
 from promptcheck.stats import threshold_verdict
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the fakes package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package
 
 from fakes.case_results import run_summary
 

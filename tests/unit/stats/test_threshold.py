@@ -2,7 +2,7 @@
 
 The error-rate claims of docs/statistics.md are checked two ways: exactly (the verdict depends on k
 only, so the probability of each outcome is a sum of binomial probabilities) and by a seeded
-simulation. ``python tests/unit/test_stats.py`` prints both as the table of the docs.
+simulation. ``python tests/unit/stats/test_threshold.py`` prints both as the table of the docs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The migration machinery, and the committed databases of earlier schema versions.
 
 ``tests/data/stores/schema-v1.sqlite3`` was written while the schema was at version 1, by
-``python tests/unit/test_store_schema.py tests/data/stores/schema-v1.sqlite3``. Every later
+``python tests/unit/store/test_store_schema.py tests/data/stores/schema-v1.sqlite3``. Every later
 promptcheck must read it with the same content: a migration that loses or changes its data fails
 ``test_committed_v1_store_still_reads_the_same``. (Not ``.db``: the repository ignores ``*.db``.)
 """
@@ -25,7 +25,7 @@ from promptcheck.stats import Outcome, ThresholdVerdict
 from promptcheck.store.database import RunInfo, Store
 from promptcheck.store.schema import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
 
-STORES = Path(__file__).parents[1] / "data" / "stores"
+STORES = Path(__file__).parents[2] / "data" / "stores"
 
 
 def logging_step(version: int) -> Migration:

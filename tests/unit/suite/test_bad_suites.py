@@ -28,7 +28,7 @@ from promptcheck.project import ProjectConfig
 from promptcheck.suite import is_suite_file
 from promptcheck.suite.loader import load_suite
 
-CORPUS = Path(__file__).parent.parent / "data" / "bad_suites"
+CORPUS = Path(__file__).parents[2] / "data" / "bad_suites"
 FILES = sorted(CORPUS.glob("*.yaml"))
 
 

@@ -19,7 +19,7 @@ from promptcheck.errors import ConfigError, SuiteError
 from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.suite.loader import SuiteSpec, load_suite, resolve_model
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)

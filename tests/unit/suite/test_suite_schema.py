@@ -13,7 +13,7 @@ import yaml
 
 from promptcheck.suite.schema import shipped_schema, suite_schema
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
