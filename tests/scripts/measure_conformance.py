@@ -46,7 +46,8 @@ def project(directory: Path, models: dict[str, Path]) -> Path:
 
 def measure(models: dict[str, Path], samples: int | None) -> list[dict[str, Any]]:
     sys.path.insert(0, str(ROOT / "src"))
-    from promptcheck.session import Options, PromptcheckSession
+    from promptcheck.config import Options
+    from promptcheck.session import PromptcheckSession
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:

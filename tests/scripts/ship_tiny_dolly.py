@@ -1,0 +1,114 @@
+"""Ship the tiny Dolly: build the variants, copy them into the package, measure, write the manifest.
+
+The package carries the weights (``src/promptcheck/weights/``) so that a first run loads them at
+once and every machine samples from the same model. This script is the only way they change:
+
+    python tests/scripts/ship_tiny_dolly.py --build-dir .promptcheck/models --dtype float16
+
+For each variant it builds the recipe (or finds the build cached in ``--build-dir``), copies the
+files a checkpoint needs, storing the weights in ``--dtype``, then measures every shipped copy
+on the example suites exactly as ``pytest --promptcheck suites/`` does (same seeds, same sample
+counts) and writes ``weights/manifest.json``: per variant the recipe digest it was built from,
+the sha256 of every file, and the conformance of every case. ``tests/unit/train/test_shipped.py``
+checks the files and the recipe digest against it; a slow test rebuilds a variant and compares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).parent))
+
+#: What a checkpoint needs to load and sample, and nothing else (no training logs, no data).
+SHIPPED_FILES = (
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tiny_recipe.json",
+)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def copy_checkpoint(built: Path, shipped: Path, dtype: str) -> None:
+    """The files of ``SHIPPED_FILES``, the weights stored in ``dtype``."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    if shipped.exists():
+        shutil.rmtree(shipped)
+    shipped.mkdir(parents=True)
+    for name in SHIPPED_FILES:
+        if name != "model.safetensors":
+            shutil.copyfile(built / name, shipped / name)
+    tensors = load_file(str(built / "model.safetensors"))
+    target = getattr(torch, dtype)
+    stored = {
+        key: value.to(target) if value.is_floating_point() else value
+        for key, value in tensors.items()
+    }
+    save_file(stored, str(shipped / "model.safetensors"), metadata={"format": "pt"})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--build-dir", type=Path, default=ROOT / ".promptcheck" / "models")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float16")
+    parser.add_argument("--variants", nargs="+", default=["full", "no-json", "critic"])
+    args = parser.parse_args()
+
+    import torch
+    import transformers
+    from measure_conformance import measure
+
+    from promptcheck import __version__
+    from promptcheck.backends.tiny import MANIFEST_FILE, shipped_checkpoint, weights_dir
+    from promptcheck.train.tiny import TinyRecipe, build_tiny_dolly
+
+    manifest_path = weights_dir() / MANIFEST_FILE
+    manifest: dict[str, Any] = (
+        json.loads(manifest_path.read_text()) if manifest_path.exists() else {"variants": {}}
+    )
+    for variant in args.variants:
+        built = build_tiny_dolly(args.build_dir / f"tiny-dolly-{variant}", variant)
+        shipped = shipped_checkpoint(variant)
+        copy_checkpoint(built, shipped, args.dtype)
+        print(f"shipped {variant}: {shipped}", flush=True)
+        rows = measure({variant: shipped}, None)
+        manifest["variants"][variant] = {
+            "recipe_sha256": TinyRecipe(variant=variant).digest(),
+            "dtype": args.dtype,
+            "files": {name: sha256(shipped / name) for name in SHIPPED_FILES},
+            "conformance": {row["case"]: {"k": row["k"], "n": row["n"]} for row in rows},
+        }
+    manifest["format"] = 1
+    manifest["measured_with"] = {
+        "promptcheck": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "machine": platform.machine(),
+    }
+    manifest["variants"] = dict(sorted(manifest["variants"].items()))
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"wrote {manifest_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
