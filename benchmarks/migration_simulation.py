@@ -5,8 +5,8 @@ decision is taken by promptcheck's own code: the exact p-values (``compare.pvalu
 same numbers as ``compare.exact_pvalue``), the suite-level procedure (``compare.suite_adjust``),
 and the stopping rules of ``sequential.ComparisonMonitor`` / ``ThresholdMonitor`` as count
 boundaries. The threshold verdict's figures are exact (binomial sums and dynamic programming over
-the counts), not simulated. tests/unit/stats/test_two_sample.py and test_sequential.py assert the claims
-with fewer runs and Monte Carlo slack.
+the counts), not simulated. tests/unit/stats/test_two_sample.py and test_sequential.py assert
+the claims with fewer runs and Monte Carlo slack.
 
 Usage: python benchmarks/migration_simulation.py [--runs 4000] [--seed 0]
 """

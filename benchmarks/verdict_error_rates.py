@@ -2,7 +2,8 @@
 
 Not a simulation: for each sample size n the verdict is computed for every k in 0..n and the
 binomial probabilities of the k's leading to each outcome are summed. The figures are the ones
-in docs/statistics.md; the simulation test in tests/unit/stats/test_threshold.py checks them independently.
+in docs/statistics.md; the simulation test in tests/unit/stats/test_threshold.py checks them
+independently.
 Usage: python benchmarks/verdict_error_rates.py [--threshold 0.95] [--tolerance 0.05]
 """
 

@@ -53,7 +53,7 @@ class SuiteFile(pytest.File):
         try:
             suite = session.suite(self.path)
             models = session.models_for(suite)
-            check_case_models(suite, {*session.project.models, *suite.models})
+            check_case_models(suite, {*session.project.known_models, *suite.models})
         except PromptcheckError as exc:
             raise self.CollectError(str(exc)) from None
         for case in suite.cases:

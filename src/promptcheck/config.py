@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 #: Where the run store lives when neither an option nor ``[tool.promptcheck] store`` says.
 DEFAULT_STORE = ".promptcheck/promptcheck.db"
+#: How the commands that read the store describe their ``--store`` option.
+STORE_HELP = f"run store (default: [tool.promptcheck] store, else {DEFAULT_STORE})"
 #: Requests in flight per model when neither an option nor the project says.
 DEFAULT_CONCURRENCY = 8
 

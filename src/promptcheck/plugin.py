@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from promptcheck.config import COMPARISON_FAIL_ON, FAIL_ON, THRESHOLD_FAIL_ON, Options
+from promptcheck.config import (
+    COMPARISON_FAIL_ON,
+    DEFAULT_STORE,
+    FAIL_ON,
+    THRESHOLD_FAIL_ON,
+    Options,
+)
 
 if TYPE_CHECKING:
     from promptcheck.collection import SuiteFile
@@ -64,7 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="promptcheck_store",
         default=None,
         metavar="PATH",
-        help="SQLite run store (default .promptcheck/promptcheck.db).",
+        help=f"SQLite run store (default {DEFAULT_STORE}).",
     )
     group.addoption(
         "--promptcheck-concurrency",

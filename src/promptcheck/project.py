@@ -45,6 +45,39 @@ class ProjectModel(BaseModel):
     concurrency: int | None = Field(None, ge=1, le=4096)
 
 
+#: The model a run uses when nothing names one: the tiny Dolly shipped with the package.
+DEFAULT_MODEL = "tiny-dolly"
+
+#: Models every project has without configuring them; a project's own model of the same name
+#: wins. ``demo`` is a scripted stand-in whose answers fit ``promptcheck init``'s example suite.
+_BUILTIN: dict[str, dict[str, Any]] = {
+    "tiny-dolly": {"backend": "tiny-dolly", "variant": "full"},
+    "tiny-dolly-no-json": {"backend": "tiny-dolly", "variant": "no-json"},
+    "tiny-dolly-critic": {"backend": "tiny-dolly", "variant": "critic"},
+    "demo": {
+        "backend": "scripted",
+        "rules": [
+            {"match": "even number", "outputs": ["YES", "NO"]},
+            {
+                "match": "three options",
+                "outputs": [
+                    "A) Go hiking\nB) Visit a museum\nC) Try a new restaurant",
+                    "A. Plan ahead\nB. Keep it simple\nC. Ask a friend",
+                ],
+            },
+            {
+                "match": "Classify this support ticket",
+                "outputs": [
+                    '{"category": "billing", "priority": "P2"}',
+                    '{"category": "outage", "priority": "P0"}',
+                ],
+            },
+        ],
+    },
+}
+BUILTIN_MODELS = {name: ModelEntry.model_validate(raw) for name, raw in _BUILTIN.items()}
+
+
 @dataclass(frozen=True)
 class ProjectConfig:
     """Validated project settings; ``base_dir`` is where relative paths in them resolve from."""
@@ -56,6 +89,15 @@ class ProjectConfig:
     plugins: tuple[str, ...] = ()
     store: str | None = None
     concurrency: int | None = None
+
+    def entry(self, name: str) -> ModelEntry | None:
+        """The model ``name`` as the project defines it, else the built-in of that name."""
+        return self.models.get(name) or BUILTIN_MODELS.get(name)
+
+    @property
+    def known_models(self) -> list[str]:
+        """Every model name a suite or option may use: the project's and the built-ins."""
+        return sorted({*self.models, *BUILTIN_MODELS})
 
 
 def load_project_config(root: Path) -> ProjectConfig:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,9 +20,8 @@ from pathlib import Path
 from promptcheck.comparison import ComparisonContext, ComparisonReport, LiveComparison, row_for
 from promptcheck.comparison.engine import CaseRow
 from promptcheck.config import Options, concurrency, store_path
-from promptcheck.errors import ConfigError
 from promptcheck.importing import import_project_plugins
-from promptcheck.project import ProjectConfig, load_project_config
+from promptcheck.project import DEFAULT_MODEL, ProjectConfig, load_project_config
 from promptcheck.results import CaseResult
 from promptcheck.run import CaseJob, CaseRef, Runner, SampledCase
 from promptcheck.store import Store, usage_lines
@@ -74,6 +74,7 @@ class PromptcheckSession:
     _registered: set[tuple[str, str]] = field(default_factory=set, init=False)
     _suites: dict[Path, SuiteSpec] = field(default_factory=dict, init=False)
     _sampled: dict[str, SampledCase] = field(default_factory=dict, init=False)
+    _told_default: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.project = load_project_config(self.root)
@@ -106,12 +107,21 @@ class PromptcheckSession:
             default = suite.default_model or self.project.model
             names = (default,) if default else sorted({*self.project.models, *suite.models})
         if not names:
-            raise ConfigError(
-                "no model to run on",
-                hint="define models in [tool.promptcheck] of pyproject.toml or in the suite, "
-                "and pick one with --promptcheck-model NAME",
-            )
+            names = (DEFAULT_MODEL,)
+            if not self._told_default:
+                self._told_default = True
+                self._say(
+                    f"no model configured: running on the built-in {DEFAULT_MODEL!r} "
+                    "(choose one with [tool.promptcheck] model or --promptcheck-model)"
+                )
         return [self.model(name, suite) for name in names]
+
+    def _say(self, message: str) -> None:
+        """One line for the user, past pytest's capture when the plugin gave a way."""
+        if self.announce is not None:
+            self.announce(message)
+        else:
+            print(f"promptcheck: {message}", file=sys.stderr, flush=True)
 
     def model(self, name: str, suite: SuiteSpec) -> ModelConfig:
         """A model by name, as the suite sees it (its own definitions shadow the project's).

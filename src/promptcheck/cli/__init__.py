@@ -18,7 +18,7 @@ from promptcheck.errors import PromptcheckError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from promptcheck.cli import compare, runs, suites
+    from promptcheck.cli import compare, init, runs, suites
     from promptcheck.serve import commands as serve_commands
     from promptcheck.train import commands as train_commands
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"promptcheck {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    for module in (suites, runs, compare, serve_commands, train_commands):
+    for module in (init, suites, runs, compare, serve_commands, train_commands):
         module.add_commands(commands)
     return parser
 

@@ -22,7 +22,7 @@ from promptcheck.comparison import (
     pairwise_params,
     resolve_judge,
 )
-from promptcheck.config import COMPARISON_FAIL_ON, ExitCode, concurrency
+from promptcheck.config import COMPARISON_FAIL_ON, STORE_HELP, ExitCode, concurrency
 from promptcheck.errors import PromptcheckError
 from promptcheck.report.comparison_text import text_lines
 from promptcheck.results import CaseResult
@@ -47,7 +47,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--store",
         type=Path,
         metavar="PATH",
-        help="run store (default: [tool.promptcheck] store, else .promptcheck/promptcheck.db)",
+        help=STORE_HELP,
     )
     compare.add_argument(
         "--margin",

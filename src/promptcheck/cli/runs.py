@@ -9,21 +9,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 from promptcheck.cli.project import open_store
-from promptcheck.config import ExitCode
-
-_STORE_HELP = "run store (default: [tool.promptcheck] store, else .promptcheck/promptcheck.db)"
+from promptcheck.config import STORE_HELP, ExitCode
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     runs = subparsers.add_parser("runs", help="list recorded runs, newest first")
-    runs.add_argument("--store", type=Path, help=_STORE_HELP)
+    runs.add_argument("--store", type=Path, help=STORE_HELP)
     runs.add_argument("--limit", type=int, default=20)
     runs.add_argument("--json", action="store_true", help="print JSON")
     runs.set_defaults(func=run_runs)
 
     show = subparsers.add_parser("show", help="print one run: its cases and verdicts")
     show.add_argument("run", help="run id, unique id prefix, or label")
-    show.add_argument("--store", type=Path, help=_STORE_HELP)
+    show.add_argument("--store", type=Path, help=STORE_HELP)
     show.add_argument("--json", action="store_true", help="export the run with all samples")
     show.set_defaults(func=run_show)
 

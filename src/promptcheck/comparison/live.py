@@ -146,7 +146,7 @@ def resolve_judge(name: str, project: ProjectConfig) -> ModelConfig:
     naming what exists, raised before anything is sampled or judged."""
     found = find_model(name, {}, project)
     if found is None:
-        known = sorted(project.models)
+        known = project.known_models
         raise ConfigError(
             f"unknown pairwise judge model {name!r}",
             hint=did_you_mean(name, known) or f"defined models: {', '.join(known) or 'none'}",
@@ -259,7 +259,7 @@ class LiveComparison:
                     hint="add --promptcheck-baseline BASELINE",
                 )
             return None
-        baseline = resolve_baseline(options.baseline, list(project.models), store)
+        baseline = resolve_baseline(options.baseline, project.known_models, store)
         if len(options.models) > 1:
             raise ConfigError(
                 f"a comparison takes one candidate model, not {', '.join(options.models)}",

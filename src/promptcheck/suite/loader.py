@@ -105,10 +105,11 @@ def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
 def find_model(
     name: str, suite_models: Mapping[str, ModelConfig], project: ProjectConfig
 ) -> ModelConfig | None:
-    """A model by name: the suite's own definition first, then ``[tool.promptcheck]``'s."""
+    """A model by name: the suite's own definition first, then ``[tool.promptcheck]``'s, then
+    the built-in models (the shipped tiny Dollies, ``demo``)."""
     if name in suite_models:
         return suite_models[name]
-    entry = project.models.get(name)
+    entry = project.entry(name)
     return None if entry is None else resolve_model(name, entry, project.base_dir)
 
 
@@ -117,7 +118,7 @@ def model_named(name: str, suite: SuiteSpec, project: ProjectConfig) -> ModelCon
     unknown name is a ConfigError that says what is defined."""
     found = find_model(name, suite.models, project)
     if found is None:
-        known = sorted({*project.models, *suite.models})
+        known = sorted({*project.known_models, *suite.models})
         raise ConfigError(
             f"unknown model {name!r}",
             hint=did_you_mean(name, known) or f"defined models: {', '.join(known) or 'none'}",
@@ -210,7 +211,7 @@ def _compile_case(
         judges = judge_models(
             checks,
             lambda name: find_model(name, suite_models, project),
-            sorted({*suite_models, *project.models}),
+            sorted({*suite_models, *project.known_models}),
         )
         check_variables(checks, declared)
     except ConfigError as exc:

@@ -81,7 +81,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         f"saved {result.out}: {result.steps} steps on {result.train_examples} examples"
         f"{evals}, {result.tokens_per_s:,.0f} tokens/s, {result.seconds:.0f} s"
     )
-    return 0
+    return ExitCode.OK
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -92,7 +92,7 @@ def run_synth(args: argparse.Namespace) -> int:
     mix = parse_mix(args.mix)
     count = write_records(args.out, iter_records(args.n, seed=args.seed, mix=mix))
     print(f"wrote {count} records ({mix.name}, seed {args.seed}) to {args.out}")
-    return 0
+    return ExitCode.OK
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -101,7 +101,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     _, report = read_records(args.file, strict=args.strict)
     print(report.summary(limit=args.limit))
-    return 1 if report.issues else 0
+    return ExitCode.FAILED if report.issues else ExitCode.OK
 
 
 def run_tiny_build(args: argparse.Namespace) -> int:
@@ -112,7 +112,7 @@ def run_tiny_build(args: argparse.Namespace) -> int:
         args.out, args.variant, seed=args.seed, force=args.force, progress=not args.no_progress
     )
     print(path)
-    return 0
+    return ExitCode.OK
 
 
 def _finetune_parser(parser: argparse.ArgumentParser) -> None:

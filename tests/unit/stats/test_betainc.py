@@ -47,7 +47,15 @@ def test_the_interval_of_a_known_case() -> None:
     x=st.floats(0.0, 1.0),
 )
 def test_the_function_matches_scipy(a: float, b: float, x: float) -> None:
-    assert abs(regularized_beta(x, a, b) - float(scipy_special.betainc(a, b, x))) < 1e-11
+    mine = regularized_beta(x, a, b)
+    if abs(mine - float(scipy_special.betainc(a, b, x))) < 1e-11:
+        return
+    # scipy's betainc loses digits at some edges (a = b = 0.5 at x = 1 - 1e-16 is 2.8e-9 off):
+    # there the reference is the function evaluated in 50-digit arithmetic.
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workdps(50):
+        exact = mpmath.betainc(a, b, 0, mpmath.mpf(x), regularized=True)
+    assert abs(mine - float(exact)) < 1e-11
 
 
 @settings(max_examples=300, deadline=None)
