@@ -214,7 +214,8 @@ def test_markdown_summary_of_the_comparison(migrating: Project) -> None:
         (
             ["--promptcheck-baseline", "nowhere"],
             "*baseline 'nowhere' is neither a model of [[]tool.promptcheck.models[]] nor a "
-            "stored run*defined models: demo, new, old, tiny-dolly, tiny-dolly-critic, tiny-dolly-no-json*",
+            "stored run*defined models: demo, new, old, tiny-dolly, tiny-dolly-critic, "
+            "tiny-dolly-no-json*",
         ),
         (
             ["--promptcheck-baseline", "old", "--promptcheck-model", "old"],
