@@ -23,6 +23,13 @@ STORE_HELP = f"run store (default: [tool.promptcheck] store, else {DEFAULT_STORE
 #: Requests in flight per model when neither an option nor the project says.
 DEFAULT_CONCURRENCY = 8
 
+#: Bounds on what a suite can make promptcheck do (docs/security.md): a rendered prompt's length
+#: and the time one render may take.
+MAX_RENDERED_CHARS = 1_000_000
+MAX_RENDER_SECONDS = 2.0
+#: Largest file a suite may make promptcheck read (data, schemas, the suite itself).
+MAX_FILE_BYTES = 64 * 2**20
+
 #: ``--promptcheck-fail-on`` for threshold verdicts (first: the default) ...
 THRESHOLD_FAIL_ON = ("fail", "undecided")
 #: ... and for a comparison against a baseline (``--promptcheck-baseline``, ``compare``).

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptcheck.errors import ConfigError
+from promptcheck.files import ProjectFiles
+from promptcheck.importing import CodePolicy
 
 Identifier = Annotated[
     str,
@@ -41,6 +43,16 @@ class ProjectModel(BaseModel):
     model: str | None = Field(None, description="Default model name.")
     models: dict[Identifier, ModelEntry] = Field(default_factory=dict)
     plugins: list[str] = Field(default_factory=list, description="Modules imported first.")
+    allow_paths: list[str] = Field(
+        default_factory=list,
+        description="Folders outside the project root that suites may read data and schema "
+        "files from (relative to the project root).",
+    )
+    trusted_modules: list[str] = Field(
+        default_factory=list,
+        description="Modules outside the project that suites may name in python/pydantic "
+        "checks and plugins lists (a package trusts its submodules).",
+    )
     store: str | None = Field(None, description="Path of the SQLite run store.")
     concurrency: int | None = Field(None, ge=1, le=4096)
 
@@ -89,6 +101,22 @@ class ProjectConfig:
     plugins: tuple[str, ...] = ()
     store: str | None = None
     concurrency: int | None = None
+    trusted_modules: tuple[str, ...] = ()
+    allow_paths: tuple[str, ...] = ()
+
+    def project_files(self) -> ProjectFiles:
+        """What files suites may read: the project root and the folders allow_paths names."""
+        allowed = tuple((self.base_dir / path).resolve() for path in self.allow_paths)
+        return ProjectFiles(root=self.base_dir.resolve(), allowed=allowed)
+
+    def code_policy(self, *, execute: bool = True) -> CodePolicy:
+        """What code suites may name: the project's own modules, and what configuration trusts
+        (its plugins and trusted modules); nothing is imported when ``execute`` is False."""
+        return CodePolicy(
+            root=self.base_dir,
+            trusted=(*self.plugins, *self.trusted_modules),
+            execute=execute,
+        )
 
     def entry(self, name: str) -> ModelEntry | None:
         """The model ``name`` as the project defines it, else the built-in of that name."""
@@ -128,4 +156,6 @@ def load_project_config(root: Path) -> ProjectConfig:
         plugins=tuple(parsed.plugins),
         store=parsed.store,
         concurrency=parsed.concurrency,
+        trusted_modules=tuple(parsed.trusted_modules),
+        allow_paths=tuple(parsed.allow_paths),
     )

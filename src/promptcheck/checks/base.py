@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_check
 
 from pydantic import BaseModel
 
+from promptcheck.files import ProjectFiles
+from promptcheck.importing import CodePolicy
 from promptcheck.registry import Registry
 from promptcheck.results import Status as Status  # re-exported: a check returns it
 
@@ -124,9 +126,29 @@ class JudgingCheck(Check, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BuildContext:
-    """Where relative paths in check parameters (schemas, data files) are resolved from."""
+    """Where relative paths in check parameters (schemas, data files) are resolved from, and
+    which code the suite may make a check import (nothing, by default: see
+    :class:`~promptcheck.importing.CodePolicy`)."""
 
     base_dir: Path
+    code: CodePolicy = field(default_factory=CodePolicy)
+    #: Files checks may read (schemas); by default those under ``base_dir``.
+    files: ProjectFiles | None = None
+
+    def project_files(self) -> ProjectFiles:
+        return self.files if self.files is not None else ProjectFiles(root=self.base_dir)
+
+
+@dataclass(slots=True)
+class NotImportedCheck:
+    """A check whose code was not imported because nothing may run (``promptcheck validate``):
+    its module was found and is allowed, and that is all that is known."""
+
+    name: str
+    target: str
+
+    def evaluate(self, output: str, context: CheckContext) -> CheckResult:
+        return CheckResult.unscored(f"{self.target} was not imported (validate runs no code)")
 
 
 P = TypeVar("P", bound=BaseModel)

@@ -17,13 +17,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from promptcheck.checks.base import BuildContext, CheckContext, CheckResult, register_check
+from promptcheck.checks.base import (
+    BuildContext,
+    Check,
+    CheckContext,
+    CheckResult,
+    NotImportedCheck,
+    register_check,
+)
 from promptcheck.checks.params import PASSED, CheckParams, clip, json_path
 from promptcheck.errors import ConfigError, PluginImportError
-from promptcheck.importing import import_object
+from promptcheck.files import ProjectFiles
 
 if TYPE_CHECKING:
     from referencing import Registry, Resource
@@ -139,39 +145,22 @@ class JsonSchemaParams(CheckParams):
         return data
 
 
-def load_schema_file(path: Path) -> Any:
-    """The document in a .json, .yaml or .yml file, with errors worded for the suite author."""
+def load_schema_file(path: Path, files: ProjectFiles) -> Any:
+    """The document in a .json, .yaml or .yml file, read as the project allows (inside the
+    project, a regular file, bounded, hardened YAML), with errors worded for the suite author."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"schema file {path} does not exist",
-            key=("schema",),
-            hint="a schema path is relative to the directory of the suite file",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read schema file {path}: {exc}", key=("schema",)) from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(
-                f"schema file {path} is not valid YAML: {exc}", key=("schema",)
-            ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"schema file {path} is not valid JSON at line {exc.lineno} col {exc.colno}: {exc.msg}",
-            key=("schema",),
-        ) from None
+        return files.load_document(path, "schema file")
+    except ConfigError as exc:
+        missing = "does not exist" in exc.message
+        hint = "a schema path is relative to the directory of the suite file" if missing else None
+        raise ConfigError(exc.message, key=("schema",), hint=hint) from None
 
 
-def _local_registry(directory: Path) -> Registry[Any]:
+def _local_registry(directory: Path, files: ProjectFiles) -> Registry[Any]:
     """A $ref registry that reads relative references (``defs.json#/x``) from ``directory``.
 
-    Nothing is fetched over the network: a remote reference that is not a known metaschema makes
-    the check unscored, with the reason.
+    Nothing is fetched over the network, and no file outside the project is read: a reference
+    that cannot be resolved is a collection error (:func:`unresolvable_ref`).
     """
 
     from referencing import Registry, Resource
@@ -180,12 +169,67 @@ def _local_registry(directory: Path) -> Registry[Any]:
     @functools.cache
     def retrieve(uri: str) -> Resource[Any]:
         parts = urlsplit(uri)
-        if parts.scheme not in ("", "file") or parts.netloc:
+        if parts.scheme or parts.netloc:
             raise ValueError(f"refusing to fetch {uri}: only local schema files can be referenced")
         path = directory / unquote(parts.path)
-        return Resource.from_contents(load_schema_file(path), default_specification=DRAFT202012)
+        return Resource.from_contents(
+            load_schema_file(path, files), default_specification=DRAFT202012
+        )
 
     return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
+#: Most $ref a schema may hold (with those of the files it references) before it is refused.
+_MAX_REFS = 10_000
+
+
+def unresolvable_ref(schema: Any, registry: Registry[Any]) -> str | None:
+    """Why some ``$ref`` of ``schema`` (or of a file it references) cannot be resolved, or None.
+
+    Found when the check is built, so that a schema that cannot be applied is a collection error
+    rather than every sample unscored. A chain of references that leads back to itself without a
+    keyword in between (``{"$ref": "#"}``) cannot be applied either.
+    """
+    from referencing import Resource
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    root = Resource.from_contents(schema, default_specification=DRAFT202012)
+    stack: list[tuple[Any, Any]] = [(schema, registry.resolver_with_root(root))]
+    seen = 0
+    while stack:
+        node, resolver = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, resolver) for item in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            seen += 1
+            if seen > _MAX_REFS:
+                return f"more than {_MAX_REFS} $ref"
+            chain = [ref]
+            try:
+                resolved = resolver.lookup(ref)
+                while (
+                    isinstance(resolved.contents, dict)
+                    and set(resolved.contents) == {"$ref"}
+                    and isinstance(resolved.contents["$ref"], str)
+                ):
+                    nxt = resolved.contents["$ref"]
+                    if nxt in chain:
+                        return f"$ref {ref!r} refers to itself through {' -> '.join(chain)}"
+                    chain.append(nxt)
+                    resolved = resolved.resolver.lookup(nxt)
+            except Unresolvable as exc:
+                cause = exc.__cause__ or exc.__context__
+                why = f": {cause}" if cause is not None else ""
+                return f"$ref {ref!r} cannot be resolved{why}"
+            if resolved.contents is not node and ref.split("#")[0]:  # another file: walk it too
+                stack.append((resolved.contents, resolved.resolver))
+        stack.extend((value, resolver) for key, value in node.items() if key != "$ref")
+    return None
 
 
 def _validator_class(schema: dict[str, Any] | bool) -> Any:
@@ -271,7 +315,7 @@ def build_json_schema(params: JsonSchemaParams, context: BuildContext) -> JsonSc
         path = Path(params.schema_)
         if not path.is_absolute():
             path = context.base_dir / path
-        schema = load_schema_file(path)
+        schema = load_schema_file(path, context.project_files())
         where, directory = f"schema file {path}", path.parent
     else:
         schema, where, directory = params.schema_, "inline schema", context.base_dir
@@ -295,9 +339,17 @@ def build_json_schema(params: JsonSchemaParams, context: BuildContext) -> JsonSc
         raise ConfigError(
             clip(f"{where} is not a valid JSON Schema: {problem}", 300), key=("schema",)
         )
+    registry = _local_registry(directory, context.project_files())
+    unresolved = unresolvable_ref(schema, registry)
+    if unresolved is not None:
+        raise ConfigError(
+            clip(f"{where}: {unresolved}", 300),
+            key=("schema",),
+            hint="references must point inside the schema or to schema files in the project",
+        )
     validator = validator_class(
         schema,
-        registry=_local_registry(directory),
+        registry=registry,
         format_checker=validator_class.FORMAT_CHECKER if params.check_formats else None,
     )
     return JsonSchemaCheck("json_schema", validator, params.fenced)
@@ -360,21 +412,24 @@ def _pydantic_reason(exc: ValidationError, where: str) -> str:
 
 
 @register_check("pydantic", PydanticParams, shorthand={"type": "string"})
-def build_pydantic(params: PydanticParams, context: BuildContext) -> PydanticCheck:
+def build_pydantic(params: PydanticParams, context: BuildContext) -> Check:
     """The output is JSON that validates as the given pydantic model (``package.module:Class``).
 
     The model is what the calling program parses outputs with, so the check is that program's own
     acceptance test.
     """
     try:
-        model = import_object(params.model)
+        model = context.code.import_object(params.model)
     except PluginImportError as exc:
         raise ConfigError(
-            str(exc),
+            exc.args[0],
             key=("model",),
-            hint="the module must be importable from the working directory "
-            "(or installed); write the path as 'package.module:Class'",
+            hint=exc.hint
+            or "the module must be importable from the project root; write the path as "
+            "'package.module:Class'",
         ) from None
+    if model is None:  # validate imports nothing a suite names
+        return NotImportedCheck("pydantic", params.model)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise ConfigError(
             f"{params.model} is {model!r}, not a pydantic BaseModel subclass",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from promptcheck.errors import SuiteError
 from promptcheck.project import Identifier, ModelEntry
 from promptcheck.registry import did_you_mean
-from promptcheck.suite.source import PathKey, SourceMap, dotted
+from promptcheck.yamlsource import PathKey, SourceMap, dotted
 
 
 class _Strict(BaseModel):

@@ -15,9 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from promptcheck.backends.base import BACKENDS, Message, SamplingParams
-from promptcheck.checks.base import CHECKS, BuildContext
+from promptcheck.checks.base import CHECKS, BuildContext, Check, NotImportedCheck
+from promptcheck.config import MAX_FILE_BYTES
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
-from promptcheck.importing import import_module
+from promptcheck.files import read_regular
+from promptcheck.importing import CodePolicy
 from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.registry import did_you_mean
 from promptcheck.suite.format import (
@@ -28,9 +30,9 @@ from promptcheck.suite.format import (
 )
 from promptcheck.suite.judges import check_variables, judge_models, pair_judges
 from promptcheck.suite.records import CaseSpec, Combination, CompiledCheck, ModelConfig, SuiteSpec
-from promptcheck.suite.source import PathKey, SourceMap, dotted, key_near, load_yaml
 from promptcheck.suite.variables import expand
 from promptcheck.templating import Template
+from promptcheck.yamlsource import PathKey, SourceMap, dotted, key_near, load_yaml
 
 SUITE_MARKER = re.compile(rb"^(suite|cases)\s*:", re.MULTILINE)
 
@@ -42,18 +44,24 @@ def is_suite_file(path: Path) -> bool:
     """
     if path.suffix not in (".yaml", ".yml"):
         return False
-    try:
-        return SUITE_MARKER.search(path.read_bytes()) is not None
-    except OSError:
+    try:  # a FIFO or a device named *.yaml is not read (it could block forever)
+        return SUITE_MARKER.search(read_regular(path, MAX_FILE_BYTES, "suite")) is not None
+    except ConfigError:
         return False
 
 
-def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
-    """Read, validate and compile one suite file. Raises SuiteError naming file and line."""
+def load_suite(path: Path, project: ProjectConfig, *, execute: bool = True) -> SuiteSpec:
+    """Read, validate and compile one suite file. Raises SuiteError naming file and line.
+
+    The code a suite names is imported only when the project's policy allows it
+    (:meth:`ProjectConfig.code_policy`); with ``execute`` False (``promptcheck validate``)
+    nothing it names is imported at all.
+    """
+    code = project.code_policy(execute=execute)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SuiteError(f"cannot read suite: {exc.strerror}", path=path) from None
+        raw = read_regular(path, MAX_FILE_BYTES, "the file")
+    except ConfigError as exc:
+        raise SuiteError(f"cannot read suite: {exc.message}", path=path) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -70,7 +78,7 @@ def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
         ) from None
     data, source = load_yaml(text, path)
     if isinstance(data, dict):
-        _import_plugins(data.get("plugins"), source)
+        _import_plugins(data.get("plugins"), source, code)
     model = validate_suite(data, source)
     base_dir = path.parent
     models = {
@@ -90,7 +98,9 @@ def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
                 hint="case ids must be unique within a suite",
             )
         seen[case.id] = line
-        cases.append(_compile_case(model, case, index, line, source, base_dir, (models, project)))
+        context = BuildContext(base_dir, code, project.project_files())
+        building = (context, not execute and bool(model.plugins))
+        cases.append(_compile_case(model, case, index, (line, source), building, (models, project)))
     return SuiteSpec(
         id=model.suite,
         path=path,
@@ -168,11 +178,14 @@ def _compile_case(
     suite: SuiteModel,
     case: CaseModel,
     index: int,
-    line: int,
-    source: SourceMap,
-    base_dir: Path,
+    where: tuple[int, SourceMap],
+    building: tuple[BuildContext, bool],
     defined: tuple[Mapping[str, ModelConfig], ProjectConfig],
 ) -> CaseSpec:
+    """``building`` is the checks' build context and whether checks unknown here may come from
+    the suite's plugins, which were not imported (validate)."""
+    line, source = where
+    base_dir = building[0].base_dir
     key: PathKey = ("cases", index)
     defaults = suite.defaults
     templates = _templates(case, source, key)
@@ -194,6 +207,7 @@ def _compile_case(
             case.rows,
             base_dir=base_dir,
             seed_text=f"{defaults.seed}:{suite.suite}:{case.id}",
+            files=building[0].files,
         )
     except ConfigError as exc:
         raise _located(exc, source, (*key, "vars", *exc.key)) from None
@@ -202,7 +216,7 @@ def _compile_case(
         for index, variables in enumerate(combinations)
     )
     built = tuple(
-        _build_check(position, item, base_dir, source, (*key, "expect", position))
+        _build_check(position, item, building, source, (*key, "expect", position))
         for position, item in enumerate(case.expect)
     )
     suite_models, project = defined
@@ -291,8 +305,13 @@ def _render(
 
 
 def _build_check(
-    position: int, item: str | dict[str, Any], base_dir: Path, source: SourceMap, key: PathKey
+    position: int,
+    item: str | dict[str, Any],
+    building: tuple[BuildContext, bool],
+    source: SourceMap,
+    key: PathKey,
 ) -> CompiledCheck:
+    context, deferred = building
     if isinstance(item, str):
         name, raw = item, None
     elif len(item) == 1:
@@ -309,6 +328,9 @@ def _build_check(
     try:
         check_type = CHECKS.get(name)
     except ConfigError as exc:
+        if deferred:  # may be registered by the suite's plugins, which validate does not import
+            unknown: Check = NotImportedCheck(name, f"check {name!r}")
+            return CompiledCheck(position, name, unknown)
         raise _located(exc, source, key) from None
     params = {} if raw is None else raw
     try:
@@ -320,7 +342,7 @@ def _build_check(
     except Exception as exc:  # a plugin check's validator with a bug
         raise _located(_crashed(exc, f"check {name!r}"), source, (*key, name)) from None
     try:
-        check = check_type.build(validated, BuildContext(base_dir=base_dir))
+        check = check_type.build(validated, context)
     except ConfigError as exc:
         raise _located(exc, source, (*key, name, *exc.key)) from None
     except Exception as exc:  # a plugin check's build with a bug
@@ -348,19 +370,19 @@ def _located(exc: ConfigError, source: SourceMap | None, key: PathKey) -> SuiteE
     )
 
 
-def _import_plugins(plugins: Any, source: SourceMap) -> None:
+def _import_plugins(plugins: Any, source: SourceMap, code: CodePolicy) -> None:
     if not isinstance(plugins, list):
         return
     for position, module in enumerate(plugins):
         if not isinstance(module, str):
             continue
         try:
-            import_module(module)
+            code.import_module(module)
         except PluginImportError as exc:
             raise SuiteError(
-                str(exc),
+                exc.args[0],
                 path=source.path,
                 line=source.line_of(("plugins", position)),
                 key=f"plugins[{position}]",
-                hint="plugins are imported from the directory pytest runs in",
+                hint=exc.hint or "plugins are imported from the project root",
             ) from None

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptcheck.checks import CHECKS, BuildContext, Check, CheckContext, CheckResult, Status
+from promptcheck.importing import CodePolicy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -111,7 +112,7 @@ OUTPUTS = (
 def built(name: str, raw_json: str) -> Check:
     check_type = CHECKS.get(name)
     params = check_type.params.model_validate(json.loads(raw_json))
-    return check_type.build(params, BuildContext(FIXTURES))
+    return check_type.build(params, BuildContext(FIXTURES, CodePolicy(root=FIXTURES)))
 
 
 def test_every_builtin_check_is_fuzzed() -> None:
