@@ -18,6 +18,7 @@ import pytest
 from promptcheck.config import FAILING
 from promptcheck.errors import PromptcheckError, SuiteError
 from promptcheck.registry import did_you_mean
+from promptcheck.report.escaping import printable
 from promptcheck.report.progress import SampleProgress
 from promptcheck.report.terminal import explain, explain_change, rate_text
 from promptcheck.results import ADAPTIVE_KEY, CaseResult
@@ -167,7 +168,7 @@ class CaseItem(pytest.Item):
                 return explain_change(excinfo.value.row, excinfo.value.result)
             return explain(excinfo.value.result)
         if isinstance(excinfo.value, CaseError):
-            return (
+            return printable(
                 f"{self.case.suite}::{self.case.id} on model {self.model.name!r}: {excinfo.value}"
             )
         return str(super().repr_failure(excinfo))

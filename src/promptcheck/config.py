@@ -10,11 +10,6 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from promptcheck.project import ProjectConfig
-
 
 #: Where the run store lives when neither an option nor ``[tool.promptcheck] store`` says.
 DEFAULT_STORE = ".promptcheck/promptcheck.db"
@@ -29,6 +24,9 @@ MAX_RENDERED_CHARS = 1_000_000
 MAX_RENDER_SECONDS = 2.0
 #: Largest file a suite may make promptcheck read (data, schemas, the suite itself).
 MAX_FILE_BYTES = 64 * 2**20
+#: Longest a check that can run long (a regex, a user's function, a schema) may take on one
+#: output; past it the sample is unscored for that check, with the reason.
+CHECK_TIMEOUT_S = 5.0
 
 #: ``--promptcheck-fail-on`` for threshold verdicts (first: the default) ...
 THRESHOLD_FAIL_ON = ("fail", "undecided")
@@ -75,13 +73,13 @@ class Options:
     pairwise_margin: float | None = None
 
 
-def store_path(root: Path, given: str | Path | None, project: ProjectConfig) -> Path:
+def store_path(root: Path, given: str | Path | None, configured: str | None) -> Path:
     """The run store: the option, else the project's ``store``, else the default; a relative
     path is taken from the project root (pytest's rootdir, or the command's working directory)."""
-    path = Path(given or project.store or DEFAULT_STORE)
+    path = Path(given or configured or DEFAULT_STORE)
     return path if path.is_absolute() else root / path
 
 
-def concurrency(given: int | None, project: ProjectConfig) -> int:
+def concurrency(given: int | None, configured: int | None) -> int:
     """Requests in flight per model: the option, else the project's, else the default."""
-    return given or project.concurrency or DEFAULT_CONCURRENCY
+    return given or configured or DEFAULT_CONCURRENCY

@@ -141,14 +141,14 @@ class PromptcheckSession:
 
     @property
     def store_path(self) -> Path:
-        return store_path(self.root, self.options.store, self.project)
+        return store_path(self.root, self.options.store, self.project.store)
 
     @property
     def runner(self) -> Runner:
         if self._runner is None:
             self._runner = Runner(
                 cache=self.store,
-                concurrency=concurrency(self.options.concurrency, self.project),
+                concurrency=concurrency(self.options.concurrency, self.project.concurrency),
                 fresh=self.options.fresh,
                 progress=lambda count: self.progress(count) if self.progress else None,
                 announce=self.announce,

@@ -7,6 +7,7 @@ concurrency, caching and sample planning belong to the runner, not to backends.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,27 @@ class Generation:
     completion_tokens: int | None = None
     latency_s: float = 0.0
     finish_reason: str | None = None
+
+    def escaped(self) -> Generation:
+        """This generation with text Python cannot encode (lone surrogates, which a model or a
+        broken decoder can emit) written as visible escapes (``\\ud800``): the checks see, the
+        store keeps and the reports show the same text, and no sample is lost to an encoding
+        error. The runner applies it to everything a backend returns."""
+        text = _escaped(self.text)
+        error = _escaped(self.error)
+        if text is self.text and error is self.error:
+            return self
+        return dataclasses.replace(self, text=text, error=error)
+
+
+def _escaped(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 @runtime_checkable

@@ -27,7 +27,7 @@ import os
 import random
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,7 @@ from promptcheck.backends.openai_transport import (
 )
 from promptcheck.errors import BackendError
 from promptcheck.formats import END_KEY, dolly_prompt
+from promptcheck.redaction import scrub_text
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -344,12 +345,12 @@ class OpenAIBackend:
         if isinstance(exc, openai.APITimeoutError) and (
             dropped := connection_error_behind_timeout(exc)
         ):
-            return Failure(self._scrub(f"connection failed: {_describe(dropped)}"), retryable=True)
+            return Failure(f"connection failed: {_describe(dropped, self._scrub)}", retryable=True)
         if isinstance(exc, (TimeoutError, openai.APITimeoutError)):
             return Failure(f"timed out after {self.params.timeout_s:g}s", retryable=True)
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
-            return Failure(self._scrub(f"connection failed: {_describe(cause)}"), retryable=True)
+            return Failure(f"connection failed: {_describe(cause, self._scrub)}", retryable=True)
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             headers = exc.response.headers
@@ -362,16 +363,17 @@ class OpenAIBackend:
             if code == "insufficient_quota":  # a 429 that waiting does not cure
                 retryable = False
             detail = body.get("message") if isinstance(body.get("message"), str) else exc.message
-            message = self._scrub(f"HTTP {status}: {_first_line(str(detail))}")
+            message = f"HTTP {status}: {_first_line(self._scrub(str(detail)))}"
             return Failure(message, retryable, retry_after_seconds(headers) if retryable else None)
         if isinstance(exc, (openai.OpenAIError, ValueError, TypeError, AttributeError)):
             # A malformed answer (not JSON, no choices): retrying would get the same.
-            return Failure(self._scrub(f"unusable response: {_describe(exc)}"), retryable=False)
+            return Failure(f"unusable response: {_describe(exc, self._scrub)}", retryable=False)
         raise exc
 
     def _scrub(self, text: str) -> str:
-        key = self._api_key
-        return text.replace(key, "<redacted>") if key else text
+        """``text`` without the key, URL credentials or key-shaped tokens: applied to the whole
+        text before it is cut to its first line, so that no part of a key survives a cut."""
+        return scrub_text(text, self._api_key)
 
     def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
@@ -402,8 +404,8 @@ def _with_context(text: str, context: str | None) -> str:
     return f"{text}\n\n{context}" if text else context
 
 
-def _describe(exc: BaseException) -> str:
-    text = _first_line(str(exc))
+def _describe(exc: BaseException, scrub: Callable[[str], str]) -> str:
+    text = _first_line(scrub(str(exc)))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -95,7 +95,12 @@ class CheckContext:
 
 @runtime_checkable
 class Check(Protocol):
-    """Scores one complete output. May return an awaitable (judges call a model)."""
+    """Scores one complete output. May return an awaitable (judges call a model).
+
+    A check whose work can run long on a hostile output or parameter (a regular expression, a
+    user's function, a JSON Schema) sets a class attribute ``blocking = True``: the runner then
+    calls it in a worker thread with a time limit, off the event loop that every case shares.
+    """
 
     name: str
 

@@ -52,8 +52,10 @@ def _describe(exc: BaseException) -> str:
 
 @dataclass(slots=True)
 class PythonCheck:
-    """Calls the function and turns what it returns into a CheckResult."""
+    """Calls the function and turns what it returns into a CheckResult. The function is the
+    suite author's and may run long: the runner calls it off the event loop, time-limited."""
 
+    blocking = True
     name: str
     path: str
     function: Callable[..., Any]

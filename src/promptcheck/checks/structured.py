@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from promptcheck.checks.base import (
     register_check,
 )
 from promptcheck.checks.params import PASSED, CheckParams, clip, json_path
+from promptcheck.config import CHECK_TIMEOUT_S
 from promptcheck.errors import ConfigError, PluginImportError
 from promptcheck.files import ProjectFiles
 
@@ -244,6 +245,40 @@ def _validator_class(schema: dict[str, Any] | bool) -> Any:
     return validator_for(schema, default=None)
 
 
+@functools.cache
+def _bounded_patterns(validator_class: Any) -> Any:
+    """``validator_class`` with ``pattern`` and ``patternProperties`` matched by the ``regex``
+    package under :data:`~promptcheck.config.CHECK_TIMEOUT_S` (jsonschema uses ``re``, whose
+    backtracking cannot be stopped): a pattern that runs out of time is an error of the value."""
+    import regex
+    from jsonschema import ValidationError
+    from jsonschema.validators import extend
+
+    def search(pattern: str, text: str) -> bool:
+        try:
+            return regex.search(pattern, text, timeout=CHECK_TIMEOUT_S) is not None
+        except TimeoutError:
+            raise ValidationError(
+                f"pattern {pattern!r} took longer than {CHECK_TIMEOUT_S:g} s on {text[:40]!r}"
+            ) from None
+
+    def pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "string") and not search(pattern, instance):
+            yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+    def pattern_properties(
+        validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any
+    ) -> Iterator[Any]:
+        if not validator.is_type(instance, "object"):
+            return
+        for expression, subschema in patterns.items():
+            for key, value in instance.items():
+                if search(expression, key):
+                    yield from validator.descend(value, subschema, path=key, schema_path=expression)
+
+    return extend(validator_class, {"pattern": pattern, "patternProperties": pattern_properties})
+
+
 #: Outputs up to this long have their results remembered (see JsonSchemaCheck.memo).
 _MEMO_OUTPUT_CHARS = 4096
 _MEMO_ENTRIES = 2048
@@ -253,11 +288,15 @@ _MEMO_ENTRIES = 2048
 class JsonSchemaCheck:
     """The output parses as JSON and the value is valid under a compiled schema.
 
+    The schema's ``pattern`` and ``patternProperties`` are matched with the ``regex`` package
+    under a timeout, and the whole check runs off the event loop (``blocking``), time-limited.
+
     jsonschema costs tens of microseconds per value, and samples of a case repeat themselves often
     (a conforming model says the same small object many times), so results of short outputs are
     remembered: the verdict is a pure function of the output text.
     """
 
+    blocking = True
     name: str
     validator: Any
     fenced: bool
@@ -347,7 +386,7 @@ def build_json_schema(params: JsonSchemaParams, context: BuildContext) -> JsonSc
             key=("schema",),
             hint="references must point inside the schema or to schema files in the project",
         )
-    validator = validator_class(
+    validator = _bounded_patterns(validator_class)(
         schema,
         registry=registry,
         format_checker=validator_class.FORMAT_CHECKER if params.check_formats else None,
@@ -379,8 +418,10 @@ class PydanticParams(CheckParams):
 
 @dataclass(slots=True)
 class PydanticCheck:
-    """The output is JSON that validates as an instance of a pydantic model."""
+    """The output is JSON that validates as an instance of a pydantic model. The model's
+    validators are the project's code and may run long: off the loop, time-limited."""
 
+    blocking = True
     name: str
     model: type[BaseModel]
     fenced: bool

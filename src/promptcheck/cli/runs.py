@@ -10,6 +10,7 @@ from pathlib import Path
 
 from promptcheck.cli.project import open_store
 from promptcheck.config import STORE_HELP, ExitCode
+from promptcheck.report.escaping import printable
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,8 +40,10 @@ def run_runs(args: argparse.Namespace) -> int:
     for run in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started_at))
         print(
-            f"{run.id:<40} {run.model:<16} {run.label or '':<10} {started:<17} "
-            f"{run.cases:>5} {run.passed:>5} {run.failed:>5} {run.undecided:>10}"
+            printable(
+                f"{run.id:<40} {run.model:<16} {run.label or '':<10} {started:<17} "
+                f"{run.cases:>5} {run.passed:>5} {run.failed:>5} {run.undecided:>10}"
+            )
         )
     return ExitCode.OK
 
@@ -55,7 +58,7 @@ def run_show(args: argparse.Namespace) -> int:
             print(json.dumps(store.export_run(run.id), indent=2, default=str))
             return ExitCode.OK
         results = store.case_results(run.id)
-    print(f"run {run.id}  model {run.model}  commit {run.git_commit or '-'}")
+    print(printable(f"run {run.id}  model {run.model}  commit {run.git_commit or '-'}"))
     if run.usage:
         print(f"usage: {describe(run.usage)}")
     for line in summary_lines(row_of(result) for result in results):

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from promptcheck.report.escaping import printable
 from promptcheck.results import ADAPTIVE_KEY, CaseResult, JudgeFigures, SampleOutcome, combine
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def explain(result: CaseResult) -> str:
     for figures in result.judges:
         lines.append(f"  {judge_sentence(figures)}")
     lines.extend(_failing_samples(result, "failing samples"))
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def explain_change(row: CaseRow, result: CaseResult) -> str:
@@ -104,7 +105,7 @@ def explain_change(row: CaseRow, result: CaseResult) -> str:
     if usage:
         lines.append(f"  {usage_text(usage)}")
     lines.extend(_failing_samples(result, "failing samples of the candidate"))
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def usage_text(usage: dict[str, object]) -> str:
@@ -252,7 +253,7 @@ def summary_lines(rows: Iterable[SummaryRow]) -> list[str]:
         if figures:
             total = combine(figures)
             lines.append(f"judges on {model}, all suites: {judge_sentence(total)}")
-    return lines
+    return [printable(line) for line in lines]
 
 
 def judge_sentence(figures: JudgeFigures) -> str:

@@ -6,15 +6,18 @@ it is the same whether the sample came from a backend or from the cache.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from promptcheck.backends.base import Generation
 from promptcheck.checks.base import CheckContext, CheckResult, Status
+from promptcheck.config import CHECK_TIMEOUT_S
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.run.agreement import judge_figures
+from promptcheck.run.bounded import run_bounded
 from promptcheck.run.model_access import CaseModels
 from promptcheck.run.planning import PlannedSample
 from promptcheck.stats import threshold_verdict
@@ -24,19 +27,47 @@ from promptcheck.suite import CaseSpec, CompiledCheck, ModelConfig
 Revisions = dict[tuple[int, int], bool | None]
 
 
-async def score_sample(
+async def score_samples(
     case: CaseSpec,
     model: ModelConfig,
-    sample: PlannedSample,
-    generation: tuple[Generation, bool],
+    batch: Sequence[PlannedSample],
+    generations: Mapping[int, tuple[Generation, bool]],
     models: CaseModels | None,
     revisions: Revisions | None = None,
-) -> SampleOutcome:
-    """A sample's outcome: each of the case's checks on its output (none for an error)."""
-    output = generation[0].text
-    if generation[0].error is not None or output is None:
-        return sample_outcome(sample, generation, ())
-    context = CheckContext(
+) -> list[SampleOutcome]:
+    """The outcomes of a batch of samples: their checks that can run long first, all in one
+    worker thread (:func:`~promptcheck.run.bounded.run_bounded`), then the rest on the loop;
+    with judges the samples are scored together, so that their questions are in flight at once
+    (bounded by CaseModels) and a local model batches them."""
+    contexts = {
+        sample.index: _context(case, model, sample, models)
+        for sample in batch
+        if _output(generations[sample.index]) is not None
+    }
+    threaded = await _blocking_results(case.checks, batch, generations, contexts)
+    if models is None:
+        return [
+            await _score(case, sample, generations[sample.index], contexts, threaded, None)
+            for sample in batch
+        ]
+    return list(
+        await asyncio.gather(
+            *(
+                _score(case, sample, generations[sample.index], contexts, threaded, revisions)
+                for sample in batch
+            )
+        )
+    )
+
+
+def _output(generation: tuple[Generation, bool]) -> str | None:
+    return generation[0].text if generation[0].error is None else None
+
+
+def _context(
+    case: CaseSpec, model: ModelConfig, sample: PlannedSample, models: CaseModels | None
+) -> CheckContext:
+    return CheckContext(
         prompt=sample.combination.display_prompt,
         variables=sample.combination.variables,
         case_id=case.id,
@@ -45,9 +76,26 @@ async def score_sample(
         sampling=case.sampling,
         models=models,
     )
+
+
+async def _score(
+    case: CaseSpec,
+    sample: PlannedSample,
+    generation: tuple[Generation, bool],
+    contexts: Mapping[int, CheckContext],
+    threaded: Mapping[tuple[int, int], CheckResult],
+    revisions: Revisions | None,
+) -> SampleOutcome:
+    """A sample's outcome: each of the case's checks on its output (none for an error)."""
+    output = _output(generation)
+    if output is None:
+        return sample_outcome(sample, generation, ())
+    context = contexts[sample.index]
     checks = []
     for compiled in case.checks:
-        result = _evaluate(compiled.check, output, context)
+        result = threaded.get((sample.index, compiled.index)) or _evaluate(
+            compiled.check, output, context
+        )
         if not isinstance(result, CheckResult):  # sync checks stay off the await path
             result = await _settle(result)
         outcome = CheckOutcome(
@@ -100,7 +148,10 @@ async def _revised(
 
 
 def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult | Awaitable[Any]:
-    """A synchronous check's result (the common case, kept off the await path) or an awaitable."""
+    """A synchronous check's result (the common case, kept off the await path) or an awaitable:
+    an asynchronous check's, or a blocking check's run in a worker thread."""
+    if _is_blocking(check):
+        return _off_loop(check, output, context)
     try:
         result = check.evaluate(output, context)
     except Exception as exc:  # a check's bug is reported on the sample, not as a lost run
@@ -108,6 +159,82 @@ def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult | A
     if type(result) is CheckResult or inspect.isawaitable(result):
         return result
     return _not_a_result(result)
+
+
+def _is_blocking(check: Any) -> bool:
+    return getattr(check, "blocking", False) is True
+
+
+async def _blocking_results(
+    checks: Sequence[CompiledCheck],
+    batch: Sequence[PlannedSample],
+    generations: Mapping[int, tuple[Generation, bool]],
+    contexts: Mapping[int, CheckContext],
+) -> dict[tuple[int, int], CheckResult]:
+    """The results of the batch's synchronous blocking checks by (sample, check) index, each
+    within ``CHECK_TIMEOUT_S``: one that overruns is unscored, with the reason."""
+    blocking = [
+        c
+        for c in checks
+        if _is_blocking(c.check) and not inspect.iscoroutinefunction(c.check.evaluate)
+    ]
+    pieces: list[tuple[int, CompiledCheck, str]] = []
+    for sample in batch:
+        output = _output(generations[sample.index])
+        if output is not None:
+            pieces.extend((sample.index, compiled, output) for compiled in blocking)
+    if not pieces:
+        return {}
+
+    def piece(index: int, compiled: CompiledCheck, output: str) -> Callable[[], CheckResult]:
+        def evaluate() -> CheckResult:
+            try:
+                result = compiled.check.evaluate(output, contexts[index])
+            except Exception as exc:
+                return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+            return result if isinstance(result, CheckResult) else _not_a_result(result)
+
+        return evaluate
+
+    results = await run_bounded(
+        [piece(*item) for item in pieces],
+        CHECK_TIMEOUT_S,
+        lambda position: _given_up(pieces[position][1].check),
+    )
+    return {
+        (index, compiled.index): result
+        for (index, compiled, _), result in zip(pieces, results, strict=True)
+    }
+
+
+def _given_up(check: Any) -> CheckResult:
+    return CheckResult(
+        Status.UNSCORED,
+        f"{getattr(check, 'name', 'the check')} took longer than {CHECK_TIMEOUT_S:g} s on this "
+        "output and was given up",
+    )
+
+
+async def _off_loop(check: Any, output: str, context: CheckContext) -> CheckResult:
+    """A check that can run long, in a worker thread and at most ``CHECK_TIMEOUT_S`` (an async
+    one on the loop, under the same limit): past it the sample is unscored for this check."""
+
+    def call() -> Any:
+        return check.evaluate(output, context)
+
+    try:
+        if inspect.iscoroutinefunction(check.evaluate):
+            pending: Awaitable[Any] = call()
+        else:
+            pending = asyncio.to_thread(call)
+        result = await asyncio.wait_for(pending, CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return _given_up(check)
+    except Exception as exc:
+        return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+    if inspect.isawaitable(result):
+        return await _settle(result)
+    return result if isinstance(result, CheckResult) else _not_a_result(result)
 
 
 async def _settle(pending: Awaitable[Any]) -> CheckResult:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -30,6 +29,7 @@ from typing import Any
 from promptcheck.backends.base import Generation
 from promptcheck.checks.base import Status
 from promptcheck.errors import StoreError
+from promptcheck.redaction import REDACTED, redact_secrets
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.stats import Outcome, ThresholdVerdict
 from promptcheck.store.schema import SCHEMA_VERSION, migrate
@@ -37,7 +37,6 @@ from promptcheck.store.usage import combine, usage_by_model
 
 __all__ = ["REDACTED", "SCHEMA_VERSION", "RunInfo", "RunSummary", "Store", "redact_secrets"]
 
-REDACTED = "<redacted>"
 _BUSY_TIMEOUT_S = 30.0
 # Bound parameters per statement: well under SQLite's historical limit of 999.
 _CHUNK = 900
@@ -63,7 +62,6 @@ _CHECK_FIELDS = attrgetter("index", "label", "status", "reason", "score")
 # Reads by primary-key order, so that SQLite needs no sort.
 _CASES_OF_RUN = "(SELECT id FROM cases WHERE run_id = ?)"
 _STATUS = {status.value: status for status in Status}
-_SECRET_KEY = re.compile(r"api[_-]?key|secret|token|password|authorization", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -93,32 +91,6 @@ class RunSummary(RunInfo):
     undecided: int = 0
     #: What the run's model cost (:mod:`promptcheck.store.usage`); None when nothing was recorded.
     usage: Mapping[str, Any] | None = None
-
-
-def redact_secrets(value: Any) -> Any:
-    """A copy of ``value`` with the value of every secret-looking key replaced by ``<redacted>``.
-
-    The store and reports show model specs, and a spec may hold a literal API key. A key ending
-    in ``_env`` names an environment variable, which is what users should write, so it is kept.
-    ``tokenizer`` and an integer under ``*tokens`` (``max_tokens: 200``) are not secrets.
-    """
-    if isinstance(value, Mapping):
-        return {
-            key: REDACTED if _names_secret(str(key), item) else redact_secrets(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact_secrets(item) for item in value]
-    return value
-
-
-def _names_secret(key: str, value: Any) -> bool:
-    if key.lower().endswith("_env"):
-        return False
-    name = re.sub("tokenizer", "", key, flags=re.IGNORECASE)
-    if isinstance(value, int) and not isinstance(value, bool):
-        name = re.sub("tokens", "", name, flags=re.IGNORECASE)
-    return _SECRET_KEY.search(name) is not None
 
 
 class Store:

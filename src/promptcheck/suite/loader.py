@@ -18,7 +18,7 @@ from promptcheck.backends.base import BACKENDS, Message, SamplingParams
 from promptcheck.checks.base import CHECKS, BuildContext, Check, NotImportedCheck
 from promptcheck.config import MAX_FILE_BYTES
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
-from promptcheck.files import read_regular
+from promptcheck.files import invalid_text, read_regular
 from promptcheck.importing import CodePolicy
 from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.registry import did_you_mean
@@ -77,6 +77,7 @@ def load_suite(path: Path, project: ProjectConfig, *, execute: bool = True) -> S
             hint="save it as UTF-8",
         ) from None
     data, source = load_yaml(text, path)
+    _refuse_invalid_text(data, source)
     if isinstance(data, dict):
         _import_plugins(data.get("plugins"), source, code)
     model = validate_suite(data, source)
@@ -368,6 +369,31 @@ def _located(exc: ConfigError, source: SourceMap | None, key: PathKey) -> SuiteE
         key=dotted(key) or None,
         hint=exc.hint,
     )
+
+
+def _refuse_invalid_text(data: Any, source: SourceMap) -> None:
+    """A YAML escape such as ``"\\ud800"`` makes a string Python cannot encode: refused at its
+    line, before it reaches a prompt, a model or the store."""
+    stack: list[tuple[PathKey, Any]] = [((), data)]
+    while stack:
+        key, value = stack.pop()
+        items: list[tuple[PathKey, Any]] = []
+        if isinstance(value, dict):
+            items = [((*key, str(k)), v) for k, v in value.items()]
+            items += [(key, k) for k in value if isinstance(k, str)]
+        elif isinstance(value, list):
+            items = [((*key, i), v) for i, v in enumerate(value)]
+        elif isinstance(value, str):
+            bad = invalid_text(value)
+            if bad is not None:
+                raise SuiteError(
+                    f"the text holds {bad}, a lone surrogate, which is not valid Unicode",
+                    path=source.path,
+                    line=source.line_of(key),
+                    key=dotted(source.present(key)) or None,
+                    hint="\\u escapes must pair a high and a low surrogate; use the character",
+                )
+        stack.extend(items)
 
 
 def _import_plugins(plugins: Any, source: SourceMap, code: CodePolicy) -> None:
