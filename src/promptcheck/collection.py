@@ -149,7 +149,9 @@ class CaseItem(pytest.Item):
             if outcome.row.change in failing:
                 raise CaseFailure(result, outcome.row)
             return
-        if result.verdict.n == 0 and result.errors:
+        if result.verdict.n == 0 and result.samples:
+            # nothing could be scored (every sample errored or no check could tell): whatever
+            # --promptcheck-fail-on says, the case was not judged, and the item says why
             raise CaseFailure(result)
         if result.verdict.outcome in failing:
             raise CaseFailure(result)

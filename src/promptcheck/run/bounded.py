@@ -6,13 +6,17 @@ hostile output. On the event loop that every case shares, one such check would s
 request in flight; a worker thread per check would cost more in hand-offs than the checks cost
 (a third of the runner's throughput). So a batch goes to one worker thread, which notes when it
 starts each piece; the loop waits for the batch and, only if the batch is not done in time, looks
-at the piece in hand: one that has overrun is given up (its thread is abandoned, since a thread
-cannot be stopped) and the rest continue in a fresh worker.
+at the piece in hand: one that has overrun is given up and the rest continue in a fresh worker.
+
+A thread cannot be stopped, so a given-up piece goes on in its thread until it returns. The
+workers are daemon threads of their own (not the loop's executor, whose threads the interpreter
+joins at exit): a function that never returns cannot hold the process open after the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,32 +33,60 @@ async def run_bounded(
     results: dict[int, T] = {}
     start = 0
     while start < len(pieces):
+        done: asyncio.Future[None] = loop.create_future()
         abandoned = threading.Event()
         in_hand = [(start, time.monotonic())]  # (piece, when it started): one atomic cell
 
-        def work(first: int, gone: threading.Event, cell: list[tuple[int, float]]) -> None:
-            for index in range(first, len(pieces)):
-                if gone.is_set():
-                    return
-                cell[0] = (index, time.monotonic())
-                result = pieces[index]()
-                if not gone.is_set():
-                    results[index] = result
+        def work(
+            first: int,
+            gone: threading.Event,
+            cell: list[tuple[int, float]],
+            finished: asyncio.Future[None],
+        ) -> None:
+            failure: BaseException | None = None
+            try:
+                for index in range(first, len(pieces)):
+                    if gone.is_set():
+                        return
+                    cell[0] = (index, time.monotonic())
+                    result = pieces[index]()
+                    if not gone.is_set():
+                        results[index] = result
+            except BaseException as exc:  # an error of the machinery, surfaced on the loop
+                failure = exc
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                    loop.call_soon_threadsafe(_settle, finished, failure)
 
-        worker = loop.run_in_executor(None, work, start, abandoned, in_hand)
+        threading.Thread(
+            target=work,
+            args=(start, abandoned, in_hand, done),
+            name="promptcheck-check",
+            daemon=True,
+        ).start()
         wait = timeout
         while True:
-            finished, _ = await asyncio.wait({worker}, timeout=wait)
+            finished, _ = await asyncio.wait({done}, timeout=wait)
             if finished:
-                worker.result()  # an error of the machinery itself, not of a piece
+                done.result()
                 start = len(pieces)
                 break
             index, since = in_hand[0]
             overrun = time.monotonic() - since
             if overrun >= timeout:
                 abandoned.set()
+                done.cancel()
                 results[index] = given_up(index)
                 start = index + 1
                 break
             wait = timeout - overrun
     return [results[index] for index in range(len(pieces))]
+
+
+def _settle(done: asyncio.Future[None], failure: BaseException | None) -> None:
+    if done.done():  # given up already
+        return
+    if failure is None:
+        done.set_result(None)
+    else:
+        done.set_exception(failure)

@@ -218,23 +218,23 @@ def _given_up(check: Any) -> CheckResult:
 async def _off_loop(check: Any, output: str, context: CheckContext) -> CheckResult:
     """A check that can run long, in a worker thread and at most ``CHECK_TIMEOUT_S`` (an async
     one on the loop, under the same limit): past it the sample is unscored for this check."""
+    if inspect.iscoroutinefunction(check.evaluate):
+        try:
+            result = await asyncio.wait_for(check.evaluate(output, context), CHECK_TIMEOUT_S)
+        except TimeoutError:
+            return _given_up(check)
+        except Exception as exc:
+            return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+        return result if isinstance(result, CheckResult) else _not_a_result(result)
 
-    def call() -> Any:
-        return check.evaluate(output, context)
+    def call() -> CheckResult:
+        try:
+            found = check.evaluate(output, context)
+        except Exception as exc:
+            return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+        return found if isinstance(found, CheckResult) else _not_a_result(found)
 
-    try:
-        if inspect.iscoroutinefunction(check.evaluate):
-            pending: Awaitable[Any] = call()
-        else:
-            pending = asyncio.to_thread(call)
-        result = await asyncio.wait_for(pending, CHECK_TIMEOUT_S)
-    except TimeoutError:
-        return _given_up(check)
-    except Exception as exc:
-        return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
-    if inspect.isawaitable(result):
-        return await _settle(result)
-    return result if isinstance(result, CheckResult) else _not_a_result(result)
+    return (await run_bounded([call], CHECK_TIMEOUT_S, lambda _: _given_up(check)))[0]
 
 
 async def _settle(pending: Awaitable[Any]) -> CheckResult:

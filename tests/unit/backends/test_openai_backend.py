@@ -146,6 +146,41 @@ def test_the_key_is_sent_but_never_kept_or_reported(monkeypatch: pytest.MonkeyPa
     assert len(server.calls) == 1  # a 401 is not retried
 
 
+@pytest.mark.parametrize("offset", [470, 495, 499, 500, 520])
+def test_a_key_across_the_cut_of_a_long_error_leaves_no_part_behind(
+    monkeypatch: pytest.MonkeyPatch, offset: int
+) -> None:
+    """The body is cut to 500 characters: scrubbing after the cut left the key's first half."""
+    secret = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
+    monkeypatch.setenv("PROMPTCHECK_TEST_KEY", secret)
+    message = "x" * offset + secret + " trailing"
+
+    def plan(body: dict[str, Any], attempt: int) -> Fault:
+        return Fault(status=401, message=message)
+
+    with fake_server(plan=plan) as server:
+        [[generation]] = run(build(server, api_key_env="PROMPTCHECK_TEST_KEY"), ask())
+    assert generation.error is not None
+    for start in range(0, len(secret) - 7):
+        assert secret[start : start + 8] not in generation.error, generation.error[-80:]
+
+
+def test_a_token_the_server_echoes_is_scrubbed_even_when_it_is_not_our_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMPTCHECK_TEST_KEY", "sk-ours-0123456789abcdef")
+    leaked = "Bearer eyJhbGciOiJIUzI1NiJ9.payload.signature"
+
+    def plan(body: dict[str, Any], attempt: int) -> Fault:
+        return Fault(status=403, message=f"forbidden for {leaked} at https://u:p@proxy.internal/")
+
+    with fake_server(plan=plan) as server:
+        [[generation]] = run(build(server, api_key_env="PROMPTCHECK_TEST_KEY"), ask())
+    error = generation.error or ""
+    assert "eyJhbGciOiJIUzI1NiJ9" not in error and "u:p@" not in error
+    assert "Bearer <redacted>" in error and "https://<redacted>@proxy.internal/" in error
+
+
 # --- request bodies ------------------------------------------------------------------------
 
 
