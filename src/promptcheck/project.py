@@ -71,6 +71,10 @@ _BUILTIN: dict[str, dict[str, Any]] = {
         "rules": [
             {"match": "even number", "outputs": ["YES", "NO"]},
             {
+                "match": "List exactly 3",
+                "outputs": ["- apple\n- pear\n- plum", "- red\n- blue\n- green"],
+            },
+            {
                 "match": "three options",
                 "outputs": [
                     "A) Go hiking\nB) Visit a museum\nC) Try a new restaurant",
