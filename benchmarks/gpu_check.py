@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PART_SCRIPT = Path(__file__).resolve().parent / "gpu_check_parts.py"
 
 #: Each part's share of the budget; time a part leaves unused goes to the parts after it.
-SHARES = {"tests": 0.15, "sampling": 0.35, "serve": 0.25, "train": 0.25}
+SHARES = {"tests": 0.2, "sampling": 0.35, "serve": 0.23, "train": 0.22}
 #: The least time worth starting a part with, in seconds: (GPU shapes, tiny shapes).
 MINIMUM_SECONDS = {"tests": (20, 5), "sampling": (40, 5), "serve": (40, 5), "train": (30, 5)}
 #: How long a part may run past its share before it is stopped (never past the whole budget).

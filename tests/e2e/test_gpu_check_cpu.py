@@ -24,7 +24,8 @@ SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 sys.path.insert(0, str(SCRIPT.parent))
 
 import gpu_check  # noqa: E402
-from gpu_check_record import CheckRecord  # noqa: E402
+from gpu_check_parts import junit_rows  # noqa: E402
+from gpu_check_record import CheckRecord, render_markdown  # noqa: E402
 
 
 def run_check(out: Path, *arguments: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -166,3 +167,56 @@ def test_a_part_past_its_time_is_stopped_with_what_it_started_and_its_rows_kept(
     child = section["facts"]["child"]
     status = Path(f"/proc/{child}/status")
     assert not status.exists() or "\tZ" in status.read_text()  # gone, or a zombie awaiting init
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+<testcase classname="tests.unit.backends.test_local_gpu" name="test_batch[bfloat16]"
+ file="tests/unit/backends/test_local_gpu.py" time="1.5"><properties>
+<property name="bfloat16 identical, mixed" value="0.859" /></properties>
+<failure message="assert 0.4 &gt;= 0.5">long traceback</failure></testcase>
+<testcase time="0.000" /></testsuite></testsuites>"""
+
+
+def test_what_the_gpu_tests_record_reaches_the_json_and_the_markdown(tmp_path: Path) -> None:
+    """On a GPU the tests record figures (record_property); on CPU they only skip, so this
+    feeds the check a JUnit file as a GPU run writes it, interrupted after one failure."""
+    (tmp_path / "j.xml").write_text(JUNIT)
+    [row] = junit_rows(tmp_path / "j.xml")  # the placeholder of an interrupted run is left out
+    assert row == {
+        "test": "tests/unit/backends/test_local_gpu.py::test_batch[bfloat16]",
+        "outcome": "failed",
+        "message": "assert 0.4 >= 0.5",
+        "seconds": 1.5,
+        "properties": {"bfloat16 identical, mixed": "0.859"},
+    }
+    record = CheckRecord(tmp_path / "out", {"device": "cuda", "tiny": False, "parts": []}, 480)
+    record.set_section("tests", {"status": "done", "rows": [row], "facts": {"failed": 1}})
+    markdown = render_markdown(json.loads(record.json_path.read_text()))
+    assert "| failed | assert 0.4 >= 0.5 | bfloat16 identical, mixed=0.859 |" in markdown
+    goals = json.loads(record.json_path.read_text())["goals"]
+    assert all(goal["met"] is None and goal["note"] == "not measured" for goal in goals)
+
+
+def test_goals_are_judged_on_the_rows_of_the_gpu_shapes(tmp_path: Path) -> None:
+    record = CheckRecord(tmp_path, {"device": "cuda", "tiny": False, "parts": []}, 480)
+    sampling = [
+        {"n": 16, "roofline_fraction": 0.9, "ratio_vs_generate": 9.0},
+        {"n": 64, "roofline_fraction": 0.6, "ratio_vs_generate": 2.5},
+        {"n": 1, "roofline_fraction": 0.01, "ratio_vs_generate": 0.5},
+    ]
+    train = [
+        {"shape": "pythia-160m", "method": "full", "mfu": 0.5, "parameters": 1},
+        {"shape": "dolly-v2-3b", "method": "lora", "mfu": 0.5, "parameters": 3},
+        {"shape": "dolly-v2-3b", "method": "full", "mfu": 0.3, "parameters": 2},
+    ]
+    record.set_section("sampling", {"status": "done", "rows": sampling})
+    record.set_section("train", {"status": "done", "rows": train})
+    goals = json.loads(record.json_path.read_text())["goals"]
+    assert [(g["row"], g["value"], g["met"]) for g in goals] == [
+        ("N = 64", 0.6, True),
+        ("N = 64", 2.5, True),
+        ("N = 1", 0.5, False),
+        (None, None, None),  # serve did not run
+        ("dolly-v2-3b full", 0.3, False),
+    ]
+    assert "| N = 1 | 0.5 | 0.667 | **no** |" in record.markdown_path.read_text()
