@@ -3,7 +3,9 @@
 ``tests/data/stores/schema-v1.sqlite3`` was written while the schema was at version 1, by
 ``python tests/unit/store/test_store_schema.py tests/data/stores/schema-v1.sqlite3``. Every later
 promptcheck must read it with the same content: a migration that loses or changes its data fails
-``test_committed_v1_store_still_reads_the_same``. (Not ``.db``: the repository ignores ``*.db``.)
+``test_committed_v1_store_still_reads_the_same``. ``schema-v2.sqlite3`` was written the same way
+while the schema was at version 2 (main at 5a75f0c; ``write_v2_fixture``), and is held to the same
+rule. (Not ``.db``: the repository ignores ``*.db``.)
 """
 
 from __future__ import annotations
@@ -204,5 +206,128 @@ def test_usage_of_an_unknown_run_is_refused(tmp_path: Path) -> None:
         store.record_usage("nope", {"requests": 1})
 
 
+# -- the committed version-2 database ----------------------------------------------------------
+
+V2_RUN = RunInfo(
+    id="20250601-000000-v2fixture-gpt",
+    session="fixture-v2",
+    model="gpt",
+    model_spec={"backend": "openai", "model": "gpt-x", "api_key_env": "OPENAI_API_KEY"},
+    started_at=1_748_736_000.0,
+    label="release-1",
+    git_commit="89abcdef0123456789abcdef0123456789abcdef",
+    versions={"promptcheck": "0.1.0", "python": "3.11.7", "openai": "1.40.0"},
+    suites={"suites/json.yaml": "7" * 64},
+)
+#: A run whose process was killed: created, never finished.
+V2_KILLED = RunInfo(
+    id="20250601-000100-v2fixture-gpt",
+    session="fixture-v2-killed",
+    model="gpt",
+    model_spec={"backend": "openai", "model": "gpt-x"},
+    started_at=1_748_736_060.0,
+    versions={"promptcheck": "0.1.0", "python": "3.11.7"},
+    suites={"suites/json.yaml": "7" * 64},
+)
+V2_USAGE = {"requests": 4, "retries": 1, "prompt_tokens": 40, "completion_tokens": 20, "cost": 0.5}
+#: The same output twice, one with a NUL and characters beyond ASCII (so that a length counted
+#: by SQLite, which stops at a NUL and may count bytes, would be wrong), and an error.
+V2_OUTPUTS = ('{"a": 1}', '{"a": 1}', "na\u00efve \U0001f525\x00after a NUL", None)
+
+
+def v2_cases() -> list[CaseResult]:
+    samples = []
+    for index, output in enumerate(V2_OUTPUTS):
+        checks: tuple[CheckOutcome, ...] = ()
+        if output is not None:
+            passed = output.startswith("{")
+            checks = (
+                CheckOutcome(
+                    0,
+                    "json",
+                    Status.PASS if passed else Status.FAIL,
+                    "" if passed else "not JSON: Expecting value: line 1 column 1 (char 0)",
+                ),
+            )
+        samples.append(
+            SampleOutcome(
+                index=index,
+                combination=0,
+                variables={"topic": "json"},
+                prompt="Reply with JSON",
+                seed=100 + index,
+                output=output,
+                checks=checks,
+                error="HTTP 503: overloaded" if output is None else None,
+                formatted_prompt=None if output is None else "Reply with JSON",
+                prompt_tokens=None if output is None else 10,
+                completion_tokens=None if output is None else 5,
+                latency_s=0.25,
+                cached=index == 1,
+                cache_key=f"{index:x}" * 64,
+            )
+        )
+    verdict = ThresholdVerdict(Outcome.UNDECIDED, 2, 3, 0.9, 0.05, (0.09, 0.99), "2/3 undecided")
+    return [
+        CaseResult(
+            suite="json",
+            suite_path="suites/json.yaml",
+            case_id="json-reply",
+            model="gpt",
+            samples=tuple(samples),
+            verdict=verdict,
+            tallies=(CheckTally(0, "json", 2, 1),),
+            tags=(),
+            properties={"adaptive": {"used": 4, "max": 4}},
+        )
+    ]
+
+
+#: The cached generations: both distinct outputs of the samples, and one no sample holds.
+V2_CACHE = {
+    "0" * 64: Generation('{"a": 1}', None, "Reply with JSON", 10, 5, 0.25, "stop"),
+    "2" * 64: Generation(V2_OUTPUTS[2], None, "Reply with JSON", 10, 5, 0.25, "length"),
+    "f" * 64: Generation("only in the cache", None, None, None, None, 0.1, None),
+}
+
+
+def write_v2_fixture(path: Path) -> None:
+    """Write the fixture; only meaningful while SCHEMA_VERSION was 2 (it is committed)."""
+    assert SCHEMA_VERSION == 2, "the v2 fixture must be written by a schema-2 promptcheck"
+    with Store(path) as store:
+        store.create_run(V2_RUN)
+        store.create_run(V2_KILLED)
+        for case in v2_cases():
+            store.record_case(V2_RUN.id, case)
+        store.record_usage(V2_RUN.id, V2_USAGE)
+        store.finish_run(V2_RUN.id, V2_RUN.started_at + 30)
+        store.cache_generations(list(V2_CACHE.items()))
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
+        raw.execute("VACUUM")
+
+
+def test_committed_v2_store_still_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v2.sqlite3"
+    shutil.copyfile(STORES / "schema-v2.sqlite3", path)
+    with Store(path) as store:
+        killed, finished = store.runs()
+        assert store.case_results(V2_RUN.id) == v2_cases()
+        assert store.cached_generations([*V2_CACHE, "absent"]) == V2_CACHE
+    assert (finished.id, killed.id) == (V2_RUN.id, V2_KILLED.id)
+    assert (finished.label, finished.usage, finished.finished_at) == (
+        V2_RUN.label,
+        V2_USAGE,
+        V2_RUN.started_at + 30,
+    )
+    assert (finished.cases, finished.samples, finished.undecided) == (1, 4, 1)
+    assert killed.finished_at is None
+
+
+#: Which fixture a promptcheck of each schema version writes (the ``__main__`` below).
+FIXTURE_WRITERS = {1: write_v1_fixture, 2: write_v2_fixture}
+
 if __name__ == "__main__":
-    write_v1_fixture(Path(sys.argv[1]))
+    if SCHEMA_VERSION not in FIXTURE_WRITERS:
+        sys.exit(f"no fixture is written at schema {SCHEMA_VERSION}: add a writer first")
+    FIXTURE_WRITERS[SCHEMA_VERSION](Path(sys.argv[1]))
