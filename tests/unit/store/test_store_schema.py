@@ -10,6 +10,7 @@ rule. (Not ``.db``: the repository ignores ``*.db``.)
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sqlite3
 import sys
@@ -24,7 +25,7 @@ from promptcheck.checks.base import Status
 from promptcheck.errors import StoreError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.stats import Outcome, ThresholdVerdict
-from promptcheck.store.database import RunInfo, Store
+from promptcheck.store.database import RunInfo, RunStatus, Store
 from promptcheck.store.schema import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
 
 STORES = Path(__file__).parents[2] / "data" / "stores"
@@ -79,6 +80,46 @@ def test_a_newer_database_is_refused(connection: sqlite3.Connection) -> None:
     migrate(connection, "fake.db", STEPS)
     with pytest.raises(StoreError, match=r"written by a newer promptcheck \(schema 3\)"):
         migrate(connection, "fake.db", STEPS[:2])
+
+
+def test_python_steps_run_in_order_within_the_transaction(connection: sqlite3.Connection) -> None:
+    def note_from_python(raw: sqlite3.Connection) -> None:
+        assert raw.in_transaction
+        raw.execute("INSERT INTO log SELECT -2, user_version FROM pragma_user_version")
+
+    mixed = Migration(
+        2,
+        "sql, python, sql",
+        (
+            "INSERT INTO log VALUES (-1, -1)",
+            note_from_python,
+            "INSERT INTO log VALUES (-3, -3)",
+        ),
+    )
+    assert migrate(connection, "fake.db", (STEPS[0], mixed)) == 0
+    assert state(connection) == (2, [(1, 0), (-1, -1), (-2, 1), (-3, -3)])
+
+
+def test_a_failing_python_step_rolls_every_pending_step_back(
+    connection: sqlite3.Connection,
+) -> None:
+    def sqlite_fails(raw: sqlite3.Connection) -> None:
+        raw.execute("INSERT INTO log VALUES (9, 9)")
+        raw.execute("SELECT * FROM nowhere")
+
+    def python_fails(raw: sqlite3.Connection) -> None:
+        raw.execute("INSERT INTO log VALUES (9, 9)")
+        raise RuntimeError("a bug in a step")
+
+    migrate(connection, "fake.db", STEPS[:1])
+    for failing, raised, match in (
+        (sqlite_fails, StoreError, r"schema 3 \(python\) failed: no such table: nowhere"),
+        (python_fails, RuntimeError, "a bug in a step"),
+    ):
+        with pytest.raises(raised, match=match):
+            migrate(connection, "fake.db", (*STEPS[:2], Migration(3, "python", (failing,))))
+        assert state(connection) == (1, [(1, 0)])
+        assert not connection.in_transaction
 
 
 def test_steps_must_be_numbered_in_order(connection: sqlite3.Connection) -> None:
@@ -178,9 +219,12 @@ def test_committed_v1_store_still_reads_the_same(tmp_path: Path) -> None:
         2,
         1,
     )
+    assert (summary.status, summary.state) == (None, "unknown")  # closed before statuses were
     with closing(sqlite3.connect(path)) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # the sample's output and the cached generation are one text
+        assert raw.execute("SELECT text, length FROM texts").fetchall() == [("A) B) C)", 8)]
 
 
 def test_a_v1_store_migrates_to_v2_and_records_usage(tmp_path: Path) -> None:
@@ -198,7 +242,7 @@ def test_a_v1_store_migrates_to_v2_and_records_usage(tmp_path: Path) -> None:
         assert store.case_results(V1_RUN.id) == v1_cases()
     assert summary.usage == {"requests": 3, "completion_tokens": 12, "cost": None}
     with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_usage_of_an_unknown_run_is_refused(tmp_path: Path) -> None:
@@ -322,6 +366,48 @@ def test_committed_v2_store_still_reads_the_same(tmp_path: Path) -> None:
     )
     assert (finished.cases, finished.samples, finished.undecided) == (1, 4, 1)
     assert killed.finished_at is None
+
+
+def test_a_v2_store_migrates_its_texts_once_and_knows_no_status(tmp_path: Path) -> None:
+    """Version 3 moves outputs and cached texts into ``texts``, one row per distinct text, and
+    adds a run's status: unknown for runs recorded before."""
+    path = tmp_path / "schema-v2.sqlite3"
+    shutil.copyfile(STORES / "schema-v2.sqlite3", path)
+    with Store(path) as store:
+        killed, finished = store.runs()
+        exported = store.export_run(V2_RUN.id)
+    assert (finished.status, finished.state) == (None, "unknown")
+    assert (killed.status, killed.state) == (None, "unfinished")
+    assert exported["run"]["status"] is None
+    lengths = [(s["output_length"], s["output_truncated"]) for s in exported["cases"][0]["samples"]]
+    assert lengths == [(8, False), (8, False), (19, False), (None, False)]  # NUL counted
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert sorted(raw.execute("SELECT text, length FROM texts")) == [
+            (V2_OUTPUTS[2], 19),
+            ("only in the cache", 17),
+            ('{"a": 1}', 8),
+        ]
+        assert raw.execute("SELECT count(*) FROM samples WHERE output IS NOT NULL").fetchone() == (
+            0,
+        )
+        columns = {row[1] for row in raw.execute("PRAGMA table_info(generation_cache)")}
+        assert "text" not in columns and "text_id" in columns
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_a_migrated_store_reuses_its_texts_and_closes_runs_with_a_status(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v2.sqlite3"
+    shutil.copyfile(STORES / "schema-v2.sqlite3", path)
+    with Store(path) as store:
+        store.create_run(dataclasses.replace(V2_RUN, id="after-migration"))
+        store.record_case("after-migration", v2_cases()[0])
+        store.cache_generations([("new-key", V2_CACHE["0" * 64])])
+        store.finish_run("after-migration", 1.0, RunStatus.INTERRUPTED)
+        assert store.case_results("after-migration") == v2_cases()
+        assert store.run("after-migration").status == RunStatus.INTERRUPTED
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("SELECT count(*) FROM texts").fetchone() == (3,)
 
 
 #: Which fixture a promptcheck of each schema version writes (the ``__main__`` below).
