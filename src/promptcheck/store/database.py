@@ -203,6 +203,7 @@ class Store:
     ) -> None:
         """Close a run as ``finished`` or ``interrupted``. With several xdist workers closing the
         same run, the last end is kept and an interruption seen by any of them sticks."""
+        status = RunStatus(status)
         if status is RunStatus.RUNNING:
             raise ValueError("a run is closed as finished or interrupted, not running")
         with self._transaction(f"finishing run {run_id!r}") as connection:
@@ -213,7 +214,7 @@ class Store:
                     finished_at,
                     finished_at,
                     RunStatus.INTERRUPTED.value,
-                    RunStatus(status).value,
+                    status.value,
                     run_id,
                 ),
             ).rowcount
