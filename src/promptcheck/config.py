@@ -27,6 +27,9 @@ MAX_FILE_BYTES = 64 * 2**20
 #: Longest a check that can run long (a regex, a user's function, a schema) may take on one
 #: output; past it the sample is unscored for that check, with the reason.
 CHECK_TIMEOUT_S = 5.0
+#: Longest output the run store keeps whole, in characters (``[tool.promptcheck]
+#: max_stored_output``); a longer one keeps this many and its full length, and is not cached.
+MAX_STORED_OUTPUT_CHARS = 100_000
 
 #: ``--promptcheck-fail-on`` for threshold verdicts (first: the default) ...
 THRESHOLD_FAIL_ON = ("fail", "undecided")

@@ -294,15 +294,16 @@ class SessionHooks:
         for line in self.written:
             terminalreporter.write_line(line)
 
-    def pytest_sessionfinish(self) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from promptcheck.errors import PromptcheckError
 
         worker = getattr(self.config, "workerinput", None) is not None
+        interrupted = _interrupted(session, exitstatus)
         try:
             if worker:
-                self.session.finish(())  # the controller closes the runs
+                self.session.finish((), interrupted=interrupted)  # the controller closes the runs
             else:
-                self.session.finish(sorted(self.run_ids))
+                self.session.finish(sorted(self.run_ids), interrupted=interrupted)
         except PromptcheckError as exc:  # the results are recorded; only the end time is lost
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
@@ -319,6 +320,16 @@ def promptcheck(request: pytest.FixtureRequest) -> Iterator[Any]:
     runner = CaseRunner(root=request.config.rootpath, options=_options(request.config))
     yield runner
     runner.close()
+
+
+def _interrupted(session: pytest.Session, exitstatus: int) -> bool:
+    """Whether the session was cut short (Ctrl-C, ``pytest.exit``, a plugin or signal handler
+    setting ``session.shouldstop``), so that its runs are closed as interrupted.
+
+    ``-x`` / ``--maxfail`` stop early on purpose: such a run is finished, with fewer cases.
+    Under xdist they end the session as INTERRUPTED too, but only they set ``shouldfail``.
+    """
+    return exitstatus == pytest.ExitCode.INTERRUPTED and not session.shouldfail
 
 
 def _path(config: pytest.Config, value: str | None) -> Path | None:

@@ -55,6 +55,12 @@ class ProjectModel(BaseModel):
     )
     store: str | None = Field(None, description="Path of the SQLite run store.")
     concurrency: int | None = Field(None, ge=1, le=4096)
+    max_stored_output: int | None = Field(
+        None,
+        ge=1,
+        description="Longest output the run store keeps whole, in characters; a longer one is "
+        "stored cut, with its full length, and is not cached.",
+    )
 
 
 #: The model a run uses when nothing names one: the tiny Dolly shipped with the package.
@@ -105,6 +111,7 @@ class ProjectConfig:
     plugins: tuple[str, ...] = ()
     store: str | None = None
     concurrency: int | None = None
+    max_stored_output: int | None = None
     trusted_modules: tuple[str, ...] = ()
     allow_paths: tuple[str, ...] = ()
 
@@ -160,6 +167,7 @@ def load_project_config(root: Path) -> ProjectConfig:
         plugins=tuple(parsed.plugins),
         store=parsed.store,
         concurrency=parsed.concurrency,
+        max_stored_output=parsed.max_stored_output,
         trusted_modules=tuple(parsed.trusted_modules),
         allow_paths=tuple(parsed.allow_paths),
     )

@@ -36,13 +36,17 @@ def run_runs(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs recorded")
         return ExitCode.OK
-    print(f"{'run':<40} {'model':<16} {'label':<10} {'started':<17} cases  pass  fail  undecided")
+    print(
+        f"{'run':<40} {'model':<16} {'label':<10} {'started':<17} {'status':<11} "
+        "cases  pass  fail  undecided"
+    )
     for run in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started_at))
         print(
             printable(
                 f"{run.id:<40} {run.model:<16} {run.label or '':<10} {started:<17} "
-                f"{run.cases:>5} {run.passed:>5} {run.failed:>5} {run.undecided:>10}"
+                f"{run.state:<11} {run.cases:>5} {run.passed:>5} {run.failed:>5} "
+                f"{run.undecided:>10}"
             )
         )
     return ExitCode.OK
@@ -58,7 +62,11 @@ def run_show(args: argparse.Namespace) -> int:
             print(json.dumps(store.export_run(run.id), indent=2, default=str))
             return ExitCode.OK
         results = store.case_results(run.id)
-    print(printable(f"run {run.id}  model {run.model}  commit {run.git_commit or '-'}"))
+    print(
+        printable(
+            f"run {run.id}  model {run.model}  commit {run.git_commit or '-'}  status {run.state}"
+        )
+    )
     if run.usage:
         print(f"usage: {describe(run.usage)}")
     for line in summary_lines(row_of(result) for result in results):

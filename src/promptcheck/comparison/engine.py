@@ -412,6 +412,8 @@ def with_pairwise(
 
 def report_warnings(report: ComparisonReport) -> Iterable[str]:
     """What weakens or narrows the answer, one sentence each, most serious first."""
+    from promptcheck.store.database import RunStatus
+
     base, cand = report.baseline, report.candidate
     if base.id == cand.id:
         yield f"run {base.id} is compared with itself"
@@ -428,9 +430,14 @@ def report_warnings(report: ComparisonReport) -> Iterable[str]:
             f"compared on the {count_cases(len(report.rows))} both runs hold; {skipped} other(s) "
             "listed, not compared"
         )
-    for run in (base, cand):
-        if run.finished_at is None:
-            yield f"run {run.id} never finished (interrupted or still running)"
+    for role, run in (("baseline", base), ("candidate", cand)):
+        if run.status == RunStatus.INTERRUPTED:
+            yield (
+                f"{role} run {run.id} was interrupted: it holds only the cases recorded before "
+                "the interruption"
+            )
+        elif run.finished_at is None:
+            yield f"run {run.id} never finished (still running, or its process was killed)"
     changed = sorted(
         path for path, digest in base.suites.items() if cand.suites.get(path, digest) != digest
     )

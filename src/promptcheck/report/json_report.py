@@ -6,7 +6,8 @@ does not know instead of misreading it. Adding a field does not raise it.
 Rates and p-values are plain floats in [0, 1]; intervals are ``[low, high]`` pairs.
 ``baseline`` and ``candidate`` describe the two runs, ``usage`` included: what each run's model
 cost (requests, retries, failed_requests, prompt_tokens, completion_tokens, cost; see
-:mod:`promptcheck.store.usage`), or null when the run recorded none.
+:mod:`promptcheck.store.usage`), or null when the run recorded none; and ``status``: running
+(never closed), finished, interrupted, or null for a run stored before statuses were.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ The schema version lives in ``PRAGMA user_version``. Migration ``n`` brings a da
 version ``n - 1`` to ``n``; every pending step runs inside one ``BEGIN IMMEDIATE`` transaction, so
 several processes opening an old (or brand-new) file at once migrate it exactly once, and a step
 that fails leaves the file at its old version. Steps are plain SQL statements rather than
-``executescript`` text because ``executescript`` commits the open transaction first.
+``executescript`` text because ``executescript`` commits the open transaction first; a step that
+SQL alone cannot express (hashing texts) is a Python function given the connection, inside the
+same transaction.
 
 A released step is never edited: a change to the layout is a new step appended to
 :data:`MIGRATIONS`, with a committed database of the previous version in ``tests/data/stores/``.
@@ -13,19 +15,23 @@ A released step is never edited: a change to the layout is a new step appended t
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from promptcheck.errors import StoreError
+from promptcheck.store.texts import text_digest
+
+#: One statement of a migration: SQL, or a Python function run with the migrating connection.
+Step = str | Callable[[sqlite3.Connection], None]
 
 
 @dataclass(frozen=True)
 class Migration:
-    """The statements that bring a database from ``version - 1`` to ``version``."""
+    """The statements that bring a database from ``version - 1`` to ``version``, in order."""
 
     version: int
     description: str
-    statements: tuple[str, ...]
+    statements: tuple[Step, ...]
 
 
 _V1 = Migration(
@@ -148,7 +154,80 @@ _V2 = Migration(
     ("ALTER TABLE runs ADD COLUMN usage TEXT",),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+
+def _move_texts_into_table(connection: sqlite3.Connection) -> None:
+    """Move every sample output and cached text into ``texts``, once per distinct text.
+
+    SQLite has no SHA-256, and its ``length()`` stops at a NUL, so both come from Python
+    functions registered for this step only. Texts are moved whole: the cap applies to writes.
+    """
+    functions: dict[str, Callable[[str], str | int]] = {
+        "promptcheck_sha256": text_digest,
+        "promptcheck_length": len,
+    }
+    for name, function in functions.items():
+        connection.create_function(name, 1, function, deterministic=True)
+    try:
+        for table, column in (("samples", "output"), ("generation_cache", "text")):
+            connection.execute(
+                "INSERT OR IGNORE INTO texts (sha256, text, length)"
+                f" SELECT promptcheck_sha256({column}), {column}, promptcheck_length({column})"
+                f" FROM {table} WHERE {column} IS NOT NULL"
+            )
+        connection.execute(
+            "UPDATE samples SET output_id = (SELECT id FROM texts"
+            " WHERE sha256 = promptcheck_sha256(samples.output)), output = NULL"
+            " WHERE output IS NOT NULL"
+        )
+        connection.execute(
+            "INSERT INTO generation_cache_v3 (key, text_id, formatted_prompt, prompt_tokens,"
+            " completion_tokens, latency_s, finish_reason, created_at)"
+            # g.text: inside the subquery a bare ``text`` would be texts.text
+            " SELECT g.key, (SELECT id FROM texts WHERE sha256 = promptcheck_sha256(g.text)),"
+            " g.formatted_prompt, g.prompt_tokens, g.completion_tokens, g.latency_s,"
+            " g.finish_reason, g.created_at FROM generation_cache AS g"
+        )
+    finally:
+        for name in functions:
+            connection.create_function(name, 1, None)
+
+
+_V3 = Migration(
+    3,
+    "outputs stored once in texts (content-addressed, cut to a cap) and a run's status",
+    (
+        """
+        CREATE TABLE texts (
+            id     INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,        -- of the full text's UTF-8 form
+            text   TEXT NOT NULL,               -- the full text, or its first characters
+            length INTEGER NOT NULL             -- the full text's length in characters
+        )
+        """,
+        # samples.output stays (ALTER TABLE DROP COLUMN needs SQLite 3.35), always NULL from now.
+        "ALTER TABLE samples ADD COLUMN output_id INTEGER REFERENCES texts (id)",
+        # Nothing refers to the cache, so it is rebuilt without its text column.
+        """
+        CREATE TABLE generation_cache_v3 (
+            key               TEXT PRIMARY KEY,
+            text_id           INTEGER NOT NULL REFERENCES texts (id),
+            formatted_prompt  TEXT,
+            prompt_tokens     INTEGER,
+            completion_tokens INTEGER,
+            latency_s         REAL NOT NULL,
+            finish_reason     TEXT,
+            created_at        REAL NOT NULL
+        )
+        """,
+        _move_texts_into_table,
+        "DROP TABLE generation_cache",
+        "ALTER TABLE generation_cache_v3 RENAME TO generation_cache",
+        # running when created, finished or interrupted when closed; NULL (unknown) before V3.
+        "ALTER TABLE runs ADD COLUMN status TEXT",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
 
@@ -201,7 +280,10 @@ def migrate(
         for step in migrations[found:]:
             try:
                 for statement in step.statements:
-                    connection.execute(statement)
+                    if isinstance(statement, str):
+                        connection.execute(statement)
+                    else:
+                        statement(connection)
             except sqlite3.Error as exc:
                 raise StoreError(
                     f"{path}: migrating the store to schema {step.version} "
