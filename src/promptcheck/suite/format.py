@@ -52,15 +52,32 @@ class ChatMessage(_Strict):
     content: str
 
 
+class TextFile(_Strict):
+    """``{file: prompts/triage.j2}``: a template kept in its own file, relative to the suite."""
+
+    file: str = Field(description="Path of the template file, relative to the suite's directory.")
+
+
+class MessagesFile(_Strict):
+    """``{file: prompts/chat.yaml}``: chat messages kept in a YAML or JSON file (a list of
+    ``{role, content}``), relative to the suite; each content is a template."""
+
+    file: str = Field(description="Path of a .yaml, .yml or .json list of {role, content}.")
+
+
 class CaseModel(_Strict):
     """One prompt with its variables and what every output must satisfy."""
 
     id: Identifier
     description: str = ""
-    prompt: str | None = Field(None, description="Prompt template (Jinja2).")
-    system: str | None = Field(None, description="System message sent before the prompt.")
-    messages: list[ChatMessage] | None = Field(
-        None, description="Chat messages (templates), instead of prompt."
+    prompt: str | TextFile | None = Field(
+        None, description="Prompt template (Jinja2), inline or {file: path}."
+    )
+    system: str | TextFile | None = Field(
+        None, description="System message sent before the prompt, inline or {file: path}."
+    )
+    messages: list[ChatMessage] | MessagesFile | None = Field(
+        None, description="Chat messages (templates), instead of prompt; or {file: path}."
     )
     vars: dict[str, Any] = Field(
         default_factory=dict,
