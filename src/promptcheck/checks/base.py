@@ -19,7 +19,13 @@ from promptcheck.registry import Registry
 from promptcheck.results import Status as Status  # re-exported: a check returns it
 
 if TYPE_CHECKING:
-    from promptcheck.backends.base import Generation, GenerationRequest, SamplingParams
+    from promptcheck.backends.base import (
+        Generation,
+        GenerationRequest,
+        SamplingParams,
+        Tool,
+        ToolCall,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,8 @@ class CheckContext:
 
     ``seed`` is the sample's seed (a judge derives its own seeds from it, so its answers are
     reproducible and cacheable); ``sampling`` is how the case samples (a revision is sampled
-    alike); ``models`` reaches the model under test and the configured judge models.
+    alike); ``models`` reaches the model under test and the configured judge models;
+    ``tool_calls`` are the calls the output made (the output's text renders them too).
     """
 
     prompt: str
@@ -89,6 +96,7 @@ class CheckContext:
     seed: int = 0
     sampling: SamplingParams | None = None
     models: ModelAccess | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @runtime_checkable
@@ -124,9 +132,11 @@ class JudgingCheck(Check, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BuildContext:
-    """Where relative paths in check parameters (schemas, data files) are resolved from."""
+    """Where relative paths in check parameters (schemas, data files) are resolved from, and
+    the tools the case declares (a ``tool_call`` check validates arguments against them)."""
 
     base_dir: Path
+    tools: tuple[Tool, ...] = ()
 
 
 P = TypeVar("P", bound=BaseModel)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from promptcheck.backends.base import Generation
+from promptcheck.backends.tool_calls import calls_of
 from promptcheck.checks.base import CheckContext, CheckResult, Status
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.run.agreement import judge_figures
@@ -44,6 +45,7 @@ async def score_sample(
         seed=sample.seed,
         sampling=case.sampling,
         models=models,
+        tool_calls=calls_of(generation[0]),
     )
     checks = []
     for compiled in case.checks:

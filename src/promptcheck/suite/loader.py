@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from promptcheck.backends.base import BACKENDS, Message, SamplingParams
+from promptcheck.backends.base import BACKENDS, Message, SamplingParams, Tool
 from promptcheck.checks.base import CHECKS, BuildContext
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
 from promptcheck.importing import import_module
@@ -29,6 +29,7 @@ from promptcheck.suite.format import (
 from promptcheck.suite.judges import check_variables, judge_models, pair_judges
 from promptcheck.suite.records import CaseSpec, Combination, CompiledCheck, ModelConfig, SuiteSpec
 from promptcheck.suite.source import PathKey, SourceMap, dotted, key_near, load_yaml
+from promptcheck.suite.tools import compile_answer_shape
 from promptcheck.suite.variables import expand
 from promptcheck.templating import Template
 
@@ -201,8 +202,9 @@ def _compile_case(
         _render(index, variables, case, templates, source, key)
         for index, variables in enumerate(combinations)
     )
+    answer = compile_answer_shape(case, base_dir, source, key)
     built = tuple(
-        _build_check(position, item, base_dir, source, (*key, "expect", position))
+        _build_check(position, item, base_dir, source, (*key, "expect", position), answer.tools)
         for position, item in enumerate(case.expect)
     )
     suite_models, project = defined
@@ -222,6 +224,9 @@ def _compile_case(
         top_p=_pick(case.top_p, defaults.top_p),
         max_tokens=_pick(case.max_tokens, defaults.max_tokens),
         stop=tuple(stop),
+        tools=answer.tools,
+        tool_choice=answer.tool_choice,
+        response_format=answer.response_format,
     )
     return CaseSpec(
         id=case.id,
@@ -291,7 +296,12 @@ def _render(
 
 
 def _build_check(
-    position: int, item: str | dict[str, Any], base_dir: Path, source: SourceMap, key: PathKey
+    position: int,
+    item: str | dict[str, Any],
+    base_dir: Path,
+    source: SourceMap,
+    key: PathKey,
+    tools: tuple[Tool, ...] = (),
 ) -> CompiledCheck:
     if isinstance(item, str):
         name, raw = item, None
@@ -320,7 +330,7 @@ def _build_check(
     except Exception as exc:  # a plugin check's validator with a bug
         raise _located(_crashed(exc, f"check {name!r}"), source, (*key, name)) from None
     try:
-        check = check_type.build(validated, BuildContext(base_dir=base_dir))
+        check = check_type.build(validated, BuildContext(base_dir=base_dir, tools=tools))
     except ConfigError as exc:
         raise _located(exc, source, (*key, name, *exc.key)) from None
     except Exception as exc:  # a plugin check's build with a bug
