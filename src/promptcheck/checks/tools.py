@@ -87,7 +87,7 @@ class ToolCallCheck:
         relevant = [c for c in calls if self.tool is None or c.name == self.tool]
         if not relevant:
             made = ", ".join(sorted({c.name for c in calls}))
-            return CheckResult.failed(f"no call to {self.tool}; called {made}")
+            return CheckResult.failed(clip(f"no call to {self.tool}; called {made}", 200))
         if self.count is not None and len(relevant) != self.count:
             what = f"to {self.tool}" if self.tool is not None else "in all"
             return CheckResult.failed(
