@@ -37,6 +37,7 @@ from promptcheck.backends.base import (
     GenerationRequest,
     Message,
     SamplingParams,
+    ToolCall,
     register_backend,
 )
 from promptcheck.backends.credentials import secret_from_env
@@ -68,11 +69,12 @@ _SEED_MASK = (1 << 63) - 1
 
 @register_backend("openai", OpenAIParams)
 def build_openai(params: OpenAIParams, context: BackendContext) -> OpenAIBackend:
-    """An OpenAI-compatible endpoint (OpenAI, vLLM, TGI, Ollama, llama.cpp, promptcheck serve).
+    """An OpenAI-compatible endpoint (OpenAI, Azure OpenAI, Gemini, vLLM, TGI, Ollama, ...).
 
-    Fails at once, before any request, when the client is not installed or the key's
-    environment variable is not set. The client itself is imported at the first request, so a
-    run answered from the cache does without it (``import openai`` takes most of a second).
+    Fails at once, before any request, when the client is not installed or the key's (or
+    Azure's Entra ID token's) environment variable is not set. The client itself is imported at
+    the first request, so a run answered from the cache does without it (``import openai``
+    takes most of a second).
     """
     if importlib.util.find_spec("openai") is None:
         raise BackendError(
@@ -116,7 +118,7 @@ class OpenAIBackend:
         #: None until a request with n > 1 shows whether the endpoint honours ``n``.
         self.n_honoured: bool | None = None if params.n_per_request > 1 else False
         self._policy = RetryPolicy(params.max_retries, params.backoff_s, params.max_wait_s)
-        self._api_key = api_key or azure_ad_token
+        self._api_key = api_key or azure_ad_token  # the secret errors are scrubbed of
         self._azure_ad_token = azure_ad_token
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
@@ -422,8 +424,8 @@ def _answer_fields(sampling: SamplingParams) -> dict[str, Any]:
     return fields
 
 
-def _tool_calls(choice: dict[str, Any]) -> list[Any]:
-    """The function calls of a chat choice; calls of other kinds are not the model's answer."""
+def _tool_calls(choice: dict[str, Any]) -> list[ToolCall]:
+    """The function calls of a chat choice, arguments as sent (possibly broken JSON)."""
     message = choice.get("message")
     calls = message.get("tool_calls") if isinstance(message, dict) else None
     if not calls:
