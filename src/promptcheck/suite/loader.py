@@ -6,6 +6,7 @@ SuiteError with the file and line; nothing the suite says can fail later inside 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from promptcheck.backends.base import BACKENDS, Message, SamplingParams
+from promptcheck.backends.base import BACKENDS, Message, SamplingParams, Tool
 from promptcheck.checks.base import CHECKS, BuildContext, Check, NotImportedCheck
 from promptcheck.config import MAX_FILE_BYTES
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
@@ -33,6 +34,7 @@ from promptcheck.suite.format import (
 )
 from promptcheck.suite.judges import check_variables, judge_models, pair_judges
 from promptcheck.suite.records import CaseSpec, Combination, CompiledCheck, ModelConfig, SuiteSpec
+from promptcheck.suite.tools import compile_answer_shape
 from promptcheck.suite.variables import expand
 from promptcheck.templating import Template
 from promptcheck.yamlsource import PathKey, SourceMap, dotted, key_near, load_yaml
@@ -220,8 +222,9 @@ def _compile_case(
         _render(index, variables, case, compiled, source, key)
         for index, variables in enumerate(combinations)
     )
+    answer = compile_answer_shape(case, building[0], source, key)
     built = tuple(
-        _build_check(position, item, building, source, (*key, "expect", position))
+        _build_check(position, item, building, source, (*key, "expect", position), answer.tools)
         for position, item in enumerate(case.expect)
     )
     suite_models, project = defined
@@ -241,6 +244,9 @@ def _compile_case(
         top_p=_pick(case.top_p, defaults.top_p),
         max_tokens=_pick(case.max_tokens, defaults.max_tokens),
         stop=tuple(stop),
+        tools=answer.tools,
+        tool_choice=answer.tool_choice,
+        response_format=answer.response_format,
     )
     return CaseSpec(
         id=case.id,
@@ -374,6 +380,7 @@ def _build_check(
     building: tuple[BuildContext, bool],
     source: SourceMap,
     key: PathKey,
+    tools: tuple[Tool, ...] = (),
 ) -> CompiledCheck:
     context, deferred = building
     if isinstance(item, str):
@@ -406,7 +413,7 @@ def _build_check(
     except Exception as exc:  # a plugin check's validator with a bug
         raise _located(_crashed(exc, f"check {name!r}"), source, (*key, name)) from None
     try:
-        check = check_type.build(validated, context)
+        check = check_type.build(validated, dataclasses.replace(context, tools=tools))
     except ConfigError as exc:
         raise _located(exc, source, (*key, name, *exc.key)) from None
     except Exception as exc:  # a plugin check's build with a bug
