@@ -113,6 +113,12 @@ class Generation:
     template rendered), so a user can see what the model saw. With ``tool_calls``, ``text`` is the
     output as checks and reports see it: the model's text followed by a canonical rendering of
     its calls (:func:`promptcheck.backends.tool_calls.tool_call_generation` builds both).
+
+    ``served_model`` and ``served_fingerprint`` are what a hosted API said answered (its
+    response's ``model`` and ``system_fingerprint``): a configured name such as ``gpt-4o`` can
+    resolve to another snapshot tomorrow, and only these tell a comparison or a cached re-run
+    so (:mod:`promptcheck.comparison.drift`). Local backends leave them unset: their weights'
+    digest is already part of every cache key.
     """
 
     text: str | None
@@ -122,6 +128,8 @@ class Generation:
     completion_tokens: int | None = None
     latency_s: float = 0.0
     finish_reason: str | None = None
+    served_model: str | None = None
+    served_fingerprint: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
 
     def escaped(self) -> Generation:
@@ -134,6 +142,19 @@ class Generation:
         if text is self.text and error is self.error:
             return self
         return dataclasses.replace(self, text=text, error=error)
+
+
+#: The longest served model id or fingerprint kept: real ones are tens of characters, and a
+#: misbehaving endpoint must not fill the cache with whatever it puts there.
+MAX_IDENTITY_CHARS = 200
+
+
+def served_identity(value: object) -> str | None:
+    """A response's ``model`` or ``system_fingerprint`` as kept: a non-empty string, cut to
+    :data:`MAX_IDENTITY_CHARS`, with what cannot be encoded escaped; anything else is None."""
+    if not isinstance(value, str) or not value:
+        return None
+    return _escaped(value[:MAX_IDENTITY_CHARS])
 
 
 def _escaped(text: str | None) -> str | None:

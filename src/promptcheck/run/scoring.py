@@ -16,7 +16,14 @@ from promptcheck.backends.base import Generation
 from promptcheck.backends.tool_calls import calls_of
 from promptcheck.checks.base import CheckContext, CheckResult, Status
 from promptcheck.config import CHECK_TIMEOUT_S
-from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
+from promptcheck.results import (
+    SERVED_KEY,
+    CaseResult,
+    CheckOutcome,
+    CheckTally,
+    SampleOutcome,
+    served_counts,
+)
 from promptcheck.run.agreement import judge_figures
 from promptcheck.run.bounded import run_bounded
 from promptcheck.run.model_access import CaseModels
@@ -277,6 +284,8 @@ def sample_outcome(
         latency_s=produced.latency_s,
         cached=cached,
         cache_key=sample.cache_key,
+        served_model=produced.served_model,
+        served_fingerprint=produced.served_fingerprint,
     )
 
 
@@ -317,6 +326,11 @@ def summarize(
     )
     verdict = threshold_verdict(conforming, scored, case.threshold, tolerance=case.tolerance)
     figures = judge_figures(case.checks, outcomes, revisions or {})
+    properties: dict[str, Any] = {}
+    if figures:
+        properties["judges"] = [f.as_dict() for f in figures]
+    if served := served_counts(outcomes):
+        properties[SERVED_KEY] = [count.as_dict() for count in served]
     return CaseResult(
         suite=case.suite,
         suite_path=str(case.path),
@@ -326,5 +340,5 @@ def summarize(
         verdict=verdict,
         tallies=tallies,
         tags=case.tags,
-        properties={"judges": [f.as_dict() for f in figures]} if figures else {},
+        properties=properties,
     )
