@@ -13,6 +13,7 @@ come back in :attr:`Generation.tool_calls`, rendered into the text as well (see
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,10 +152,16 @@ MAX_IDENTITY_CHARS = 200
 
 def served_identity(value: object) -> str | None:
     """A response's ``model`` or ``system_fingerprint`` as kept: a non-empty string, cut to
-    :data:`MAX_IDENTITY_CHARS`, with what cannot be encoded escaped; anything else is None."""
+    :data:`MAX_IDENTITY_CHARS`, with control, formatting and unencodable characters written as
+    visible escapes (it reaches warnings and workflow commands); anything else is None."""
     if not isinstance(value, str) or not value:
         return None
-    return _escaped(value[:MAX_IDENTITY_CHARS])
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char).startswith("C")
+        else char
+        for char in value[:MAX_IDENTITY_CHARS]
+    )
 
 
 def _escaped(text: str | None) -> str | None:

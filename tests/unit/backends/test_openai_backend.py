@@ -288,6 +288,7 @@ def test_what_served_each_answer_is_kept() -> None:
         ("", "", (None, None)),
         ("m" * 5000, "fp", ("m" * MAX_IDENTITY_CHARS, "fp")),  # cut
         ("m\ud800", "fp", ("m\\ud800", "fp")),  # a lone surrogate, escaped for the store
+        ("m\x1b[2J", "f\u202ep", ("m\\x1b[2J", "f\\u202ep")),  # never a terminal control
     ],
 )
 def test_a_served_identity_is_kept_only_as_a_short_encodable_string(
