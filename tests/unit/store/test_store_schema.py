@@ -5,7 +5,9 @@
 promptcheck must read it with the same content: a migration that loses or changes its data fails
 ``test_committed_v1_store_still_reads_the_same``. ``schema-v2.sqlite3`` was written the same way
 while the schema was at version 2 (main at 5a75f0c; ``write_v2_fixture``), and is held to the same
-rule. (Not ``.db``: the repository ignores ``*.db``.)
+rule, and so is ``schema-v3.sqlite3`` (main at efaed23; ``write_v3_fixture``), the store a
+review (schema 4: raters, ratings, locks) starts from. (Not ``.db``: the repository ignores
+``*.db``.)
 """
 
 from __future__ import annotations
@@ -410,8 +412,89 @@ def test_a_migrated_store_reuses_its_texts_and_closes_runs_with_a_status(tmp_pat
         assert raw.execute("SELECT count(*) FROM texts").fetchone() == (3,)
 
 
+# -- the committed version-3 database ----------------------------------------------------------
+
+V3_RUN = RunInfo(
+    id="20250901-000000-v3fixture-small",
+    session="fixture-v3",
+    model="small",
+    model_spec={"backend": "scripted"},
+    started_at=1_756_684_800.0,
+    label="before-review",
+    versions={"promptcheck": "0.1.0", "python": "3.11.7"},
+    suites={"suites/triage.yaml": "9" * 64},
+)
+#: Four samples of a case with a format check and a judge: the judge and the check agree on
+#: two, disagree on one, and the judge could not tell on one; one output holds markup.
+V3_SAMPLES = (
+    ('{"priority": "P2"}', Status.PASS, Status.PASS),
+    ("<script>alert(1)</script>", Status.FAIL, Status.FAIL),
+    ('{"priority": "P9"}', Status.PASS, Status.FAIL),
+    ('{"priority": "P1"}', Status.PASS, Status.UNSCORED),
+)
+
+
+def v3_cases() -> list[CaseResult]:
+    samples = tuple(
+        SampleOutcome(
+            index=index,
+            combination=0,
+            variables={"ticket": "the site is down"},
+            prompt="Classify the ticket as JSON",
+            seed=300 + index,
+            output=output,
+            checks=(
+                CheckOutcome(0, "json_schema", schema, "" if schema is Status.PASS else "bad"),
+                CheckOutcome(1, "judge", judge, f"judge said {judge.value}", None),
+            ),
+            latency_s=0.5,
+            cache_key=f"{index + 3:x}" * 64,
+        )
+        for index, (output, schema, judge) in enumerate(V3_SAMPLES)
+    )
+    verdict = ThresholdVerdict(Outcome.UNDECIDED, 1, 3, 0.9, 0.05, (0.01, 0.9), "1/3 undecided")
+    return [
+        CaseResult(
+            suite="triage",
+            suite_path="suites/triage.yaml",
+            case_id="ticket-json",
+            model="small",
+            samples=samples,
+            verdict=verdict,
+            tallies=(CheckTally(0, "json_schema", 3, 1), CheckTally(1, "judge", 1, 2, 1)),
+            properties={"judges": [{"index": 1, "label": "judge", "judge": "big", "pairs": [0]}]},
+        )
+    ]
+
+
+def write_v3_fixture(path: Path) -> None:
+    """Write the fixture; only meaningful while SCHEMA_VERSION was 3 (it is committed)."""
+    assert SCHEMA_VERSION == 3, "the v3 fixture must be written by a schema-3 promptcheck"
+    with Store(path) as store:
+        store.create_run(V3_RUN)
+        for case in v3_cases():
+            store.record_case(V3_RUN.id, case)
+        store.finish_run(V3_RUN.id, V3_RUN.started_at + 20)
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
+        raw.execute("VACUUM")
+
+
+def test_committed_v3_store_still_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v3.sqlite3"
+    shutil.copyfile(STORES / "schema-v3.sqlite3", path)
+    with Store(path) as store:
+        (summary,) = store.runs()
+        assert store.case_results(V3_RUN.id) == v3_cases()
+    assert (summary.label, summary.status, summary.samples) == (
+        "before-review",
+        RunStatus.FINISHED,
+        4,
+    )
+
+
 #: Which fixture a promptcheck of each schema version writes (the ``__main__`` below).
-FIXTURE_WRITERS = {1: write_v1_fixture, 2: write_v2_fixture}
+FIXTURE_WRITERS = {1: write_v1_fixture, 2: write_v2_fixture, 3: write_v3_fixture}
 
 if __name__ == "__main__":
     if SCHEMA_VERSION not in FIXTURE_WRITERS:
