@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from promptcheck.errors import PromptcheckError
 from promptcheck.review import pages
@@ -32,6 +33,8 @@ from promptcheck.store.reviews import ReviewSet, Verdict
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 WORKSPACE = web.AppKey("workspace", ReviewWorkspace)
+SESSION = web.RequestKey("session", Session)
+FORM = web.RequestKey("form", MultiDictProxy)
 SESSIONS = web.AppKey("sessions", Sessions)
 ALLOWED_HOSTS = web.AppKey("allowed_hosts", frozenset)
 
@@ -113,7 +116,7 @@ async def _logged_in(request: web.Request, handler: Handler) -> web.StreamRespon
             text="Open your login link: `promptcheck review --rater NAME` prints one, or ask "
             "whoever runs the review for yours.",
         )
-    request["session"] = session
+    request[SESSION] = session
     if request.method == "POST":
         form = await request.post()
         origin = request.headers.get("Origin")
@@ -121,7 +124,7 @@ async def _logged_in(request: web.Request, handler: Handler) -> web.StreamRespon
             raise web.HTTPForbidden(text="cross-origin request refused")
         if not csrf_ok(session, form.get("csrf")):
             raise web.HTTPForbidden(text="missing or wrong CSRF token: reload the page")
-        request["form"] = form
+        request[FORM] = form
     return await handler(request)
 
 
@@ -129,14 +132,13 @@ async def _logged_in(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 def _session(request: web.Request) -> Session:
-    session: Session = request["session"]
-    return session
+    return request[SESSION]
 
 
 def _page(
     template: str, request: web.Request, *, status: int = 200, **context: Any
 ) -> web.Response:
-    session: Session | None = request.get("session")
+    session = request.get(SESSION)
     body = pages.render(
         template,
         {
@@ -199,16 +201,16 @@ async def login(request: web.Request) -> web.StreamResponse:
             "rater is given a new one).",
         )
     session_id, _ = request.app[SESSIONS].start(rater.name)
-    response = web.HTTPSeeOther("/")
-    response.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/")
-    return response
+    redirect = web.HTTPSeeOther("/")
+    redirect.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/")
+    raise redirect
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
     request.app[SESSIONS].end(request.cookies.get(COOKIE))
-    response = web.HTTPSeeOther("/login")
-    response.del_cookie(COOKIE, path="/")
-    return response
+    redirect = web.HTTPSeeOther("/login")
+    redirect.del_cookie(COOKIE, path="/")
+    raise redirect
 
 
 async def index(request: web.Request) -> web.StreamResponse:
@@ -219,7 +221,7 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 
 async def open_set(request: web.Request) -> web.StreamResponse:
-    form = request["form"]
+    form = request[FORM]
     run_a = str(form.get("run_a", ""))
     run_b = str(form.get("run_b", "")) or None
     review_set = await asyncio.to_thread(request.app[WORKSPACE].open_set, run_a, run_b)
@@ -306,7 +308,7 @@ async def rate(request: web.Request) -> web.StreamResponse:
     item = await _item(request, review_set)
     workspace = request.app[WORKSPACE]
     rater = _session(request).rater
-    form = request["form"]
+    form = request[FORM]
     order = workspace.sides_for(review_set, item, rater)
     verdicts: list[Verdict | None] = [None] * len(item.sides)
     for position, index in zip(_POSITIONS[len(item.sides)], order, strict=True):

@@ -28,7 +28,9 @@ from promptcheck.errors import StoreError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.stats import Outcome, ThresholdVerdict
 from promptcheck.store.database import RunInfo, RunStatus, Store
+from promptcheck.store.reviews import ItemKey, Rating
 from promptcheck.store.schema import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
+from promptcheck.store.texts import text_digest
 
 STORES = Path(__file__).parents[2] / "data" / "stores"
 
@@ -491,6 +493,37 @@ def test_committed_v3_store_still_reads_the_same(tmp_path: Path) -> None:
         RunStatus.FINISHED,
         4,
     )
+
+
+def test_a_v3_store_migrates_to_review_tables_and_takes_ratings(tmp_path: Path) -> None:
+    """Version 4 adds raters, review sets, ratings, locks and judge calibrations; the runs of a
+    version-3 file are reviewed as they are."""
+    path = tmp_path / "schema-v3.sqlite3"
+    shutil.copyfile(STORES / "schema-v3.sqlite3", path)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
+    with Store(path) as store:
+        assert store.case_results(V3_RUN.id) == v3_cases()
+        assert store.review_sets() == [] and store.raters() == []
+        digests = store.output_digests(V3_RUN.id)
+        item = ItemKey(V3_RUN.id, "suites/triage.yaml", "ticket-json", "small", 1)
+        store.save_rater("alice", "a" * 64, 1.0)
+        store.open_review_set("run", V3_RUN.id, None, 2, 1.0)
+        store.add_ratings(
+            [Rating(f"run:{V3_RUN.id}", item, digests[item], "alice", "fail", 2.0, note="<b>")]
+        )
+        lock = store.lock_review_set(f"run:{V3_RUN.id}", "alice", 3.0)
+        assert store.ungated_judges("triage", "ticket-json") == {}
+    with Store(path) as store:
+        (rating,) = store.ratings()
+        assert (rating.item, rating.verdict, rating.note) == (item, "fail", "<b>")
+        assert store.review_set(f"run:{V3_RUN.id}").lock == lock
+    assert digests[item] == text_digest("<script>alert(1)</script>")
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+        assert {"raters", "review_sets", "ratings", "review_locks", "judge_calibrations"} <= tables
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
 #: Which fixture a promptcheck of each schema version writes (the ``__main__`` below).
