@@ -5,7 +5,8 @@ changes something is a POST whose form carries the session's CSRF token, checked
 ``Origin`` (when the browser sends one) must be this server; the session cookie is
 ``SameSite=Strict``. When the server listens on loopback only, a request naming another host is
 refused, so a web page elsewhere cannot reach it through DNS rebinding. Responses carry a
-Content-Security-Policy (:mod:`.pages`), ``nosniff``, no framing, no referrer and no caching.
+Content-Security-Policy (:mod:`.pages`), ``nosniff``, no framing, no referrer outside this
+server (the login link's token never leaves it) and no caching.
 
 Store work runs in a worker thread (``asyncio.to_thread``), so a page that computes figures
 does not hold up another rater's request.
@@ -90,7 +91,8 @@ def _secure(response: web.StreamResponse) -> None:
     response.headers["Content-Security-Policy"] = pages.content_security_policy()
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: under no-referrer chromium sends "Origin: null" with a form
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
 
 

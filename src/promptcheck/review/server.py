@@ -10,7 +10,9 @@ proxy in front of it for anything beyond a trusted network.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import signal
 import socket
 from collections.abc import Callable
 
@@ -60,7 +62,12 @@ async def serve(
     ready: Callable[[str], None],
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve on ``sock`` until ``stop`` is set (or forever); ``ready`` gets the base URL."""
+    """Serve on ``sock`` until ``stop`` is set (by default: until SIGTERM, or Ctrl-C, which
+    interrupts the caller); ``ready`` gets the base URL."""
+    if stop is None:
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals on Windows
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     port = int(sock.getsockname()[1])
     allowed = loopback_names(port) if is_loopback(host) else frozenset()
     runner = web.AppRunner(build_app(workspace, Settings(allowed)), access_log=None)
@@ -68,6 +75,6 @@ async def serve(
     try:
         await web.SockSite(runner, sock).start()
         ready(base_url(host, port))
-        await (stop or asyncio.Event()).wait()
+        await stop.wait()
     finally:
         await runner.cleanup()

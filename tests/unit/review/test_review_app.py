@@ -82,7 +82,7 @@ def test_nothing_without_a_login_and_a_login_sets_a_strict_cookie(
             policy = page.headers["Content-Security-Policy"]
             assert "default-src 'none'" in policy and "script-src 'sha256-" in policy
             assert page.headers["X-Content-Type-Options"] == "nosniff"
-            assert page.headers["Referrer-Policy"] == "no-referrer"
+            assert page.headers["Referrer-Policy"] == "same-origin"
 
     serve(workspace, scenario)
 
