@@ -237,9 +237,9 @@ def calibration_rows(
     runs: Sequence[str] = (),
     recorded: Sequence[JudgeCalibrationRecord] = (),
 ) -> list[CalibrationRow]:
-    """The calibration of every judge that has a rated sample, from ``cases`` (run id -> its
-    case results: every run the ratings touch, and ``runs``), with its corrected rate in each of
-    ``runs``; with ``runs``, only the judges of those runs' cases."""
+    """The calibration of every judge with at least one labelled sample it scored, from
+    ``cases`` (run id -> its case results: every run the ratings touch, and ``runs``), with its
+    corrected rate in each of ``runs``; with ``runs``, only the judges of those runs' cases."""
     labels = human_labels(latest_verdicts(ratings, digests))
     verdicts: dict[JudgeKey, dict[ItemKey, bool | None]] = {}
     for run_id, results in cases.items():
@@ -257,7 +257,7 @@ def calibration_rows(
             for item, judge in by_item.items()
             if judge is not None and (human := labels.get(item)) is not None
         ]
-        if not pairs and not wanted:
+        if not pairs:
             continue
         calibration = calibrate(key, pairs)
         corrected = []
@@ -308,6 +308,8 @@ def store_calibration(
     store's method; the review app passes its cache)."""
     case_results = case_results or store.case_results
     ratings = store.ratings()
+    if not ratings:
+        return []
     if locked_only:
         locked = {s.id for s in store.review_sets() if s.lock is not None}
         ratings = [rating for rating in ratings if rating.set_id in locked]
