@@ -95,6 +95,9 @@ class Options:
     pairwise: str | None = None
     pairwise_rubric: str | None = None
     pairwise_margin: float | None = None
+    #: Write annotations, the job summary and step outputs for GitHub Actions; None: when the
+    #: environment says the run is in GitHub Actions (GITHUB_ACTIONS=true).
+    github: bool | None = None
 
 
 def store_path(root: Path, given: str | Path | None, configured: str | None) -> Path:

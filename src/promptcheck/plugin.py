@@ -25,6 +25,7 @@ from promptcheck.config import (
 
 if TYPE_CHECKING:
     from promptcheck.collection import SuiteFile
+    from promptcheck.report.github import Annotation
     from promptcheck.report.terminal import SummaryRow
     from promptcheck.session import PromptcheckSession
 
@@ -154,6 +155,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write a self-contained HTML report at the end.",
     )
     group.addoption(
+        "--promptcheck-github",
+        action="store_true",
+        dest="promptcheck_github",
+        default=None,
+        help="write annotations at each failed case's line, the job summary and step outputs "
+        "for GitHub Actions (automatic when GITHUB_ACTIONS=true).",
+    )
+    group.addoption(
         "--promptcheck-no-progress",
         action="store_false",
         dest="promptcheck_progress",
@@ -230,6 +239,7 @@ class SessionHooks:
         self.rows: list[SummaryRow] = []
         self.run_ids: set[str] = set()
         self.written: list[str] = []
+        self.annotations: list[Annotation] = []
 
     def _write_reports(self) -> list[str]:
         """The ``--promptcheck-md`` / ``--promptcheck-html`` files, once the runs are closed;
@@ -269,10 +279,17 @@ class SessionHooks:
             return
         from promptcheck.report.terminal import row_from_properties
 
-        row, run_id = row_from_properties(dict(report.user_properties))
+        properties = dict(report.user_properties)
+        row, run_id = row_from_properties(properties)
         if row is not None and run_id is not None:
             self.rows.append(row)
             self.run_ids.add(run_id)
+        path, line, _ = report.location
+        if report.failed and Path(path).suffix in (".yaml", ".yml") and line is not None:
+            from promptcheck.report.github import annotation
+
+            where = self.config.rootpath / path
+            self.annotations.append(annotation(where, line + 1, properties, report.longreprtext))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.rows:
@@ -293,6 +310,9 @@ class SessionHooks:
                 terminalreporter.write_line(line)
         for line in self.written:
             terminalreporter.write_line(line)
+        if self._github():
+            for annotation in self.annotations:
+                terminalreporter.write_line(annotation.command())
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from promptcheck.errors import PromptcheckError
@@ -310,6 +330,36 @@ class SessionHooks:
                 reporter.write_line(f"promptcheck: could not close the runs: {exc}", red=True)
         if not worker:
             self.written = self._write_reports()
+            if self._github():
+                self.written.extend(self._write_github())
+
+    def _github(self) -> bool:
+        from promptcheck.report.github import enabled
+
+        return enabled(bool(self.session.options.github))
+
+    def _write_github(self) -> list[str]:
+        """The job summary and the step outputs (the annotations go to the terminal)."""
+        from promptcheck.errors import PromptcheckError
+        from promptcheck.report.files import session_markdown
+        from promptcheck.report.github import publish
+
+        session, options = self.session, self.session.options
+        markdown = session_markdown(session.report, self.rows, session.store_path)
+        try:
+            publish(
+                markdown if self.rows else None,
+                [row.outcome for row in self.rows],
+                session.report.counts if session.report is not None else {},
+                len(self.annotations),
+                {
+                    "markdown": _path(self.config, options.md),
+                    "html": _path(self.config, options.html),
+                },
+            )
+        except PromptcheckError as exc:
+            return [f"promptcheck: {exc}"]
+        return []
 
 
 @pytest.fixture
@@ -379,6 +429,7 @@ def _options(config: pytest.Config) -> Options:
             pairwise=config.getoption("promptcheck_pairwise") or None,
             pairwise_rubric=config.getoption("promptcheck_pairwise_rubric"),
             pairwise_margin=config.getoption("promptcheck_pairwise_margin"),
+            github=config.getoption("promptcheck_github"),
         )
     except ValueError as exc:
         raise pytest.UsageError(f"promptcheck: invalid option value: {exc}") from None

@@ -3,6 +3,11 @@
 A request carries one prompt and one seed per wanted sample, so a backend can share work between
 samples of the same prompt (one prefill and a batched decode locally, ``n`` on an API). Retries,
 concurrency, caching and sample planning belong to the runner, not to backends.
+
+A case may declare tools the model can call and a JSON Schema its answer must follow; they travel
+in :class:`SamplingParams` (they decide the answer as much as the temperature does) and the calls
+come back in :attr:`Generation.tool_calls`, rendered into the text as well (see
+:mod:`promptcheck.backends.tool_calls`).
 """
 
 from __future__ import annotations
@@ -27,14 +32,49 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool the model may call: its name, what it is for, and the JSON Schema of its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+
+#: ``SamplingParams.tool_choice`` values that are not a tool's name.
+TOOL_CHOICE_KEYWORDS = ("auto", "none", "required")
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """A JSON Schema the answer must follow (a provider's structured outputs).
+
+    ``strict`` asks for constrained decoding where the provider makes it optional (OpenAI's strict
+    mode, which wants ``additionalProperties: false`` and every property required).
+    """
+
+    schema: Mapping[str, Any]
+    name: str = "response"
+    strict: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class SamplingParams:
-    """Sampling parameters shared by every sample of a request."""
+    """How every sample of a request is drawn: sampling settings, and what the answer may be.
+
+    ``tool_choice`` is None (the provider's default), ``auto``, ``none``, ``required`` (some
+    tool) or the name of one of ``tools`` (that tool). Backends without tools ignore all three.
+    """
 
     temperature: float = 0.8
     top_p: float = 1.0
     max_tokens: int = 200
     stop: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    tools: tuple[Tool, ...] = ()
+    tool_choice: str | None = None
+    response_format: ResponseFormat | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +92,27 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model made: the tool's name and its arguments as sent.
+
+    ``arguments`` is ``raw_arguments`` parsed as JSON, or None with ``arguments_error`` saying why
+    it could not be (a model that wrote broken JSON, an answer cut at ``max_tokens``).
+    """
+
+    name: str
+    arguments: Any
+    raw_arguments: str
+    arguments_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Generation:
     """One sampled output, or the error that prevented it.
 
     ``formatted_prompt`` is the exact text the model was given (Dolly's template applied, a chat
-    template rendered), so a user can see what the model saw.
+    template rendered), so a user can see what the model saw. With ``tool_calls``, ``text`` is the
+    output as checks and reports see it: the model's text followed by a canonical rendering of
+    its calls (:func:`promptcheck.backends.tool_calls.tool_call_generation` builds both).
     """
 
     text: str | None
@@ -66,6 +122,7 @@ class Generation:
     completion_tokens: int | None = None
     latency_s: float = 0.0
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def escaped(self) -> Generation:
         """This generation with text Python cannot encode (lone surrogates, which a model or a
@@ -132,6 +189,7 @@ BACKENDS: Registry[BackendType] = Registry(
         "promptcheck.backends.local",
         "promptcheck.backends.tiny",
         "promptcheck.backends.openai_backend",
+        "promptcheck.backends.anthropic_backend",
     ),
 )
 

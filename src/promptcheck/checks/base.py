@@ -21,7 +21,13 @@ from promptcheck.registry import Registry
 from promptcheck.results import Status as Status  # re-exported: a check returns it
 
 if TYPE_CHECKING:
-    from promptcheck.backends.base import Generation, GenerationRequest, SamplingParams
+    from promptcheck.backends.base import (
+        Generation,
+        GenerationRequest,
+        SamplingParams,
+        Tool,
+        ToolCall,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,8 @@ class CheckContext:
 
     ``seed`` is the sample's seed (a judge derives its own seeds from it, so its answers are
     reproducible and cacheable); ``sampling`` is how the case samples (a revision is sampled
-    alike); ``models`` reaches the model under test and the configured judge models.
+    alike); ``models`` reaches the model under test and the configured judge models;
+    ``tool_calls`` are the calls the output made (the output's text renders them too).
     """
 
     prompt: str
@@ -91,6 +98,7 @@ class CheckContext:
     seed: int = 0
     sampling: SamplingParams | None = None
     models: ModelAccess | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @runtime_checkable
@@ -131,14 +139,16 @@ class JudgingCheck(Check, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BuildContext:
-    """Where relative paths in check parameters (schemas, data files) are resolved from, and
-    which code the suite may make a check import (nothing, by default: see
-    :class:`~promptcheck.importing.CodePolicy`)."""
+    """Where relative paths in check parameters (schemas, data files) are resolved from, which
+    code the suite may make a check import (nothing, by default: see
+    :class:`~promptcheck.importing.CodePolicy`), and the tools the case declares (a
+    ``tool_call`` check validates arguments against them)."""
 
     base_dir: Path
     code: CodePolicy = field(default_factory=CodePolicy)
     #: Files checks may read (schemas); by default those under ``base_dir``.
     files: ProjectFiles | None = None
+    tools: tuple[Tool, ...] = ()
 
     def project_files(self) -> ProjectFiles:
         return self.files if self.files is not None else ProjectFiles(root=self.base_dir)

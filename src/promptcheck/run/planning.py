@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from promptcheck.backends.base import SamplingParams
 from promptcheck.run.model_access import model_key
 from promptcheck.suite import CaseSpec, Combination, ModelConfig
 
@@ -38,9 +39,11 @@ def plan_samples(
     total = max(samples, len(combinations))
     model_text = model_key(model, fingerprint)
     sampling = case.sampling
-    sampling_key = json.dumps(
-        [sampling.temperature, sampling.top_p, sampling.max_tokens, list(sampling.stop)]
-    )
+    decides = [sampling.temperature, sampling.top_p, sampling.max_tokens, list(sampling.stop)]
+    if sampling.tools or sampling.tool_choice or sampling.response_format:
+        # what the model may answer with decides the answer too (absent: keys as before)
+        decides.append(answer_shape(sampling))
+    sampling_key = json.dumps(decides, sort_keys=True, default=str)
     seed_roots = []
     key_roots = []
     for combination in combinations:
@@ -67,3 +70,13 @@ def plan_samples(
             PlannedSample(index, combinations[position], repeat, seed, key_hash.hexdigest())
         )
     return planned
+
+
+def answer_shape(sampling: SamplingParams) -> list[object]:
+    """A case's tools, tool choice and response format as plain data, for its cache keys."""
+    form = sampling.response_format
+    return [
+        [[tool.name, tool.description, tool.parameters] for tool in sampling.tools],
+        sampling.tool_choice,
+        None if form is None else [form.name, form.strict, form.schema],
+    ]

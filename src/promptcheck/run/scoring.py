@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from promptcheck.backends.base import Generation
+from promptcheck.backends.tool_calls import calls_of
 from promptcheck.checks.base import CheckContext, CheckResult, Status
 from promptcheck.config import CHECK_TIMEOUT_S
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
@@ -49,7 +50,7 @@ async def score_samples(
     the samples."""
     aside = (diagnostic or {}, set_aside if set_aside is not None else {})
     contexts = {
-        sample.index: _context(case, model, sample, models)
+        sample.index: _context(case, model, sample, models, generations[sample.index])
         for sample in batch
         if _output(generations[sample.index]) is not None
     }
@@ -82,7 +83,11 @@ def _output(generation: tuple[Generation, bool]) -> str | None:
 
 
 def _context(
-    case: CaseSpec, model: ModelConfig, sample: PlannedSample, models: CaseModels | None
+    case: CaseSpec,
+    model: ModelConfig,
+    sample: PlannedSample,
+    models: CaseModels | None,
+    generation: tuple[Generation, bool],
 ) -> CheckContext:
     return CheckContext(
         prompt=sample.combination.display_prompt,
@@ -92,6 +97,7 @@ def _context(
         seed=sample.seed,
         sampling=case.sampling,
         models=models,
+        tool_calls=calls_of(generation[0]),
     )
 
 

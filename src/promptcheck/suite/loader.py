@@ -6,6 +6,7 @@ SuiteError with the file and line; nothing the suite says can fail later inside 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Mapping
@@ -14,22 +15,26 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from promptcheck.backends.base import BACKENDS, Message, SamplingParams
+from promptcheck.backends.base import BACKENDS, Message, SamplingParams, Tool
 from promptcheck.checks.base import CHECKS, BuildContext, Check, NotImportedCheck
 from promptcheck.config import MAX_FILE_BYTES
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
-from promptcheck.files import invalid_text, read_regular
+from promptcheck.files import ProjectFiles, invalid_text, read_regular
 from promptcheck.importing import CodePolicy
 from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.registry import did_you_mean
 from promptcheck.suite.format import (
     CaseModel,
+    ChatMessage,
+    MessagesFile,
     SuiteModel,
+    TextFile,
     validate_suite,
     validation_error,
 )
 from promptcheck.suite.judges import check_variables, judge_models, pair_judges
 from promptcheck.suite.records import CaseSpec, Combination, CompiledCheck, ModelConfig, SuiteSpec
+from promptcheck.suite.tools import compile_answer_shape
 from promptcheck.suite.variables import expand
 from promptcheck.templating import Template
 from promptcheck.yamlsource import PathKey, SourceMap, dotted, key_near, load_yaml
@@ -189,7 +194,8 @@ def _compile_case(
     base_dir = building[0].base_dir
     key: PathKey = ("cases", index)
     defaults = suite.defaults
-    templates = _templates(case, source, key)
+    compiled = _templates(case, source, key, building[0].files)
+    templates = compiled[0]
     declared = set(case.vars) | {name for row in case.rows or () for name in row}
     for template_key, template in templates.items():
         missing = sorted(template.variables - declared)
@@ -213,11 +219,12 @@ def _compile_case(
     except ConfigError as exc:
         raise _located(exc, source, (*key, "vars", *exc.key)) from None
     rendered = tuple(
-        _render(index, variables, case, templates, source, key)
+        _render(index, variables, case, compiled, source, key)
         for index, variables in enumerate(combinations)
     )
+    answer = compile_answer_shape(case, building[0], source, key)
     built = tuple(
-        _build_check(position, item, building, source, (*key, "expect", position))
+        _build_check(position, item, building, source, (*key, "expect", position), answer.tools)
         for position, item in enumerate(case.expect)
     )
     suite_models, project = defined
@@ -237,6 +244,9 @@ def _compile_case(
         top_p=_pick(case.top_p, defaults.top_p),
         max_tokens=_pick(case.max_tokens, defaults.max_tokens),
         stop=tuple(stop),
+        tools=answer.tools,
+        tool_choice=answer.tool_choice,
+        response_format=answer.response_format,
     )
     return CaseSpec(
         id=case.id,
@@ -261,41 +271,100 @@ def _pick(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def _templates(case: CaseModel, source: SourceMap, key: PathKey) -> dict[PathKey, Template]:
-    sources: dict[PathKey, str] = {}
-    if case.prompt is not None:
-        sources[(*key, "prompt")] = case.prompt
-    if case.system is not None:
-        sources[(*key, "system")] = case.system
-    for position, message in enumerate(case.messages or ()):
-        sources[(*key, "messages", position, "content")] = message.content
+def _templates(
+    case: CaseModel, source: SourceMap, key: PathKey, files: ProjectFiles | None
+) -> tuple[dict[PathKey, Template], tuple[str, ...] | None]:
+    """The case's templates by the key they are reported at, and the roles of its chat messages
+    (None without messages); templates kept in files are read as the project allows."""
+    base_dir = source.path.parent
+    files = files if files is not None else ProjectFiles(root=base_dir)
+    sources: dict[PathKey, tuple[str, str]] = {}
+    roles: tuple[str, ...] | None = None
+    for name in ("prompt", "system"):
+        value = getattr(case, name)
+        if isinstance(value, TextFile):
+            text = _read_template(files, base_dir, value.file, source, (*key, name, "file"))
+            sources[(*key, name)] = (text, f"{value.file}: ")
+        elif value is not None:
+            sources[(*key, name)] = (value, "")
+    messages = case.messages
+    if isinstance(messages, MessagesFile):
+        where = (*key, "messages", "file")
+        loaded = _read_messages(files, base_dir, messages.file, source, where)
+        roles = tuple(message.role for message in loaded)
+        for position, message in enumerate(loaded):
+            sources[(*key, "messages", position)] = (message.content, f"{messages.file}: ")
+    elif messages is not None:
+        roles = tuple(message.role for message in messages)
+        for position, message in enumerate(messages):
+            sources[(*key, "messages", position, "content")] = (message.content, "")
     templates = {}
-    for template_key, text in sources.items():
+    for template_key, (text, origin) in sources.items():
         try:
             templates[template_key] = Template(text)
         except ConfigError as exc:
-            raise _located(exc, source, template_key) from None
-    return templates
+            located = ConfigError(origin + exc.message, hint=exc.hint)
+            raise _located(located, source, template_key) from None
+    return templates, roles
+
+
+def _read_template(
+    files: ProjectFiles, base_dir: Path, name: str, source: SourceMap, key: PathKey
+) -> str:
+    try:
+        text = files.read_text(base_dir / name, "template file")
+    except ConfigError as exc:
+        raise _located(exc, source, key) from None
+    bad = invalid_text(text)
+    if bad is not None:  # pragma: no cover - strict UTF-8 decoding cannot produce one
+        raise _located(ConfigError(f"{name} holds {bad}"), source, key)
+    return text
+
+
+def _read_messages(
+    files: ProjectFiles, base_dir: Path, name: str, source: SourceMap, key: PathKey
+) -> list[ChatMessage]:
+    try:
+        data = files.load_document(base_dir / name, "messages file")
+    except ConfigError as exc:
+        raise _located(exc, source, key) from None
+    if not isinstance(data, list) or not data:
+        raise _located(
+            ConfigError(f"{name} must hold a non-empty list of {{role, content}} messages"),
+            source,
+            key,
+        )
+    try:
+        return [ChatMessage.model_validate(item) for item in data]
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise _located(
+            ConfigError(f"{name}: a message's {where}: {first['msg']}"), source, key
+        ) from None
 
 
 def _render(
     index: int,
     variables: Mapping[str, Any],
     case: CaseModel,
-    templates: Mapping[PathKey, Template],
+    compiled: tuple[Mapping[PathKey, Template], tuple[str, ...] | None],
     source: SourceMap,
     key: PathKey,
 ) -> Combination:
+    templates, roles = compiled
+
     def render(template_key: PathKey) -> str:
         try:
             return templates[template_key].render(variables)
         except ConfigError as exc:
             raise _located(exc, source, template_key) from None
 
-    if case.messages is not None:
+    if roles is not None:
+        message_keys = sorted(k for k in templates if k[len(key) : len(key) + 1] == ("messages",))
         messages = tuple(
-            Message(message.role, render((*key, "messages", position, "content")))
-            for position, message in enumerate(case.messages)
+            Message(role, render(message_key))
+            for role, message_key in zip(roles, message_keys, strict=True)
         )
         return Combination(index, variables, None, messages)
     prompt = render((*key, "prompt"))
@@ -311,6 +380,7 @@ def _build_check(
     building: tuple[BuildContext, bool],
     source: SourceMap,
     key: PathKey,
+    tools: tuple[Tool, ...] = (),
 ) -> CompiledCheck:
     context, deferred = building
     if isinstance(item, str):
@@ -343,7 +413,7 @@ def _build_check(
     except Exception as exc:  # a plugin check's validator with a bug
         raise _located(_crashed(exc, f"check {name!r}"), source, (*key, name)) from None
     try:
-        check = check_type.build(validated, context)
+        check = check_type.build(validated, dataclasses.replace(context, tools=tools))
     except ConfigError as exc:
         raise _located(exc, source, (*key, name, *exc.key)) from None
     except Exception as exc:  # a plugin check's build with a bug

@@ -12,12 +12,14 @@ import csv
 import hashlib
 import itertools
 import json
+import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from promptcheck.errors import ConfigError
 from promptcheck.files import ProjectFiles, refuse_invalid_text
+from promptcheck.suite.tables import dataset_records, parquet_records
 
 #: Strategies a suite may name; their keyword arguments are passed through.
 STRATEGY_NAMES = (
@@ -88,34 +90,58 @@ def values_of(
             raise ConfigError("an empty list of values gives no combinations", key=())
         return spec
     if isinstance(spec, dict):
-        if "file" in spec and "strategy" in spec:
-            raise ConfigError("a variable takes its values from 'file' or 'strategy', not both")
-        if "file" in spec:
-            return _file_values(spec, base_dir, files or ProjectFiles(root=base_dir))
+        sources = [key for key in ("file", "dataset", "strategy") if key in spec]
+        if len(sources) > 1:
+            raise ConfigError(
+                "a variable takes its values from one of 'file', 'dataset' or 'strategy', "
+                f"not both {' and '.join(repr(key) for key in sources[:2])}"
+            )
+        if "file" in spec or "dataset" in spec:
+            files = files or ProjectFiles(root=base_dir)
+            return _file_values(spec, base_dir, files, f"{seed_text}:{name}")
         if "strategy" in spec:
             return _strategy_values(spec, f"{seed_text}:{name}")
         raise ConfigError(
-            "a variable given as a mapping needs 'file' (values from a data file) or "
-            "'strategy' (values drawn by hypothesis)",
+            "a variable given as a mapping needs 'file' (values from a data file), 'dataset' "
+            "(a saved Hugging Face dataset) or 'strategy' (values drawn by hypothesis)",
             hint="for a literal mapping value, put it in a list: [ {...} ]",
         )
     return [spec]
 
 
-def _file_values(spec: Mapping[str, Any], base_dir: Path, files: ProjectFiles) -> list[Any]:
-    unknown = set(spec) - {"file", "field", "limit"}
+def _file_values(
+    spec: Mapping[str, Any], base_dir: Path, files: ProjectFiles, seed_text: str
+) -> list[Any]:
+    """Values from a data file (``file``) or a saved dataset (``dataset``, with ``split``):
+    every record, or its ``field``; the first ``limit``, or ``sample`` of them drawn (seeded)."""
+    source = "dataset" if "dataset" in spec else "file"
+    allowed = {source, "field", "limit", "sample"} | ({"split"} if source == "dataset" else set())
+    unknown = set(spec) - allowed
     if unknown:
         raise ConfigError(f"unknown key {sorted(unknown)[0]!r}", key=(sorted(unknown)[0],))
-    if not isinstance(spec["file"], str):
-        raise ConfigError("'file' must be a path", key=("file",))
-    path = base_dir / spec["file"]
+    if not isinstance(spec[source], str):
+        raise ConfigError(f"'{source}' must be a path", key=(source,))
+    path = base_dir / spec[source]
     field = spec.get("field")
     if field is not None and not isinstance(field, str):
         raise ConfigError("'field' must be the name of a field", key=("field",))
-    limit = spec.get("limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ConfigError("'limit' must be a positive integer", key=("limit",))
-    records = read_records(path, files)
+    for count in ("limit", "sample"):
+        value = spec.get(count)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ConfigError(f"'{count}' must be a positive integer", key=(count,))
+    if "limit" in spec and "sample" in spec:
+        raise ConfigError("'limit' takes the first records, 'sample' draws some: not both")
+    split = spec.get("split")
+    if split is not None and not isinstance(split, str):
+        raise ConfigError("'split' must be the name of a split", key=("split",))
+    if source == "dataset":
+        records = dataset_records(path, split, files)
+    elif path.suffix.lower() == ".parquet":
+        records = parquet_records(path, files)
+    else:
+        records = read_records(path, files)
     values = []
     for number, record in enumerate(records, start=1):
         if field is None:
@@ -129,8 +155,21 @@ def _file_values(spec: Mapping[str, Any], base_dir: Path, files: ProjectFiles) -
             )
         values.append(record[field])
     if not values:
-        raise ConfigError(f"{path} holds no records", key=("file",))
+        raise ConfigError(f"{path} holds no records", key=(source,))
+    if spec.get("sample"):
+        return _sampled(values, int(spec["sample"]), seed_text)
+    limit = spec.get("limit")
     return values[:limit] if limit else values
+
+
+def _sampled(values: list[Any], count: int, seed_text: str) -> list[Any]:
+    """``count`` of the values drawn without replacement, in their order in the file: the same
+    draw on every run (seeded by the suite seed, suite, case and variable), another per seed."""
+    if count >= len(values):
+        return values
+    seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:8], "big")
+    chosen = sorted(random.Random(seed).sample(range(len(values)), count))
+    return [values[index] for index in chosen]
 
 
 def read_records(path: Path, files: ProjectFiles | None = None) -> list[Any]:

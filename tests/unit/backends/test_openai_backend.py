@@ -29,8 +29,8 @@ from promptcheck.backends.base import (
     SamplingParams,
 )
 from promptcheck.backends.openai_backend import OpenAIBackend
-from promptcheck.backends.openai_pacing import Pacer, retry_after_seconds
 from promptcheck.backends.openai_params import OpenAIParams
+from promptcheck.backends.pacing import Pacer, retry_after_seconds
 from promptcheck.errors import BackendError
 from promptcheck.formats import dolly_prompt
 

@@ -59,6 +59,9 @@ PARAMS: dict[str, list[Any]] = {
     # without a model to ask, judges are unscored; test_judge_parsing fuzzes how they read answers
     "judge": [{"rubric": "three options", "model": "gpt"}],
     "self_critique": [None, {"question": "Three options?", "revise": True}],
+    # they read the context's calls (none here); test_tool_checks fuzzes calls
+    "tool_call": [None, {"name": "lookup", "count": 1, "arguments": {"city": "P.*"}}],
+    "no_tool_call": [None, "lookup"],
 }
 
 CASES = [(name, raw) for name, raws in PARAMS.items() for raw in raws]
