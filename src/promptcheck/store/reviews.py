@@ -300,23 +300,6 @@ class ReviewRecords:
             ).fetchall()
         return [_rating(row) for row in rows]
 
-    def ratings_of_items(self, items: Sequence[ItemKey]) -> list[Rating]:
-        """Every rating (in any set) of the given samples, oldest first."""
-        wanted = set(items)
-        runs = sorted({item.run_id for item in wanted})
-        found = []
-        with self._transaction("reading ratings", "DEFERRED") as connection:
-            for run in runs:
-                for row in connection.execute(
-                    f"SELECT {_RATING_COLUMNS} FROM ratings AS r JOIN raters AS t"
-                    " ON t.id = r.rater_id WHERE r.run_id = ? ORDER BY r.created_at, r.id",
-                    (run,),
-                ):
-                    rating = _rating(row)
-                    if rating.item in wanted:
-                        found.append(rating)
-        return sorted(found, key=lambda r: (r.created_at, r.id or 0))
-
     # -- locks --------------------------------------------------------------------------------
 
     def lock_review_set(self, set_id: str, locked_by: str, locked_at: float) -> ReviewLock:
