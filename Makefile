@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[local,openai,train,strategies,data,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[local,openai,review,train,strategies,data,dev]'
 	touch $(STAMP)
 
 suites: $(STAMP)

@@ -31,6 +31,27 @@ CHECK_TIMEOUT_S = 5.0
 #: max_stored_output``); a longer one keeps this many and its full length, and is not cached.
 MAX_STORED_OUTPUT_CHARS = 100_000
 
+#: ``promptcheck review``: where it listens unless told (loopback: anything else needs raters
+#: with tokens) and how many raters each item gets (``[tool.promptcheck] review_overlap``).
+DEFAULT_REVIEW_HOST = "127.0.0.1"
+DEFAULT_REVIEW_PORT = 8765
+DEFAULT_REVIEW_OVERLAP = 2
+
+
+@dataclass(frozen=True)
+class JudgeFloor:
+    """The calibration against human ratings a judging check must show for its verdicts to gate
+    (``[tool.promptcheck] judge_floor``; docs/review.md): the lower ends of the 95% intervals of
+    its sensitivity and specificity (and of its kappa, when set) at least these. It applies once
+    the locked ratings hold ``min_items`` human-labelled items of each verdict; before that the
+    judge is uncalibrated and gates, as it did before review."""
+
+    sensitivity: float = 0.5
+    specificity: float = 0.5
+    kappa: float | None = None
+    min_items: int = 10
+
+
 #: ``--promptcheck-fail-on`` for threshold verdicts (first: the default) ...
 THRESHOLD_FAIL_ON = ("fail", "undecided")
 #: ... and for a comparison against a baseline (``--promptcheck-baseline``, ``compare``).

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from promptcheck.config import JudgeFloor
 from promptcheck.errors import ConfigError
 from promptcheck.files import ProjectFiles
 from promptcheck.importing import CodePolicy
@@ -33,6 +34,17 @@ class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     backend: str = Field(description="Backend name: local, openai, scripted, or a plugin's.")
+
+
+class JudgeFloorModel(BaseModel):
+    """``judge_floor``: the calibration a judge must show for its verdicts to gate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sensitivity: float = Field(JudgeFloor.sensitivity, ge=0.0, le=1.0)
+    specificity: float = Field(JudgeFloor.specificity, ge=0.0, le=1.0)
+    kappa: float | None = Field(None, ge=-1.0, le=1.0)
+    min_items: int = Field(JudgeFloor.min_items, ge=1)
 
 
 class ProjectModel(BaseModel):
@@ -60,6 +72,14 @@ class ProjectModel(BaseModel):
         ge=1,
         description="Longest output the run store keeps whole, in characters; a longer one is "
         "stored cut, with its full length, and is not cached.",
+    )
+    judge_floor: JudgeFloorModel | None = Field(
+        None,
+        description="The calibration against human ratings (promptcheck review) below which a "
+        "judge's verdicts are reported but do not gate.",
+    )
+    review_overlap: int | None = Field(
+        None, ge=1, le=50, description="How many raters each review item gets."
     )
 
 
@@ -114,6 +134,8 @@ class ProjectConfig:
     max_stored_output: int | None = None
     trusted_modules: tuple[str, ...] = ()
     allow_paths: tuple[str, ...] = ()
+    judge_floor: JudgeFloor = field(default_factory=JudgeFloor)
+    review_overlap: int | None = None
 
     def project_files(self) -> ProjectFiles:
         """What files suites may read: the project root and the folders allow_paths names."""
@@ -170,4 +192,8 @@ def load_project_config(root: Path) -> ProjectConfig:
         max_stored_output=parsed.max_stored_output,
         trusted_modules=tuple(parsed.trusted_modules),
         allow_paths=tuple(parsed.allow_paths),
+        judge_floor=JudgeFloor(**parsed.judge_floor.model_dump())
+        if parsed.judge_floor is not None
+        else JudgeFloor(),
+        review_overlap=parsed.review_overlap,
     )

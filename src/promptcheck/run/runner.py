@@ -23,9 +23,10 @@ from promptcheck.backends.base import (
 from promptcheck.errors import BackendError, PromptcheckError
 from promptcheck.results import ADAPTIVE_KEY, CaseResult, SampleOutcome
 from promptcheck.run.jobs import CaseJob, ComparedCase, ComparisonJob
+from promptcheck.run.judge_gates import diagnostic_checks
 from promptcheck.run.model_access import CaseModels
 from promptcheck.run.planning import PlannedSample, plan_samples
-from promptcheck.run.scoring import Revisions, sample_outcome, score_samples, summarize
+from promptcheck.run.scoring import Revisions, SetAside, sample_outcome, score_samples, summarize
 from promptcheck.stats import ComparisonMonitor, Decision, ThresholdMonitor, ThresholdVerdict
 from promptcheck.suite import CaseSpec, ModelConfig
 
@@ -96,6 +97,9 @@ class CaseSampler:
         self.model = model
         self.outcomes: list[SampleOutcome] = []
         self.revisions: Revisions = {}
+        #: Judging checks below the calibration floor (by index, with why), and their outcomes.
+        self.diagnostic = diagnostic_checks(runner.cache, case, model)
+        self.set_aside: SetAside = {}
         self._error: str | None = None
         self._backend: Backend | None = None
         try:
@@ -153,7 +157,14 @@ class CaseSampler:
         generations = await self.runner._generations(self._backend, self.case, self.model, batch)
         self.outcomes.extend(
             await score_samples(
-                self.case, self.model, batch, generations, self._models, self.revisions
+                self.case,
+                self.model,
+                batch,
+                generations,
+                self._models,
+                self.revisions,
+                self.diagnostic,
+                self.set_aside,
             )
         )
 
@@ -161,7 +172,14 @@ class CaseSampler:
         self, verdict: ThresholdVerdict | None = None, adaptive: Mapping[str, Any] | None = None
     ) -> CaseResult:
         """The case's result so far; ``verdict`` replaces the fixed-sample one (a monitor's)."""
-        result = summarize(self.case, self.model.name, self.outcomes, self.revisions)
+        result = summarize(
+            self.case,
+            self.model.name,
+            self.outcomes,
+            self.revisions,
+            self.set_aside,
+            self.diagnostic,
+        )
         if verdict is not None:
             result = dataclasses.replace(result, verdict=verdict)
         if adaptive is not None:

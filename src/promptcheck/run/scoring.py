@@ -26,6 +26,7 @@ from promptcheck.results import (
 )
 from promptcheck.run.agreement import judge_figures
 from promptcheck.run.bounded import run_bounded
+from promptcheck.run.judge_gates import DIAGNOSTIC_KEY, judge_name
 from promptcheck.run.model_access import CaseModels
 from promptcheck.run.planning import PlannedSample
 from promptcheck.stats import threshold_verdict
@@ -33,6 +34,9 @@ from promptcheck.suite import CaseSpec, CompiledCheck, ModelConfig
 
 #: Whether each revising check's revised output conforms, by (sample index, check index).
 Revisions = dict[tuple[int, int], bool | None]
+#: The outcomes of judging checks that do not gate (run/judge_gates.py), by (sample index,
+#: check index): kept apart from the sample's checks, so that they cannot change its status.
+SetAside = dict[tuple[int, int], CheckOutcome]
 
 
 async def score_samples(
@@ -42,11 +46,16 @@ async def score_samples(
     generations: Mapping[int, tuple[Generation, bool]],
     models: CaseModels | None,
     revisions: Revisions | None = None,
+    diagnostic: Mapping[int, str] | None = None,
+    set_aside: SetAside | None = None,
 ) -> list[SampleOutcome]:
     """The outcomes of a batch of samples: their checks that can run long first, all in one
     worker thread (:func:`~promptcheck.run.bounded.run_bounded`), then the rest on the loop;
     with judges the samples are scored together, so that their questions are in flight at once
-    (bounded by CaseModels) and a local model batches them."""
+    (bounded by CaseModels) and a local model batches them. The outcomes of the ``diagnostic``
+    checks (judges below the calibration floor, by index) go into ``set_aside`` instead of into
+    the samples."""
+    aside = (diagnostic or {}, set_aside if set_aside is not None else {})
     contexts = {
         sample.index: _context(case, model, sample, models, generations[sample.index])
         for sample in batch
@@ -55,13 +64,21 @@ async def score_samples(
     threaded = await _blocking_results(case.checks, batch, generations, contexts)
     if models is None:
         return [
-            await _score(case, sample, generations[sample.index], contexts, threaded, None)
+            await _score(case, sample, generations[sample.index], contexts, threaded, None, aside)
             for sample in batch
         ]
     return list(
         await asyncio.gather(
             *(
-                _score(case, sample, generations[sample.index], contexts, threaded, revisions)
+                _score(
+                    case,
+                    sample,
+                    generations[sample.index],
+                    contexts,
+                    threaded,
+                    revisions,
+                    aside,
+                )
                 for sample in batch
             )
         )
@@ -98,8 +115,11 @@ async def _score(
     contexts: Mapping[int, CheckContext],
     threaded: Mapping[tuple[int, int], CheckResult],
     revisions: Revisions | None,
+    aside: tuple[Mapping[int, str], SetAside],
 ) -> SampleOutcome:
-    """A sample's outcome: each of the case's checks on its output (none for an error)."""
+    """A sample's outcome: each of the case's checks on its output (none for an error); the
+    outcome of a check that does not gate (``aside``: the diagnostic check indexes, and where
+    their outcomes go) is kept apart."""
     output = _output(generation)
     if output is None:
         return sample_outcome(sample, generation, ())
@@ -118,6 +138,10 @@ async def _score(
         if revisions is not None and revising:
             outcome, conforms = await _revised(case, compiled, outcome, result.revision, context)
             revisions[sample.index, compiled.index] = conforms
+        diagnostic, set_aside = aside
+        if compiled.index in diagnostic:
+            set_aside[sample.index, compiled.index] = outcome
+            continue
         checks.append(outcome)
     return sample_outcome(sample, generation, tuple(checks))
 
@@ -294,18 +318,26 @@ def summarize(
     model: str,
     outcomes: Sequence[SampleOutcome],
     revisions: Mapping[tuple[int, int], bool | None] | None = None,
+    set_aside: SetAside | None = None,
+    diagnostic: Mapping[int, str] | None = None,
 ) -> CaseResult:
     """Tally the checks and decide the case against its threshold; measure its judges.
 
     ``revisions`` maps (sample index, check index) to whether that revising check's revised
     output conforms, for the revised rate; it is not kept per sample beyond the check's reason.
+    ``set_aside`` holds the outcomes of the judging checks that do not gate (``diagnostic``:
+    check index -> why): they are tallied and measured like the others, and reported under
+    ``properties["diagnostic_checks"]``, but the verdict counts the gating checks only.
     """
+    gating = outcomes
+    if set_aside:
+        outcomes = [_with_set_aside(outcome, set_aside) for outcome in outcomes]
     passed = [0] * len(case.checks)
     failed = [0] * len(case.checks)
     unscored = [0] * len(case.checks)
     conforming = scored = 0
-    for outcome in outcomes:
-        status = outcome.status
+    for outcome, gated in zip(outcomes, gating, strict=True):
+        status = gated.status
         if status == "error":
             continue
         for check in outcome.checks:
@@ -326,19 +358,54 @@ def summarize(
     )
     verdict = threshold_verdict(conforming, scored, case.threshold, tolerance=case.tolerance)
     figures = judge_figures(case.checks, outcomes, revisions or {})
-    properties: dict[str, Any] = {}
-    if figures:
-        properties["judges"] = [f.as_dict() for f in figures]
+    properties: dict[str, Any] = {"judges": [f.as_dict() for f in figures]} if figures else {}
     if served := served_counts(outcomes):
         properties[SERVED_KEY] = [count.as_dict() for count in served]
+    if diagnostic:
+        properties[DIAGNOSTIC_KEY] = _diagnostic(case, model, diagnostic, set_aside or {})
     return CaseResult(
         suite=case.suite,
         suite_path=str(case.path),
         case_id=case.id,
         model=model,
-        samples=tuple(outcomes),
+        samples=tuple(gating),
         verdict=verdict,
         tallies=tallies,
         tags=case.tags,
         properties=properties,
     )
+
+
+def _with_set_aside(outcome: SampleOutcome, set_aside: SetAside) -> SampleOutcome:
+    """A sample with its set-aside checks back in place (for tallies and judge figures)."""
+    extra = [check for (sample, _), check in set_aside.items() if sample == outcome.index]
+    if not extra:
+        return outcome
+    checks = tuple(sorted((*outcome.checks, *extra), key=lambda check: check.index))
+    return dataclasses.replace(outcome, checks=checks)
+
+
+def _diagnostic(
+    case: CaseSpec, model: str, diagnostic: Mapping[int, str], set_aside: SetAside
+) -> list[dict[str, Any]]:
+    """What each non-gating judge said of each sample: ``[status, reason]`` by sample index."""
+    found = []
+    for compiled in case.checks:
+        why = diagnostic.get(compiled.index)
+        if why is None:
+            continue
+        verdicts = {
+            str(sample): [outcome.status.value, outcome.reason]
+            for (sample, index), outcome in sorted(set_aside.items())
+            if index == compiled.index
+        }
+        found.append(
+            {
+                "index": compiled.index,
+                "label": compiled.label,
+                "judge": judge_name(compiled.check, model),
+                "why": why,
+                "verdicts": verdicts,
+            }
+        )
+    return found

@@ -36,6 +36,7 @@ from promptcheck.errors import StoreError
 from promptcheck.redaction import REDACTED, redact_secrets, scrub_text
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.stats import Outcome, ThresholdVerdict
+from promptcheck.store.reviews import ReviewRecords
 from promptcheck.store.schema import SCHEMA_VERSION, migrate
 from promptcheck.store.texts import TextRow, shown_text, text_row
 from promptcheck.store.usage import combine, usage_by_model
@@ -128,11 +129,13 @@ class RunSummary(RunInfo):
         return self.status.value if self.status is not None else "unknown"
 
 
-class Store:
+class Store(ReviewRecords):
     """A handle on one store file; cheap to open, safe to share between threads of one process.
 
     Every public method either does what it says or raises :class:`StoreError`; a raw
-    ``sqlite3`` exception escaping from here is a bug.
+    ``sqlite3`` exception escaping from here is a bug. Human review's raters, ratings, locks and
+    judge calibrations are read and written by the methods of
+    :class:`~promptcheck.store.reviews.ReviewRecords`.
     """
 
     def __init__(self, path: str | Path, *, max_output_chars: int | None = None) -> None:

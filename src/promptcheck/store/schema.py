@@ -229,6 +229,102 @@ _V3 = Migration(
 
 _V4 = Migration(
     4,
+    "human review: raters, review sets, ratings, locks and recorded judge calibrations",
+    (
+        """
+        CREATE TABLE raters (
+            id           INTEGER PRIMARY KEY,
+            name         TEXT NOT NULL UNIQUE,
+            token_sha256 TEXT UNIQUE,           -- of the login token; NULL: cannot log in
+            created_at   REAL NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE review_sets (
+            id         TEXT PRIMARY KEY,        -- run:<run> or comparison:<run a>:<run b>
+            kind       TEXT NOT NULL CHECK (kind IN ('run', 'comparison')),
+            run_a      TEXT NOT NULL,
+            run_b      TEXT,
+            overlap    INTEGER NOT NULL CHECK (overlap >= 1),
+            created_at REAL NOT NULL
+        )
+        """,
+        # An item is a sample named by its natural key, not by cases.id: recording a case again
+        # gives it a new row id, and a rating must outlive that. output_sha256 is what was rated.
+        """
+        CREATE TABLE ratings (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            set_id        TEXT NOT NULL REFERENCES review_sets (id),
+            run_id        TEXT NOT NULL,
+            suite_path    TEXT NOT NULL,
+            case_id       TEXT NOT NULL,
+            model         TEXT NOT NULL,
+            sample        INTEGER NOT NULL,     -- SampleOutcome.index
+            output_sha256 TEXT NOT NULL,
+            rater_id      INTEGER NOT NULL REFERENCES raters (id),
+            verdict       TEXT NOT NULL CHECK (verdict IN ('pass', 'fail')),
+            label         TEXT,
+            note          TEXT,
+            created_at    REAL NOT NULL,
+            UNIQUE (set_id, run_id, suite_path, case_id, model, sample, rater_id, created_at)
+        )
+        """,
+        "CREATE INDEX ratings_item ON ratings (run_id, suite_path, case_id, model, sample)",
+        """
+        CREATE TABLE review_locks (
+            set_id    TEXT PRIMARY KEY REFERENCES review_sets (id),
+            locked_at REAL NOT NULL,
+            locked_by TEXT NOT NULL,
+            ratings   INTEGER NOT NULL,
+            digest    TEXT NOT NULL             -- sha256 of the canonical JSON of the ratings
+        )
+        """,
+        # A rating is never changed or deleted (a change is a new rating), and a locked set takes
+        # none: enforced by the file itself, whatever program writes to it. Editing the file by
+        # hand can drop these; the lock's digest is what detects that.
+        """
+        CREATE TRIGGER ratings_never_change BEFORE UPDATE ON ratings
+        BEGIN SELECT RAISE(ABORT, 'ratings are never changed: a change is a new rating'); END
+        """,
+        """
+        CREATE TRIGGER ratings_never_go BEFORE DELETE ON ratings
+        BEGIN SELECT RAISE(ABORT, 'ratings are never deleted'); END
+        """,
+        """
+        CREATE TRIGGER ratings_stop_at_the_lock BEFORE INSERT ON ratings
+        WHEN EXISTS (SELECT 1 FROM review_locks WHERE set_id = NEW.set_id)
+        BEGIN SELECT RAISE(ABORT, 'the review set is locked'); END
+        """,
+        """
+        CREATE TRIGGER locks_never_change BEFORE UPDATE ON review_locks
+        BEGIN SELECT RAISE(ABORT, 'a lock is never changed'); END
+        """,
+        """
+        CREATE TRIGGER locks_never_go BEFORE DELETE ON review_locks
+        BEGIN SELECT RAISE(ABORT, 'a lock is never lifted'); END
+        """,
+        # What the locked ratings say of each judging check, and whether its verdicts gate: the
+        # runner reads ``gates`` when it scores (run/judge_gates.py).
+        """
+        CREATE TABLE judge_calibrations (
+            suite       TEXT NOT NULL,          -- the suite's name (cases.suite)
+            case_id     TEXT NOT NULL,
+            check_index INTEGER NOT NULL,
+            judge       TEXT NOT NULL,          -- the judge model (the model under test for
+                                                -- self_critique)
+            label       TEXT NOT NULL,
+            figures     TEXT NOT NULL,          -- JSON: counts, estimates, intervals, the floor
+            gates       INTEGER NOT NULL,       -- 0: its verdicts are diagnostic only
+            reason      TEXT NOT NULL,
+            recorded_at REAL NOT NULL,
+            PRIMARY KEY (suite, case_id, check_index, judge)
+        ) WITHOUT ROWID
+        """,
+    ),
+)
+
+_V5 = Migration(
+    5,
     "the model and fingerprint a hosted API said served each cached generation",
     (
         # NULL for generations cached before, and for local backends, which report none.
@@ -237,7 +333,7 @@ _V4 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
 

@@ -5,7 +5,10 @@
 promptcheck must read it with the same content: a migration that loses or changes its data fails
 ``test_committed_v1_store_still_reads_the_same``. ``schema-v2.sqlite3`` was written the same way
 while the schema was at version 2 (main at 5a75f0c; ``write_v2_fixture``), and is held to the same
-rule. (Not ``.db``: the repository ignores ``*.db``.)
+rule, and so is ``schema-v3.sqlite3`` (main at efaed23; ``write_v3_fixture``), the store a
+review (schema 4: raters, ratings, locks) starts from, and ``schema-v4.sqlite3`` (``write_v4_fixture``),
+a hosted model's cache from before schema 5 kept what served each generation. (Not ``.db``: the repository ignores
+``*.db``.)
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from promptcheck.errors import StoreError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.stats import Outcome, ThresholdVerdict
 from promptcheck.store.database import RunInfo, RunStatus, Store
+from promptcheck.store.reviews import ItemKey, Rating
 from promptcheck.store.schema import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
+from promptcheck.store.texts import text_digest
 
 STORES = Path(__file__).parents[2] / "data" / "stores"
 
@@ -410,8 +415,195 @@ def test_a_migrated_store_reuses_its_texts_and_closes_runs_with_a_status(tmp_pat
         assert raw.execute("SELECT count(*) FROM texts").fetchone() == (3,)
 
 
+# -- the committed version-3 database ----------------------------------------------------------
+
+V3_RUN = RunInfo(
+    id="20250901-000000-v3fixture-small",
+    session="fixture-v3",
+    model="small",
+    model_spec={"backend": "scripted"},
+    started_at=1_756_684_800.0,
+    label="before-review",
+    versions={"promptcheck": "0.1.0", "python": "3.11.7"},
+    suites={"suites/triage.yaml": "9" * 64},
+)
+#: Four samples of a case with a format check and a judge: the judge and the check agree on
+#: two, disagree on one, and the judge could not tell on one; one output holds markup.
+V3_SAMPLES = (
+    ('{"priority": "P2"}', Status.PASS, Status.PASS),
+    ("<script>alert(1)</script>", Status.FAIL, Status.FAIL),
+    ('{"priority": "P9"}', Status.PASS, Status.FAIL),
+    ('{"priority": "P1"}', Status.PASS, Status.UNSCORED),
+)
+
+
+def v3_cases() -> list[CaseResult]:
+    samples = tuple(
+        SampleOutcome(
+            index=index,
+            combination=0,
+            variables={"ticket": "the site is down"},
+            prompt="Classify the ticket as JSON",
+            seed=300 + index,
+            output=output,
+            checks=(
+                CheckOutcome(0, "json_schema", schema, "" if schema is Status.PASS else "bad"),
+                CheckOutcome(1, "judge", judge, f"judge said {judge.value}", None),
+            ),
+            latency_s=0.5,
+            cache_key=f"{index + 3:x}" * 64,
+        )
+        for index, (output, schema, judge) in enumerate(V3_SAMPLES)
+    )
+    verdict = ThresholdVerdict(Outcome.UNDECIDED, 1, 3, 0.9, 0.05, (0.01, 0.9), "1/3 undecided")
+    return [
+        CaseResult(
+            suite="triage",
+            suite_path="suites/triage.yaml",
+            case_id="ticket-json",
+            model="small",
+            samples=samples,
+            verdict=verdict,
+            tallies=(CheckTally(0, "json_schema", 3, 1), CheckTally(1, "judge", 1, 2, 1)),
+            properties={"judges": [{"index": 1, "label": "judge", "judge": "big", "pairs": [0]}]},
+        )
+    ]
+
+
+def write_v3_fixture(path: Path) -> None:
+    """Write the fixture; only meaningful while SCHEMA_VERSION was 3 (it is committed)."""
+    assert SCHEMA_VERSION == 3, "the v3 fixture must be written by a schema-3 promptcheck"
+    with Store(path) as store:
+        store.create_run(V3_RUN)
+        for case in v3_cases():
+            store.record_case(V3_RUN.id, case)
+        store.finish_run(V3_RUN.id, V3_RUN.started_at + 20)
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
+        raw.execute("VACUUM")
+
+
+def test_committed_v3_store_still_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v3.sqlite3"
+    shutil.copyfile(STORES / "schema-v3.sqlite3", path)
+    with Store(path) as store:
+        (summary,) = store.runs()
+        assert store.case_results(V3_RUN.id) == v3_cases()
+    assert (summary.label, summary.status, summary.samples) == (
+        "before-review",
+        RunStatus.FINISHED,
+        4,
+    )
+
+
+def test_a_v3_store_migrates_to_review_tables_and_takes_ratings(tmp_path: Path) -> None:
+    """Version 4 adds raters, review sets, ratings, locks and judge calibrations; the runs of a
+    version-3 file are reviewed as they are."""
+    path = tmp_path / "schema-v3.sqlite3"
+    shutil.copyfile(STORES / "schema-v3.sqlite3", path)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
+    with Store(path) as store:
+        assert store.case_results(V3_RUN.id) == v3_cases()
+        assert store.review_sets() == [] and store.raters() == []
+        digests = store.output_digests(V3_RUN.id)
+        item = ItemKey(V3_RUN.id, "suites/triage.yaml", "ticket-json", "small", 1)
+        store.save_rater("alice", "a" * 64, 1.0)
+        store.open_review_set("run", V3_RUN.id, None, 2, 1.0)
+        store.add_ratings(
+            [Rating(f"run:{V3_RUN.id}", item, digests[item], "alice", "fail", 2.0, note="<b>")]
+        )
+        lock = store.lock_review_set(f"run:{V3_RUN.id}", "alice", 3.0)
+        assert store.ungated_judges("triage", "ticket-json") == {}
+    with Store(path) as store:
+        (rating,) = store.ratings()
+        assert (rating.item, rating.verdict, rating.note) == (item, "fail", "<b>")
+        assert store.review_set(f"run:{V3_RUN.id}").lock == lock
+    assert digests[item] == text_digest("<script>alert(1)</script>")
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+        assert {"raters", "review_sets", "ratings", "review_locks", "judge_calibrations"} <= tables
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+V4_RUN = dataclasses.replace(
+    V3_RUN,
+    id="20251201-000000-v4fixture-gpt",
+    session="fixture-v4",
+    model="gpt",
+    model_spec={"backend": "openai", "model": "gpt-4o"},
+    label="hosted",
+)
+#: Cached generations of a hosted model, from before the cache knew what served them.
+V4_CACHE = {
+    "a" * 64: Generation('{"priority": "P2"}', None, "Classify", 12, 6, 0.4, "stop"),
+    "b" * 64: Generation("<script>alert(1)</script>", None, "Classify", 12, 9, 0.5, "stop"),
+}
+
+
+def v4_cases() -> list[CaseResult]:
+    return [dataclasses.replace(case, model="gpt") for case in v3_cases()]
+
+
+def write_v4_fixture(path: Path) -> None:
+    """Write the fixture; only meaningful while SCHEMA_VERSION was 4 (it is committed)."""
+    assert SCHEMA_VERSION == 4, "the v4 fixture must be written by a schema-4 promptcheck"
+    with Store(path) as store:
+        store.create_run(V4_RUN)
+        for case in v4_cases():
+            store.record_case(V4_RUN.id, case)
+        store.finish_run(V4_RUN.id, V4_RUN.started_at + 20)
+        store.cache_generations(list(V4_CACHE.items()))
+        item = ItemKey(V4_RUN.id, "suites/triage.yaml", "ticket-json", "gpt", 1)
+        store.save_rater("alice", "a" * 64, 1.0)
+        store.open_review_set("run", V4_RUN.id, None, 2, 1.0)
+        digest = store.output_digests(V4_RUN.id)[item]
+        store.add_ratings([Rating(f"run:{V4_RUN.id}", item, digest, "alice", "fail", 2.0)])
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
+        raw.execute("VACUUM")
+
+
+def test_committed_v4_store_still_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v4.sqlite3"
+    shutil.copyfile(STORES / "schema-v4.sqlite3", path)
+    with Store(path) as store:
+        (summary,) = store.runs()
+        assert store.case_results(V4_RUN.id) == v4_cases()
+        assert store.cached_generations(list(V4_CACHE)) == V4_CACHE
+        (rating,) = store.ratings()
+    assert (summary.label, summary.status) == ("hosted", RunStatus.FINISHED)
+    assert (rating.rater, rating.verdict) == ("alice", "fail")
+
+
+def test_a_v4_store_learns_what_served_its_new_cached_generations(tmp_path: Path) -> None:
+    """Version 5 adds the served model and fingerprint to the cache: unknown (None) for what
+    was cached before, kept for what is cached after."""
+    path = tmp_path / "schema-v4.sqlite3"
+    shutil.copyfile(STORES / "schema-v4.sqlite3", path)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 4
+    served = Generation("x", served_model="gpt-4o-2024-08-06", served_fingerprint="fp_1")
+    with Store(path) as store:
+        old = store.cached_generations(list(V4_CACHE))
+        store.cache_generations([("c" * 64, served)])
+    with Store(path) as store:
+        assert store.cached_generations(["c" * 64]) == {"c" * 64: served}
+    assert old == V4_CACHE
+    assert all(g.served_model is None and g.served_fingerprint is None for g in old.values())
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
 #: Which fixture a promptcheck of each schema version writes (the ``__main__`` below).
-FIXTURE_WRITERS = {1: write_v1_fixture, 2: write_v2_fixture}
+FIXTURE_WRITERS = {
+    1: write_v1_fixture,
+    2: write_v2_fixture,
+    3: write_v3_fixture,
+    4: write_v4_fixture,
+}
 
 if __name__ == "__main__":
     if SCHEMA_VERSION not in FIXTURE_WRITERS:
