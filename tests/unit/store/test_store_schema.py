@@ -6,9 +6,9 @@ promptcheck must read it with the same content: a migration that loses or change
 ``test_committed_v1_store_still_reads_the_same``. ``schema-v2.sqlite3`` was written the same way
 while the schema was at version 2 (main at 5a75f0c; ``write_v2_fixture``), and is held to the same
 rule, and so is ``schema-v3.sqlite3`` (main at efaed23; ``write_v3_fixture``), the store a
-review (schema 4: raters, ratings, locks) starts from, and ``schema-v4.sqlite3`` (``write_v4_fixture``),
-a hosted model's cache from before schema 5 kept what served each generation. (Not ``.db``: the repository ignores
-``*.db``.)
+review (schema 4: raters, ratings, locks) starts from, and ``schema-v4.sqlite3`` (main at
+fe89603; ``write_v4_fixture``), a hosted model's cache from before schema 5 kept what served
+each generation. (Not ``.db``: the repository ignores ``*.db``.)
 """
 
 from __future__ import annotations
