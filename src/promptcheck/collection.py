@@ -202,6 +202,11 @@ def properties(run_id: str, result: CaseResult) -> list[tuple[str, object]]:
             if result.properties.get("judges")
             else []
         ),
+        *(
+            [("promptcheck_served", json.dumps([count.as_dict() for count in result.served]))]
+            if result.served
+            else []
+        ),
     ]
 
 

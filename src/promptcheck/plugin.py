@@ -294,7 +294,7 @@ class SessionHooks:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.rows:
             return
-        from promptcheck.report.terminal import summary_lines
+        from promptcheck.report.terminal import drift_warnings, summary_lines
 
         terminalreporter.write_sep("=", "promptcheck summary")
         for line in summary_lines(self.rows):
@@ -302,6 +302,9 @@ class SessionHooks:
         for line in self.session.usage_lines:
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"runs recorded in {self.session.store_path}")
+        drift = drift_warnings(self.rows)
+        for warning in drift:
+            terminalreporter.write_line(f"warning: {warning}", yellow=True)
         if self.session.report is not None:
             from promptcheck.report.comparison_text import text_lines
 
@@ -311,8 +314,12 @@ class SessionHooks:
         for line in self.written:
             terminalreporter.write_line(line)
         if self._github():
+            from promptcheck.report.github import warning as warning_command
+
             for annotation in self.annotations:
                 terminalreporter.write_line(annotation.command())
+            for message in drift:
+                terminalreporter.write_line(warning_command(message))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from promptcheck.errors import PromptcheckError

@@ -102,7 +102,7 @@ class FakeAnthropic(FakeOpenAI):
             "id": f"msg_fake_{len(self.calls)}",
             "type": "message",
             "role": "assistant",
-            "model": body.get("model", "fake"),
+            "model": self.served_model or body.get("model", "fake"),
             "content": blocks,
             "stop_reason": "tool_use" if calls else "end_turn",
             "stop_sequence": None,

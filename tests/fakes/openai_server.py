@@ -87,6 +87,10 @@ class FakeOpenAI:
     honour_n: bool = True
     auth: dict[str, str] | None = None
     azure_api_version: str | None = None
+    #: The model id answers name (default: the model asked for) and their system fingerprint
+    #: (default: none); a test changes them between runs to play a provider's silent update.
+    served_model: str | None = None
+    system_fingerprint: str | None = None
     calls: list[Call] = field(default_factory=list)
     _seen: Counter[str] = field(default_factory=Counter)
     _server: asyncio.Server | None = None
@@ -240,14 +244,17 @@ class FakeOpenAI:
             "completion_tokens": count,
             "total_tokens": len(prompt.split()) + count,
         }
-        return {
+        completion = {
             "id": f"fake-{len(self.calls)}",
             "object": "chat.completion" if chat else "text_completion",
             "created": int(time.time()),
-            "model": body.get("model", "fake"),
+            "model": self.served_model or body.get("model", "fake"),
             "choices": choices,
             "usage": usage,
         }
+        if self.system_fingerprint is not None:
+            completion["system_fingerprint"] = self.system_fingerprint
+        return completion
 
 
 async def _write(

@@ -38,6 +38,7 @@ from promptcheck.backends.base import (
     SamplingParams,
     ToolCall,
     register_backend,
+    served_identity,
 )
 from promptcheck.backends.credentials import secret_from_env
 from promptcheck.backends.pacing import Usage, estimated_tokens, retry_after_seconds
@@ -306,6 +307,7 @@ class AnthropicBackend:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             latency_s=latency,
+            served_model=served_identity(answer.get("model")),
         )
 
     def _failure(self, exc: Exception) -> Failure:

@@ -13,6 +13,7 @@ come back in :attr:`Generation.tool_calls`, rendered into the text as well (see
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,12 @@ class Generation:
     template rendered), so a user can see what the model saw. With ``tool_calls``, ``text`` is the
     output as checks and reports see it: the model's text followed by a canonical rendering of
     its calls (:func:`promptcheck.backends.tool_calls.tool_call_generation` builds both).
+
+    ``served_model`` and ``served_fingerprint`` are what a hosted API said answered (its
+    response's ``model`` and ``system_fingerprint``): a configured name such as ``gpt-4o`` can
+    resolve to another snapshot tomorrow, and only these tell a comparison or a cached re-run
+    so (:mod:`promptcheck.comparison.drift`). Local backends leave them unset: their weights'
+    digest is already part of every cache key.
     """
 
     text: str | None
@@ -122,6 +129,8 @@ class Generation:
     completion_tokens: int | None = None
     latency_s: float = 0.0
     finish_reason: str | None = None
+    served_model: str | None = None
+    served_fingerprint: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
 
     def escaped(self) -> Generation:
@@ -134,6 +143,25 @@ class Generation:
         if text is self.text and error is self.error:
             return self
         return dataclasses.replace(self, text=text, error=error)
+
+
+#: The longest served model id or fingerprint kept: real ones are tens of characters, and a
+#: misbehaving endpoint must not fill the cache with whatever it puts there.
+MAX_IDENTITY_CHARS = 200
+
+
+def served_identity(value: object) -> str | None:
+    """A response's ``model`` or ``system_fingerprint`` as kept: a non-empty string, cut to
+    :data:`MAX_IDENTITY_CHARS`, with control, formatting and unencodable characters written as
+    visible escapes (it reaches warnings and workflow commands); anything else is None."""
+    if not isinstance(value, str) or not value:
+        return None
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char).startswith("C")
+        else char
+        for char in value[:MAX_IDENTITY_CHARS]
+    )
 
 
 def _escaped(text: str | None) -> str | None:

@@ -39,6 +39,7 @@ from promptcheck.backends.base import (
     SamplingParams,
     ToolCall,
     register_backend,
+    served_identity,
 )
 from promptcheck.backends.credentials import secret_from_env
 from promptcheck.backends.openai_params import OpenAIParams
@@ -292,6 +293,8 @@ class OpenAIBackend:
             base, extra = divmod(completion_total, len(choices))
             shares = [base + (1 if i < extra else 0) for i in range(len(choices))]
         reasons = [c.get("finish_reason") for c in choices]
+        served_model = served_identity(answer.get("model"))
+        served_fingerprint = served_identity(answer.get("system_fingerprint"))
         return [
             generation_with_calls(
                 self._text(choice),
@@ -301,6 +304,8 @@ class OpenAIBackend:
                 prompt_tokens=prompt_tokens,
                 completion_tokens=share,
                 latency_s=latency,
+                served_model=served_model,
+                served_fingerprint=served_fingerprint,
             )
             for choice, share, reason in zip(choices, shares, reasons, strict=True)
         ]

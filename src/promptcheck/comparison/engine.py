@@ -36,6 +36,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
+from promptcheck.comparison.drift import baseline_drift
 from promptcheck.config import FAILING
 from promptcheck.errors import ConfigError, StoreError
 from promptcheck.results import ADAPTIVE_KEY
@@ -300,7 +301,11 @@ def compare_results(
         only_in_baseline=tuple(case_name(*key) for key in base if key not in cand),
         only_in_candidate=tuple(case_name(*key) for key in cand if key not in base),
     )
-    return dataclasses.replace(report, warnings=tuple(report_warnings(report)))
+    warnings = list(report_warnings(report))
+    drift = baseline_drift(baseline_run.model, baseline_cases, candidate_run.model, candidate_cases)
+    if drift is not None:
+        warnings.append(drift)
+    return dataclasses.replace(report, warnings=tuple(warnings))
 
 
 def _by_key(run: RunSummary, cases: Sequence[CaseResult]) -> dict[tuple[str, str], CaseResult]:

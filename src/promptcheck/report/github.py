@@ -4,7 +4,8 @@ GitHub reads three things a step writes (docs.github.com, "Workflow commands"):
 
 * ``::error file=PATH,line=N,title=T::MESSAGE`` lines on standard output become annotations,
   shown on the pull request's diff at that line: one per failed or regressed case, at the case's
-  line in its suite file (the path relative to the repository, ``GITHUB_WORKSPACE``);
+  line in its suite file (the path relative to the repository, ``GITHUB_WORKSPACE``); a
+  ``::warning`` line without a file is one for the whole run (a model changed behind its name);
 * Markdown appended to the file ``GITHUB_STEP_SUMMARY`` names is the job's summary page;
 * ``name=value`` lines appended to the file ``GITHUB_OUTPUT`` names are the step's outputs, for
   later steps and for the packaged action (``action.yml``): the verdict counts and report paths.
@@ -38,6 +39,12 @@ class Annotation:
             f"::error file={_property(self.path)},line={self.line},"
             f"title={_property(self.title)}::{_data(self.message)}"
         )
+
+
+def warning(message: str) -> str:
+    """The ``::warning`` command of a session-wide warning (a model that changed behind its
+    name), shown on the run's summary page rather than at a line."""
+    return f"::warning title=promptcheck::{_data(message)}"
 
 
 def enabled(forced: bool, environment: Mapping[str, str] = os.environ) -> bool:

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from promptcheck.report.escaping import printable
-from promptcheck.results import ADAPTIVE_KEY, CaseResult, JudgeFigures, SampleOutcome, combine
+from promptcheck.results import (
+    ADAPTIVE_KEY,
+    CaseResult,
+    JudgeFigures,
+    SampleOutcome,
+    ServedCount,
+    combine,
+)
 
 if TYPE_CHECKING:
     from promptcheck.comparison.engine import CaseRow
@@ -158,6 +165,7 @@ class SummaryRow:
     judges: tuple[JudgeFigures, ...] = ()
     used: int | None = None
     maximum: int | None = None
+    served: tuple[ServedCount, ...] = ()
 
 
 def row_of(result: CaseResult) -> SummaryRow:
@@ -175,6 +183,7 @@ def row_of(result: CaseResult) -> SummaryRow:
         result.errors,
         result.judges,
         *_usage(result.properties.get(ADAPTIVE_KEY)),
+        result.served,
     )
 
 
@@ -206,8 +215,27 @@ def row_from_properties(properties: dict[str, object]) -> tuple[SummaryRow | Non
         ),
         used=_int_or_none(get("promptcheck_samples_used")),
         maximum=_int_or_none(get("promptcheck_samples_max")),
+        served=tuple(
+            count
+            for count in map(
+                ServedCount.from_dict, json.loads(str(get("promptcheck_served", "[]")))
+            )
+            if count is not None
+        ),
     )
     return row, str(get("promptcheck_run"))
+
+
+def drift_warnings(rows: Iterable[SummaryRow]) -> list[str]:
+    """A re-run's warnings that a model name now serves another model than its cached samples
+    were drawn from (:func:`promptcheck.comparison.drift.cache_drift`), from every item's row,
+    so that an xdist controller sees its workers' samples too."""
+    from promptcheck.comparison.drift import cache_drift
+
+    served: dict[str, list[ServedCount]] = {}
+    for row in rows:
+        served.setdefault(row.model, []).extend(row.served)
+    return cache_drift(served)
 
 
 def _int_or_none(value: object) -> int | None:

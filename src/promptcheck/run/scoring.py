@@ -16,7 +16,14 @@ from promptcheck.backends.base import Generation
 from promptcheck.backends.tool_calls import calls_of
 from promptcheck.checks.base import CheckContext, CheckResult, Status
 from promptcheck.config import CHECK_TIMEOUT_S
-from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
+from promptcheck.results import (
+    SERVED_KEY,
+    CaseResult,
+    CheckOutcome,
+    CheckTally,
+    SampleOutcome,
+    served_counts,
+)
 from promptcheck.run.agreement import judge_figures
 from promptcheck.run.bounded import run_bounded
 from promptcheck.run.judge_gates import DIAGNOSTIC_KEY, judge_name
@@ -301,6 +308,8 @@ def sample_outcome(
         latency_s=produced.latency_s,
         cached=cached,
         cache_key=sample.cache_key,
+        served_model=produced.served_model,
+        served_fingerprint=produced.served_fingerprint,
     )
 
 
@@ -350,6 +359,8 @@ def summarize(
     verdict = threshold_verdict(conforming, scored, case.threshold, tolerance=case.tolerance)
     figures = judge_figures(case.checks, outcomes, revisions or {})
     properties: dict[str, Any] = {"judges": [f.as_dict() for f in figures]} if figures else {}
+    if served := served_counts(outcomes):
+        properties[SERVED_KEY] = [count.as_dict() for count in served]
     if diagnostic:
         properties[DIAGNOSTIC_KEY] = _diagnostic(case, model, diagnostic, set_aside or {})
     return CaseResult(

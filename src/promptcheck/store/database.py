@@ -55,7 +55,13 @@ _BUSY_TIMEOUT_S = 30.0
 # Bound parameters per statement: well under SQLite's historical limit of 999.
 _CHUNK = 900
 _CACHED_FIELDS = attrgetter(
-    "formatted_prompt", "prompt_tokens", "completion_tokens", "latency_s", "finish_reason"
+    "formatted_prompt",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_s",
+    "finish_reason",
+    "served_model",
+    "served_fingerprint",
 )
 # After the output's text id and the scrubbed error: ``status`` is derived, and stored so that
 # SQL can count by it; ``cached`` binds as 0 or 1.
@@ -304,7 +310,8 @@ class Store(ReviewRecords):
                 chunk = unique[start : start + _CHUNK]
                 cursor.execute(
                     "SELECT g.key, t.text, NULL, g.formatted_prompt, g.prompt_tokens,"
-                    " g.completion_tokens, g.latency_s, g.finish_reason FROM generation_cache AS g"
+                    " g.completion_tokens, g.latency_s, g.finish_reason, g.served_model,"
+                    " g.served_fingerprint FROM generation_cache AS g"
                     f" JOIN texts AS t ON t.id = g.text_id WHERE g.key IN ({_marks(chunk)})",
                     chunk,
                 )
@@ -333,8 +340,8 @@ class Store(ReviewRecords):
             ids = texts.write(connection)
             connection.executemany(
                 "INSERT OR REPLACE INTO generation_cache (key, text_id, formatted_prompt,"
-                " prompt_tokens, completion_tokens, latency_s, finish_reason, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " prompt_tokens, completion_tokens, latency_s, finish_reason, served_model,"
+                " served_fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(key, ids[digest], *rest) for key, digest, *rest in rows],
             )
 

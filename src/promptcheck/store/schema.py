@@ -323,7 +323,17 @@ _V4 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
+_V5 = Migration(
+    5,
+    "the model and fingerprint a hosted API said served each cached generation",
+    (
+        # NULL for generations cached before, and for local backends, which report none.
+        "ALTER TABLE generation_cache ADD COLUMN served_model TEXT",
+        "ALTER TABLE generation_cache ADD COLUMN served_fingerprint TEXT",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
 

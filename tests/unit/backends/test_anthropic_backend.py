@@ -224,6 +224,13 @@ def test_every_sample_is_its_own_request_without_n_or_seed() -> None:
     assert backend.max_samples_per_request == 1
 
 
+def test_the_model_that_served_each_answer_is_kept() -> None:
+    with fake_anthropic_server(served_model="claude-test-20250514") as server:
+        [[generation]] = run(build(server), ask())
+    assert generation.served_model == "claude-test-20250514"
+    assert generation.served_fingerprint is None  # the Messages API has none
+
+
 @pytest.mark.parametrize(
     ("choice", "sent"),
     [

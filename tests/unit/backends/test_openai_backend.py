@@ -22,6 +22,7 @@ from fakes.openai_server import OK, FakeOpenAI, Fault, fake_server
 
 from promptcheck.backends.base import (
     BACKENDS,
+    MAX_IDENTITY_CHARS,
     BackendContext,
     Generation,
     GenerationRequest,
@@ -269,6 +270,39 @@ def test_sparse_answers_of_compatible_servers_are_read(
         [[generation]] = run(build(server), ask())
     assert (generation.text, generation.finish_reason, generation.error) == (text, reason, None)
     assert generation.prompt_tokens is None and generation.completion_tokens is None
+    assert generation.served_model is None and generation.served_fingerprint is None
+
+
+def test_what_served_each_answer_is_kept() -> None:
+    with fake_server(served_model="m-2024-08-06", system_fingerprint="fp_44709d6fcb") as server:
+        [generations] = run(build(server, n_per_request=2), ask(seeds=(1, 2)))
+    assert {(g.served_model, g.served_fingerprint) for g in generations} == {
+        ("m-2024-08-06", "fp_44709d6fcb")
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "fingerprint", "kept"),
+    [
+        (7, ["fp"], (None, None)),  # not strings: nothing is kept
+        ("", "", (None, None)),
+        ("m" * 5000, "fp", ("m" * MAX_IDENTITY_CHARS, "fp")),  # cut
+        ("m\ud800", "fp", ("m\\ud800", "fp")),  # a lone surrogate, escaped for the store
+        ("m\x1b[2J", "f\u202ep", ("m\\x1b[2J", "f\\u202ep")),  # never a terminal control
+    ],
+)
+def test_a_served_identity_is_kept_only_as_a_short_encodable_string(
+    model: object, fingerprint: object, kept: tuple[str | None, str | None]
+) -> None:
+    answer = {
+        "model": model,
+        "system_fingerprint": fingerprint,
+        "choices": [{"message": {"content": "hi"}}],
+    }
+    with fake_server(plan=lambda body, attempt: Fault(answer=answer)) as server:
+        [[generation]] = run(build(server), ask())
+    assert generation.error is None
+    assert (generation.served_model, generation.served_fingerprint) == kept
 
 
 @pytest.mark.parametrize(

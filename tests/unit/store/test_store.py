@@ -229,6 +229,15 @@ def test_cache_hits_misses_and_errors(store: Store) -> None:
     assert store.cached_generations([]) == {}
 
 
+def test_the_cache_keeps_what_served_each_generation(store: Store) -> None:
+    """A cached re-run can only tell that a model changed behind its name if the cache knows
+    which model and fingerprint drew each sample."""
+    hosted = Generation("x", served_model="gpt-4o-2024-08-06", served_fingerprint="fp_1")
+    local = Generation("y")
+    store.cache_generations([("hosted", hosted), ("local", local)])
+    assert store.cached_generations(["hosted", "local"]) == {"hosted": hosted, "local": local}
+
+
 def test_cache_replaces_and_chunks_large_lookups(store: Store) -> None:
     store.cache_generations([("k", Generation("old"))])
     store.cache_generations([("k", Generation("new", latency_s=1.5))])
@@ -442,7 +451,7 @@ def test_fresh_store_is_versioned_wal_with_foreign_keys(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
     with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
 
 
 def test_store_from_a_newer_promptcheck_is_refused(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ promptcheck must read it with the same content: a migration that loses or change
 ``test_committed_v1_store_still_reads_the_same``. ``schema-v2.sqlite3`` was written the same way
 while the schema was at version 2 (main at 5a75f0c; ``write_v2_fixture``), and is held to the same
 rule, and so is ``schema-v3.sqlite3`` (main at efaed23; ``write_v3_fixture``), the store a
-review (schema 4: raters, ratings, locks) starts from. (Not ``.db``: the repository ignores
-``*.db``.)
+review (schema 4: raters, ratings, locks) starts from, and ``schema-v4.sqlite3`` (main at
+fe89603; ``write_v4_fixture``), a hosted model's cache from before schema 5 kept what served
+each generation. (Not ``.db``: the repository ignores ``*.db``.)
 """
 
 from __future__ import annotations
@@ -520,14 +521,89 @@ def test_a_v3_store_migrates_to_review_tables_and_takes_ratings(tmp_path: Path) 
         assert store.review_set(f"run:{V3_RUN.id}").lock == lock
     assert digests[item] == text_digest("<script>alert(1)</script>")
     with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
         assert {"raters", "review_sets", "ratings", "review_locks", "judge_calibrations"} <= tables
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
+V4_RUN = dataclasses.replace(
+    V3_RUN,
+    id="20251201-000000-v4fixture-gpt",
+    session="fixture-v4",
+    model="gpt",
+    model_spec={"backend": "openai", "model": "gpt-4o"},
+    label="hosted",
+)
+#: Cached generations of a hosted model, from before the cache knew what served them.
+V4_CACHE = {
+    "a" * 64: Generation('{"priority": "P2"}', None, "Classify", 12, 6, 0.4, "stop"),
+    "b" * 64: Generation("<script>alert(1)</script>", None, "Classify", 12, 9, 0.5, "stop"),
+}
+
+
+def v4_cases() -> list[CaseResult]:
+    return [dataclasses.replace(case, model="gpt") for case in v3_cases()]
+
+
+def write_v4_fixture(path: Path) -> None:
+    """Write the fixture; only meaningful while SCHEMA_VERSION was 4 (it is committed)."""
+    assert SCHEMA_VERSION == 4, "the v4 fixture must be written by a schema-4 promptcheck"
+    with Store(path) as store:
+        store.create_run(V4_RUN)
+        for case in v4_cases():
+            store.record_case(V4_RUN.id, case)
+        store.finish_run(V4_RUN.id, V4_RUN.started_at + 20)
+        store.cache_generations(list(V4_CACHE.items()))
+        item = ItemKey(V4_RUN.id, "suites/triage.yaml", "ticket-json", "gpt", 1)
+        store.save_rater("alice", "a" * 64, 1.0)
+        store.open_review_set("run", V4_RUN.id, None, 2, 1.0)
+        digest = store.output_digests(V4_RUN.id)[item]
+        store.add_ratings([Rating(f"run:{V4_RUN.id}", item, digest, "alice", "fail", 2.0)])
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
+        raw.execute("VACUUM")
+
+
+def test_committed_v4_store_still_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v4.sqlite3"
+    shutil.copyfile(STORES / "schema-v4.sqlite3", path)
+    with Store(path) as store:
+        (summary,) = store.runs()
+        assert store.case_results(V4_RUN.id) == v4_cases()
+        assert store.cached_generations(list(V4_CACHE)) == V4_CACHE
+        (rating,) = store.ratings()
+    assert (summary.label, summary.status) == ("hosted", RunStatus.FINISHED)
+    assert (rating.rater, rating.verdict) == ("alice", "fail")
+
+
+def test_a_v4_store_learns_what_served_its_new_cached_generations(tmp_path: Path) -> None:
+    """Version 5 adds the served model and fingerprint to the cache: unknown (None) for what
+    was cached before, kept for what is cached after."""
+    path = tmp_path / "schema-v4.sqlite3"
+    shutil.copyfile(STORES / "schema-v4.sqlite3", path)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 4
+    served = Generation("x", served_model="gpt-4o-2024-08-06", served_fingerprint="fp_1")
+    with Store(path) as store:
+        old = store.cached_generations(list(V4_CACHE))
+        store.cache_generations([("c" * 64, served)])
+    with Store(path) as store:
+        assert store.cached_generations(["c" * 64]) == {"c" * 64: served}
+    assert old == V4_CACHE
+    assert all(g.served_model is None and g.served_fingerprint is None for g in old.values())
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
 #: Which fixture a promptcheck of each schema version writes (the ``__main__`` below).
-FIXTURE_WRITERS = {1: write_v1_fixture, 2: write_v2_fixture, 3: write_v3_fixture}
+FIXTURE_WRITERS = {
+    1: write_v1_fixture,
+    2: write_v2_fixture,
+    3: write_v3_fixture,
+    4: write_v4_fixture,
+}
 
 if __name__ == "__main__":
     if SCHEMA_VERSION not in FIXTURE_WRITERS:
