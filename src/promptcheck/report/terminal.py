@@ -65,6 +65,7 @@ def explain(result: CaseResult) -> str:
     unscored = result.count("unscored")
     if unscored:
         lines.append(f"  {unscored} sample(s) could not be scored by a check")
+    diagnostic = diagnostic_judges(result)
     failing = [t for t in result.tallies if t.failed or t.unscored]
     if failing:
         lines.append("  checks:")
@@ -72,13 +73,29 @@ def explain(result: CaseResult) -> str:
         for tally in failing:
             scored = tally.passed + tally.failed + tally.unscored
             extra = f", {tally.unscored} unscored" if tally.unscored else ""
+            if tally.index in diagnostic:
+                extra += " (diagnostic only: not counted in the verdict)"
             lines.append(
                 f"    [{tally.index}] {tally.label:<{width}}  failed {tally.failed}/{scored}{extra}"
             )
     for figures in result.judges:
         lines.append(f"  {judge_sentence(figures)}")
+    for index, why in sorted(diagnostic.items()):
+        lines.append(f"  check [{index}] does not gate: {why}")
     lines.extend(_failing_samples(result, "failing samples"))
     return printable("\n".join(lines))
+
+
+def diagnostic_judges(result: CaseResult) -> dict[int, str]:
+    """The case's judging checks set aside below the calibration floor (``promptcheck review``),
+    by check index, with why; their verdicts are kept but do not count."""
+    from promptcheck.run.judge_gates import DIAGNOSTIC_KEY
+
+    found = {}
+    for entry in result.properties.get(DIAGNOSTIC_KEY) or ():
+        if isinstance(entry, dict) and type(entry.get("index")) is int:
+            found[entry["index"]] = str(entry.get("why") or "below the calibration floor")
+    return found
 
 
 def explain_change(row: CaseRow, result: CaseResult) -> str:
