@@ -1,4 +1,5 @@
-"""Throughput of ``promptcheck serve`` (tokens per second) with 1, 8 and 32 concurrent clients.
+"""Throughput of ``promptcheck serve`` (tokens per second) with 1, 8 and 32 concurrent clients,
+optionally against a baseline server from another source tree, measured in the same run.
 
 A tiny GPT-NeoX checkpoint in Dolly v2's layout (the GPT-NeoX-20B tokenizer with Dolly's special
 tokens; ``--hidden``/``--layers`` shape it, random weights, so that every request generates its
@@ -6,8 +7,15 @@ full ``--max-tokens``) is served by ``python -m promptcheck.serve`` in its own p
 client, an ``AsyncOpenAI`` in this process, sends chat requests one after another for
 ``--seconds``; throughput is the completion tokens the server reported, over the wall time.
 
-Goal (issue 5): >= 2x single-client throughput at 32 clients on CPU (>= 6x on a GPU).
+With ``--baseline-src DIR`` (a ``src`` directory, e.g. main's exported with ``git archive main
+src | tar -x -C /tmp/serve-baseline``), a second server runs that code on the same checkpoint;
+the two are loaded in turn, level by level (the order alternating), ``--repeats`` times, and
+the table gives the median of each and the ratio candidate / baseline.
+
+Goals: >= 2x single-client throughput at 32 clients on CPU (>= 6x on a GPU) (issue 5); the
+maintained HTTP server no slower than the hand-written one at 1, 8 and 32 clients (issue 14).
 Usage: python benchmarks/serve_throughput.py [--clients 1 8 32] [--threads 1] [--device cpu]
+       [--baseline-src /tmp/serve-baseline/src] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -16,15 +24,20 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # tests/checkpoints.py: the Dolly layout builders
+
+KEY_ENV = "PROMPTCHECK_BENCH_KEY"
+KEY = "bench-key"  # both the old server and the new take --api-key-env
 
 
 def build_checkpoint(directory: Path, hidden: int, layers: int) -> Path:
@@ -40,7 +53,7 @@ async def load(url: str, clients: int, seconds: float, max_tokens: int) -> tuple
     """(requests, completion tokens, wall seconds) of ``clients`` clients for ``seconds``."""
     import openai
 
-    api = openai.AsyncOpenAI(base_url=url, api_key="unused", max_retries=0, timeout=600)
+    api = openai.AsyncOpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=600)
     totals = [0, 0]
 
     async def client(index: int, deadline: float) -> None:
@@ -74,6 +87,40 @@ def stats(url: str) -> dict[str, float]:
     return result
 
 
+def start(
+    stack: ExitStack, source: Path, checkpoint: Path, args: argparse.Namespace
+) -> tuple[str, str]:
+    """Start a server running the code under ``source``; (its URL, its ready line)."""
+    env = {**os.environ, "PYTHONPATH": str(source), KEY_ENV: KEY}
+    where = subprocess.run(
+        [sys.executable, "-c", "import promptcheck.serve; print(promptcheck.serve.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert Path(where).resolve().is_relative_to(source.resolve()), (where, source)
+    command = [sys.executable, "-m", "promptcheck.serve", str(checkpoint), "--port", "0"]
+    command += ["--name", "bench", "--device", args.device, "--api-key-env", KEY_ENV]
+    if args.threads is not None:
+        command += ["--threads", str(args.threads)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    stack.callback(server.wait, 30)
+    stack.callback(server.terminate)
+    assert server.stdout is not None
+    line = server.stdout.readline().strip()
+    return line.rsplit(" ", 1)[1], line
+
+
+def measure(url: str, clients: int, args: argparse.Namespace) -> tuple[float, float]:
+    """(tokens per second, rows per batch) of one level."""
+    before = stats(url)
+    _, tokens, wall = asyncio.run(load(url, clients, args.seconds, args.max_tokens))
+    after = stats(url)
+    batches = after["batches"] - before["batches"]
+    return tokens / wall, (after["rows"] - before["rows"]) / max(batches, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
@@ -84,45 +131,61 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="server's torch threads")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--checkpoint", type=Path, help="serve this checkpoint instead")
+    parser.add_argument("--baseline-src", type=Path, help="a src/ tree to compare against")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of every level")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory, ExitStack() as stack:
         checkpoint = args.checkpoint or build_checkpoint(
             Path(directory) / "bench", args.hidden, args.layers
         )
-        command = [sys.executable, "-m", "promptcheck.serve", str(checkpoint), "--port", "0"]
-        command += ["--name", "bench", "--device", args.device]
-        if args.threads is not None:
-            command += ["--threads", str(args.threads)]
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        try:
-            assert server.stdout is not None
-            line = server.stdout.readline().strip()
-            url = line.rsplit(" ", 1)[1]
-            print(line)
-            machine = f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
-            print(f"{machine}; {args.max_tokens} tokens a request, {args.seconds:g} s a level")
-            columns = ("clients", "requests", "tokens/s", "x single", "batches", "rows/batch")
-            print(" ".join(f"{c:>10}" for c in columns))
-            single = None
-            for clients in args.clients:
-                before = stats(url)
-                requests, tokens, wall = asyncio.run(
-                    load(url, clients, args.seconds, args.max_tokens)
-                )
-                after = stats(url)
-                batches = after["batches"] - before["batches"]
-                rows = (after["rows"] - before["rows"]) / max(batches, 1)
-                rate = tokens / wall
-                single = single or rate
-                cells = (clients, requests, f"{rate:.0f}", f"{rate / single:.1f}x", batches, rows)
-                print(
-                    " ".join(
-                        f"{c:>10}" if not isinstance(c, float) else f"{c:>10.1f}" for c in cells
-                    )
-                )
-        finally:
-            server.terminate()
-            server.wait()
+        servers = {"candidate": ROOT / "src"}
+        if args.baseline_src is not None:
+            servers = {"baseline": args.baseline_src, **servers}
+        urls = {}
+        for name, source in servers.items():
+            urls[name], line = start(stack, source, checkpoint, args)
+            print(f"{name} ({source}): {line}")
+        machine = f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+        print(f"{machine}; {args.max_tokens} tokens a request, {args.seconds:g} s a level")
+        rates: dict[tuple[str, int], list[float]] = {}
+        rows: dict[tuple[str, int], list[float]] = {}
+        for repeat in range(args.repeats):
+            for level, clients in enumerate(args.clients):
+                order = list(urls) if (repeat + level) % 2 == 0 else list(reversed(urls))
+                for name in order:
+                    rate, per_batch = measure(urls[name], clients, args)
+                    rates.setdefault((name, clients), []).append(rate)
+                    rows.setdefault((name, clients), []).append(per_batch)
+        report(list(urls), args.clients, rates, rows)
+
+
+def report(
+    names: list[str],
+    levels: list[int],
+    rates: dict[tuple[str, int], list[float]],
+    rows: dict[tuple[str, int], list[float]],
+) -> None:
+    columns = ["clients"]
+    for name in names:
+        columns += [f"{name} tok/s", "x single", "rows/batch"]
+    if len(names) == 2:
+        columns.append("cand/base")
+    print(" ".join(f"{c:>15}" for c in columns))
+    single = {name: statistics.median(rates[(name, levels[0])]) for name in names}
+    for clients in levels:
+        cells = [f"{clients:>15}"]
+        for name in names:
+            rate = statistics.median(rates[(name, clients)])
+            spread = f"{min(rates[(name, clients)]):.0f}-{max(rates[(name, clients)]):.0f}"
+            shown = f"{rate:.0f} ({spread})" if len(rates[(name, clients)]) > 1 else f"{rate:.0f}"
+            per_batch = statistics.median(rows[(name, clients)])
+            cells += [f"{shown:>15}", f"{rate / single[name]:>14.1f}x", f"{per_batch:>15.1f}"]
+        if len(names) == 2:
+            ratio = statistics.median(rates[(names[1], clients)]) / statistics.median(
+                rates[(names[0], clients)]
+            )
+            cells.append(f"{ratio:>14.2f}x")
+        print(" ".join(cells))
 
 
 if __name__ == "__main__":
