@@ -20,8 +20,9 @@ Job = tuple[GenerationRequest, bool]
 class EchoEngine:
     """Answers ``<last user text>#<seed>``; a few prompts misbehave on purpose.
 
-    ``too long`` is refused when prepared, ``engine bug`` raises when generated, and ``hang``
-    never answers: its generation waits until it is cancelled, which ``departed`` counts.
+    ``too long`` is refused when prepared, ``engine bug`` raises when generated, ``big-N``
+    answers N characters, and ``hang`` never answers: its generation waits until it is
+    cancelled, which ``departed`` counts.
     ``hanging`` and ``cancelled`` are released once per hanging generation started and
     cancelled, for a test on another thread to acquire.
     """
@@ -57,6 +58,8 @@ class EchoEngine:
                 self.departed += 1
                 self.cancelled.release()
                 raise
+        if text.startswith("big-"):
+            return [Generation(text="x" * int(text.removeprefix("big-")), completion_tokens=1)]
         return [
             Generation(
                 text=f"{text}#{seed}",

@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -94,11 +94,11 @@ class OpenAIApp:
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         reply = await self.completions.completions(await self._body(request))
-        return await _send(request, reply)
+        return await _send(request, reply, self.limits.idle_timeout_s)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         reply = await self.completions.chat(await self._body(request))
-        return await _send(request, reply)
+        return await _send(request, reply, self.limits.idle_timeout_s)
 
     def _model_card(self) -> dict[str, object]:
         return {
@@ -211,20 +211,41 @@ def _json(status: int, data: object) -> web.Response:
     )
 
 
-async def _send(request: web.Request, reply: Reply) -> web.StreamResponse:
-    """Write a reply: whole, or its events as they come (chunked server-sent events)."""
+async def _send(request: web.Request, reply: Reply, timeout_s: float) -> web.StreamResponse:
+    """Write a reply: whole, or its events as they come (chunked server-sent events).
+
+    Every write must be taken by the client within ``timeout_s``: one that stops reading is
+    dropped (its connection aborted, its rows ended) rather than left holding the connection
+    and its answer in memory.
+    """
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
     if reply.events is None:
-        return web.Response(body=reply.body, content_type="application/json")
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-    )
+        response.content_length = len(reply.body)
+        pieces: AsyncIterator[bytes] = _once(reply.body)
+    else:
+        response.headers.update({"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        pieces = reply.events
     try:
-        await response.prepare(request)
-        async for event in reply.events:
-            await response.write(event)
-        await response.write_eof()
+        async with asyncio.timeout(timeout_s):
+            await response.prepare(request)
+        async for piece in pieces:
+            async with asyncio.timeout(timeout_s):
+                await response.write(piece)
+        async with asyncio.timeout(timeout_s):
+            await response.write_eof()
+    except TimeoutError:
+        log.info(
+            "a client stopped reading its answer for %g s; its connection is dropped", timeout_s
+        )
+        if request.transport is not None:
+            request.transport.abort()
     except ConnectionError:
-        pass  # the client left mid-stream: closing the events below ends its rows
+        pass  # the client left mid-answer: closing the events below ends its rows
     finally:
-        await reply.events.aclose()
+        if reply.events is not None:
+            await reply.events.aclose()
     return response
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body

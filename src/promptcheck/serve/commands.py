@@ -89,8 +89,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         type=float,
         default=limits.idle_timeout_s,
         metavar="SECONDS",
-        help=f"close a connection idle this long, or one that has not sent a complete request "
-        f"head this long after connecting or its last answer ({limits.idle_timeout_s:g})",
+        help=f"close a connection idle this long, one that has not sent a complete request "
+        f"head this long after connecting or its last answer, or one that has not read a piece "
+        f"of its answer this long ({limits.idle_timeout_s:g})",
     )
     serve.add_argument(
         "--body-timeout",

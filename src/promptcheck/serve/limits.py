@@ -32,8 +32,9 @@ class ServerLimits:
     #: nginx reuses idle connections; when every connection is busy answering, the new one
     #: gets a 503. Clients share it: it should exceed the sum of their concurrency.
     max_connections: int = 256
-    #: Seconds a connection may stay idle between requests, and the time a client has, from
-    #: connecting or from its last answer, to send a complete request head.
+    #: Seconds a connection may stay idle between requests; the time a client has, from
+    #: connecting or from its last answer, to send a complete request head; and the time it
+    #: may take to accept each piece of its answer (a client that stops reading is dropped).
     idle_timeout_s: float = 30.0
     #: Seconds a client has to send a request's body once its head has arrived (408 after).
     body_timeout_s: float = 30.0

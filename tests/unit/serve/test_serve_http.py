@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -246,6 +247,26 @@ def test_idle_and_stalled_connections_are_closed() -> None:
             assert read_until_closed(silent) == b""
             assert read_until_closed(stalled) == b""
             assert statuses(read_until_closed(idle)) == [200]
+        assert watch.problems() == []
+
+
+def test_a_client_that_stops_reading_its_answer_is_dropped() -> None:
+    """A client that asks for 16 MB and reads none of it: once the socket buffers are full, the
+    server waits the idle timeout for it, then drops the connection instead of holding it."""
+    size = 16 * 2**20
+    with serving(idle_timeout_s=0.5) as (served, watch):
+        body = json.dumps({"model": "echo", "prompt": f"big-{size}"}).encode()
+        with connect(served) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(post("/v1/completions", body, AUTH))
+            for _ in range(int(LIMIT_S / 0.05)):  # until the server says it gave up (bounded)
+                if any("stopped reading" in r.getMessage() for r in watch.records):
+                    break
+                time.sleep(0.05)
+            assert any("stopped reading" in r.getMessage() for r in watch.records)
+            counters = health(served)["connections"]
+            assert counters["open"] <= 1  # only the health request's own: the reader's is gone
+            assert sock.recv(5) == b"HTTP/"  # it had begun to be answered
         assert watch.problems() == []
 
 
