@@ -10,7 +10,9 @@ client, an ``AsyncOpenAI`` in this process, sends chat requests one after anothe
 With ``--baseline-src DIR`` (a ``src`` directory, e.g. main's exported with ``git archive main
 src | tar -x -C /tmp/serve-baseline``), a second server runs that code on the same checkpoint;
 the two are loaded in turn, level by level (the order alternating), ``--repeats`` times, and
-the table gives the median of each and the ratio candidate / baseline.
+the table gives the median of each and the ratio candidate / baseline. On a shared machine the
+wall-clock rates move with other jobs' load; the servers' own CPU time per completion token
+(``cpu ms/tok``, from ``/proc``) moves much less, and is compared too.
 
 Goals: >= 2x single-client throughput at 32 clients on CPU (>= 6x on a GPU) (issue 5); the
 maintained HTTP server no slower than the hand-written one at 1, 8 and 32 clients (issue 14).
@@ -87,10 +89,16 @@ def stats(url: str) -> dict[str, float]:
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(
     stack: ExitStack, source: Path, checkpoint: Path, args: argparse.Namespace
-) -> tuple[str, str]:
-    """Start a server running the code under ``source``; (its URL, its ready line)."""
+) -> tuple[str, int, str]:
+    """Start a server running the code under ``source``; (its URL, its pid, its ready line)."""
     env = {**os.environ, "PYTHONPATH": str(source), KEY_ENV: KEY}
     where = subprocess.run(
         [sys.executable, "-c", "import promptcheck.serve; print(promptcheck.serve.__file__)"],
@@ -109,16 +117,17 @@ def start(
     stack.callback(server.terminate)
     assert server.stdout is not None
     line = server.stdout.readline().strip()
-    return line.rsplit(" ", 1)[1], line
+    return line.rsplit(" ", 1)[1], server.pid, line
 
 
-def measure(url: str, clients: int, args: argparse.Namespace) -> tuple[float, float]:
-    """(tokens per second, rows per batch) of one level."""
-    before = stats(url)
+def measure(url: str, pid: int, clients: int, args: argparse.Namespace) -> tuple[float, ...]:
+    """(tokens per second, rows per batch, server CPU ms per token) of one level."""
+    before, cpu_before = stats(url), cpu_seconds(pid)
     _, tokens, wall = asyncio.run(load(url, clients, args.seconds, args.max_tokens))
-    after = stats(url)
+    after, cpu_after = stats(url), cpu_seconds(pid)
     batches = after["batches"] - before["batches"]
-    return tokens / wall, (after["rows"] - before["rows"]) / max(batches, 1)
+    cpu_ms = 1000 * (cpu_after - cpu_before) / max(tokens, 1)
+    return tokens / wall, (after["rows"] - before["rows"]) / max(batches, 1), cpu_ms
 
 
 def main() -> None:
@@ -141,50 +150,55 @@ def main() -> None:
         servers = {"candidate": ROOT / "src"}
         if args.baseline_src is not None:
             servers = {"baseline": args.baseline_src, **servers}
-        urls = {}
+        urls, pids = {}, {}
         for name, source in servers.items():
-            urls[name], line = start(stack, source, checkpoint, args)
+            urls[name], pids[name], line = start(stack, source, checkpoint, args)
             print(f"{name} ({source}): {line}")
         machine = f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
         print(f"{machine}; {args.max_tokens} tokens a request, {args.seconds:g} s a level")
-        rates: dict[tuple[str, int], list[float]] = {}
-        rows: dict[tuple[str, int], list[float]] = {}
+        figures: dict[tuple[str, int], list[tuple[float, ...]]] = {}
         for repeat in range(args.repeats):
             for level, clients in enumerate(args.clients):
                 order = list(urls) if (repeat + level) % 2 == 0 else list(reversed(urls))
                 for name in order:
-                    rate, per_batch = measure(urls[name], clients, args)
-                    rates.setdefault((name, clients), []).append(rate)
-                    rows.setdefault((name, clients), []).append(per_batch)
-        report(list(urls), args.clients, rates, rows)
+                    figure = measure(urls[name], pids[name], clients, args)
+                    figures.setdefault((name, clients), []).append(figure)
+        report(list(urls), args.clients, figures)
 
 
 def report(
-    names: list[str],
-    levels: list[int],
-    rates: dict[tuple[str, int], list[float]],
-    rows: dict[tuple[str, int], list[float]],
+    names: list[str], levels: list[int], figures: dict[tuple[str, int], list[tuple[float, ...]]]
 ) -> None:
+    """Medians per server and level (with the range of the rates when repeated), and the ratios
+    candidate / baseline of the rates and of the CPU per token."""
+
+    def median(name: str, clients: int, column: int) -> float:
+        return statistics.median(figure[column] for figure in figures[(name, clients)])
+
     columns = ["clients"]
     for name in names:
-        columns += [f"{name} tok/s", "x single", "rows/batch"]
+        columns += [f"{name} tok/s", "x single", "rows/batch", "cpu ms/tok"]
     if len(names) == 2:
-        columns.append("cand/base")
+        columns += ["tok/s c/b", "cpu/tok c/b"]
     print(" ".join(f"{c:>15}" for c in columns))
-    single = {name: statistics.median(rates[(name, levels[0])]) for name in names}
     for clients in levels:
         cells = [f"{clients:>15}"]
         for name in names:
-            rate = statistics.median(rates[(name, clients)])
-            spread = f"{min(rates[(name, clients)]):.0f}-{max(rates[(name, clients)]):.0f}"
-            shown = f"{rate:.0f} ({spread})" if len(rates[(name, clients)]) > 1 else f"{rate:.0f}"
-            per_batch = statistics.median(rows[(name, clients)])
-            cells += [f"{shown:>15}", f"{rate / single[name]:>14.1f}x", f"{per_batch:>15.1f}"]
-        if len(names) == 2:
-            ratio = statistics.median(rates[(names[1], clients)]) / statistics.median(
-                rates[(names[0], clients)]
+            rate = median(name, clients, 0)
+            rates = [figure[0] for figure in figures[(name, clients)]]
+            shown = (
+                f"{rate:.0f} ({min(rates):.0f}-{max(rates):.0f})"
+                if len(rates) > 1
+                else f"{rate:.0f}"
             )
-            cells.append(f"{ratio:>14.2f}x")
+            single = median(name, levels[0], 0)
+            cells += [f"{shown:>15}", f"{rate / single:>14.1f}x"]
+            cells += [f"{median(name, clients, 1):>15.1f}", f"{median(name, clients, 2):>15.2f}"]
+        if len(names) == 2:
+            base, cand = names
+            rate_ratio = median(cand, clients, 0) / median(base, clients, 0)
+            cpu_ratio = median(cand, clients, 2) / median(base, clients, 2)
+            cells += [f"{rate_ratio:>14.2f}x", f"{cpu_ratio:>14.2f}x"]
         print(" ".join(cells))
 
 
