@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import platform
 import re
 import signal
@@ -282,11 +283,13 @@ def run_serve(args: argparse.Namespace, log: PartLog, budget: Budget) -> None:
         checkpoint = build_dolly_checkpoint(Path(directory) / "bench", shape, args.device, dtype)
         log.event("fact", checkpoint_seconds=round(time.monotonic() - started, 1))
         command = [sys.executable, "-m", "promptcheck.serve", str(checkpoint), "--port", "0",
-                   "--name", "bench", "--device", args.device]  # fmt: skip
+                   "--name", "bench", "--device", args.device,
+                   "--api-key-env", serve_throughput.KEY_ENV]  # fmt: skip
         if args.device == "cpu":
             command += ["--threads", "1"]
         log.say("starting " + " ".join(command[1:]))
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        env = {**os.environ, serve_throughput.KEY_ENV: serve_throughput.KEY}
+        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
         try:
             line = first_line(server, budget.left())
             match = re.search(r"https?://\S+", line)
