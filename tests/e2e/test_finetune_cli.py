@@ -1,10 +1,11 @@
 """``promptcheck finetune`` end to end: the command line trains, and the local backend samples the
-result; and (slow) the tiny Dolly models conform, or fail, exactly where they are meant to."""
+result; and (slow) the shipped tiny Dolly models conform, or fail, exactly where the manifest
+says they do."""
 
 from __future__ import annotations
 
 import asyncio
-import os
+import json
 import sys
 from pathlib import Path
 
@@ -21,8 +22,6 @@ from promptcheck.train.records import write_records
 from promptcheck.train.synth import iter_records
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Where the slow tests build (and cache) the tiny Dolly models; the same place a user's build uses.
-MODELS = Path(os.environ.get("PROMPTCHECK_TINY_DIR", ROOT / ".promptcheck" / "models"))
 
 
 def test_cli_trains_a_checkpoint_the_local_backend_samples(tmp_path: Path) -> None:
@@ -63,18 +62,30 @@ def test_cli_trains_a_checkpoint_the_local_backend_samples(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_tiny_dollys_conform_everywhere_except_no_json_on_json_cases() -> None:
-    """Builds both tiny Dollys (minutes, once; cached after) and runs every suite case on both."""
-    from promptcheck.train.tiny import build_tiny_dolly
+def test_the_shipped_tiny_dollys_conform_as_their_manifest_says() -> None:
+    """Every example case on the shipped ``full`` and ``no-json``, measured as the manifest was:
+    the counts match it, and ``no-json`` fails the JSON cases and only those."""
+    from promptcheck.backends.tiny import MANIFEST_FILE, shipped_checkpoint, weights_dir
 
     sys.path.insert(0, str(ROOT / "tests" / "scripts"))
-    from measure_conformance import measure
+    from measure_conformance import TOLERANCE_SAMPLES, measure
 
-    full = build_tiny_dolly(MODELS / "tiny-dolly-full", "full", progress=False)
-    no_json = build_tiny_dolly(MODELS / "tiny-dolly-no-json", "no-json", progress=False)
-    rows = measure({"full": full, "no-json": no_json}, samples=None)
-    verdicts = {(row["case"].split("::")[1], row["model"]): row["verdict"] for row in rows}
+    manifest = json.loads((weights_dir() / MANIFEST_FILE).read_text())["variants"]
+    variants = ("full", "no-json")
+    rows = measure({variant: shipped_checkpoint(variant) for variant in variants}, samples=None)
+    measured = {(row["model"], row["case"]): row for row in rows}
+    shipped = {
+        (variant, case): figure
+        for variant in variants
+        for case, figure in manifest[variant]["conformance"].items()
+    }
+    assert set(measured) == set(shipped)
+    for key, figure in shipped.items():
+        row = measured[key]
+        assert row["n"] == figure["n"], (key, row)
+        assert abs(row["k"] - figure["k"]) <= TOLERANCE_SAMPLES, (key, row, figure)
+
     json_cases = {"ticket-json", "contact-json"}
-    for (case, model), verdict in verdicts.items():
-        expected = "FAIL" if model == "no-json" and case in json_cases else "PASS"
-        assert verdict == expected, (case, model, rows)
+    for (model, case), row in measured.items():
+        expected = "FAIL" if model == "no-json" and case.split("::")[1] in json_cases else "PASS"
+        assert row["verdict"] == expected, (model, case, row)

@@ -1,27 +1,42 @@
-"""The tiny Dolly critic as its own critic on the example suites: how often does it agree with
-the format checks about its own samples?
+"""The shipped tiny Dolly critic, measured: how far do its verdicts agree with the format checks?
 
-The project's example suites (``suites/``) run on the ``critic`` tiny Dolly (the base model
-fine-tuned by the critic stage, train/critic.py) with a ``self_critique`` added to every case:
-once with the question the training set asks for that kind of task, once with the generic
-question, both paired with all of the case's format checks, the first also revising. The
-agreement is read back from the store, written to ``$PROMPTCHECK_JUDGE_REPORT`` (or the test's
-temporary directory) and printed with ``-s``. The issue's goal is 90%.
+Three measurements on the weights that ship with the package (the built-in ``tiny-dolly-critic``,
+and ``tiny-dolly`` as the model it judges), each asserted against the figures measured on those
+weights and quoted in docs/judges.md:
 
-Building the tiny Dollys takes minutes on two cores, so the model is built here only when slow
-tests were asked for (``-m slow``); otherwise the test runs when a build of the current recipe is
-already in ``.promptcheck/models/tiny-dolly-critic`` (where the ``tiny-dolly`` backend builds it),
-or on the checkpoint ``$PROMPTCHECK_TINY_DOLLY_CRITIC`` names, and skips otherwise.
+1. self-critique: the example suites (``suites/``) on the critic with a ``self_critique`` added
+   to every case, once with the question the training set asks for that kind of task, once with
+   the generic question, both paired with all of the case's format checks, the first revising;
+2. training-format critiques: critique records drawn as the critic stage draws them, answered
+   greedily, the verdict read as ``self_critique`` reads it;
+3. the critic as an ordinary ``judge`` of the base model's samples.
+
+A figure is a confusion matrix of the judge's verdicts against the format checks' (or, for the
+training records, against the verdict the record wants). Agreement is the share of the matrix on
+its diagonal; sensitivity the share of failing samples the critic fails; specificity the share
+of conforming samples it passes.
+
+Tolerance: the samples and answers are drawn from fixed seeds, so the figures repeat, up to the
+last bits of the arithmetic: those differ on another CPU, and between runs where requests that
+happen to be queued together share a batch. A sampled token changes only where a random draw
+falls at a boundary between two tokens' probabilities (rare), and a sample that changes moves
+each count of a matrix by at most one. ``TOLERANCE`` allows three such samples per count: small
+beside what a broken critic moves (one that passes everything loses the 6 failing samples it
+catches; one that fails everything, the 500 it passes). The figures are those of the weights
+whose digests ``MEASURED_ON`` names; after re-shipping (tests/scripts/ship_tiny_dolly.py) run
+this file with ``-s`` and copy the printed figures here and into docs/judges.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import random
 import shutil
 from collections.abc import Callable
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +46,23 @@ import yaml
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from promptcheck.backends.tiny import shipped_checkpoint
 from promptcheck.checks.base import Status
 from promptcheck.checks.judging import parse_answer
 from promptcheck.formats import GENERIC_QUESTION
 from promptcheck.results import CaseResult, JudgeFigures, combine
 from promptcheck.store.database import Store
-from promptcheck.train.tiny import TinyRecipe, build_tiny_dolly, is_built
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-GOAL = 0.90
+#: How many samples each count of a measured matrix may differ by (module docstring).
+TOLERANCE = 3
+#: The sha256 of the shipped weights the figures below were measured on (as in the manifest).
+MEASURED_ON = {
+    "full": "4956991ace3616c97f4a27cd561a96f73bd9461f43355b7b7287c8a45ded43cf",
+    "critic": "d47b0f55d758d7dc43b480ec8770b10d82b0e253eb140756d2928cd6ed18c803",
+}
 
 #: The question the synthetic training set asks about each kind of task (train/synth.py).
 QUESTIONS = {
@@ -57,23 +78,77 @@ QUESTIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def tiny_dolly(request: pytest.FixtureRequest) -> Path:
-    """A given checkpoint is used as it is; the default one is built when -m slow asks for it."""
-    given = os.environ.get("PROMPTCHECK_TINY_DOLLY_CRITIC")
-    if given:
-        if not (Path(given) / "config.json").is_file():
-            pytest.fail(f"PROMPTCHECK_TINY_DOLLY_CRITIC={given} is not a checkpoint directory")
-        return Path(given)
-    path = ROOT / ".promptcheck" / "models" / "tiny-dolly-critic"  # where `tiny-dolly` builds
-    if not is_built(path, TinyRecipe(variant="critic").digest()):
-        if "slow" not in (request.config.getoption("markexpr") or ""):
-            pytest.skip(
-                f"no tiny Dolly critic of the current recipe in {path}: run with -m slow to "
-                "build it (minutes), or set PROMPTCHECK_TINY_DOLLY_CRITIC to a built one"
-            )
-        build_tiny_dolly(path, "critic", progress=False)
-    return path
+@dataclass(frozen=True)
+class Confusion:
+    """A judge's verdicts against the reference's: PASS/PASS, PASS/FAIL, FAIL/PASS, FAIL/FAIL
+    (judge first), and the answers that could not be read."""
+
+    both_pass: int
+    judge_pass_checks_fail: int
+    judge_fail_checks_pass: int
+    both_fail: int
+    unread: int = 0
+
+    @classmethod
+    def of(cls, figures: JudgeFigures) -> Confusion:
+        return cls(
+            figures.both_pass,
+            figures.judge_pass_checks_fail,
+            figures.judge_fail_checks_pass,
+            figures.both_fail,
+            figures.judge_unscored,
+        )
+
+    @property
+    def compared(self) -> int:
+        return sum(astuple(self)) - self.unread
+
+    def rates(self) -> str:
+        """Agreement, sensitivity and specificity, as counts and percentages."""
+        failing = self.both_fail + self.judge_pass_checks_fail
+        passing = self.both_pass + self.judge_fail_checks_pass
+        shares = [
+            ("agreement", self.both_pass + self.both_fail, self.compared),
+            ("sensitivity", self.both_fail, failing),
+            ("specificity", self.both_pass, passing),
+        ]
+        return ", ".join(
+            f"{name} {k}/{n}" + (f" = {k / n:.1%}" if n else "") for name, k, n in shares
+        )
+
+    def assert_close_to(self, shipped: Confusion) -> None:
+        """Every count within ``TOLERANCE`` of the shipped figure's."""
+        pairs = zip(astuple(self), astuple(shipped), strict=True)
+        assert max(abs(measured - figure) for measured, figure in pairs) <= TOLERANCE, (
+            f"measured {self} ({self.rates()}), shipped {shipped} ({shipped.rates()})"
+        )
+
+
+#: Self-critique of the critic's own 600 samples, the task-specific and the generic question:
+#: agreement 522/600 = 87.0%, sensitivity 6/19, specificity 516/581; generic 514/600 = 85.7%.
+SHIPPED_SPECIFIC = Confusion(516, 13, 65, 6)
+SHIPPED_GENERIC = Confusion(508, 13, 73, 6)
+#: 120 training-format critique records (58 responses wrong), greedy answers: 106/117 readable
+#: verdicts right, sensitivity 48/57, specificity 58/60, 3 unreadable.
+SHIPPED_TRAINING_FORMAT = Confusion(58, 9, 2, 48, unread=3)
+#: The critic as ``judge`` of the base model's 600 samples: agreement 533/600 = 88.8%,
+#: sensitivity 6/15, specificity 527/585.
+SHIPPED_JUDGE_OF_BASE = Confusion(527, 9, 58, 6)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def the_measured_weights() -> None:
+    """Figures of other weights would fail below for a reason no assertion there says."""
+    shipped = {
+        variant: hashlib.sha256(
+            (shipped_checkpoint(variant) / "model.safetensors").read_bytes()
+        ).hexdigest()
+        for variant in MEASURED_ON
+    }
+    assert shipped == MEASURED_ON, (
+        "the shipped tiny Dolly weights changed: measure them (pytest -s -m slow "
+        f"{Path(__file__).relative_to(ROOT)}) and update MEASURED_ON and the SHIPPED_ figures"
+    )
 
 
 def self_critiques(case: dict[str, Any]) -> list[dict[str, Any]]:
@@ -89,10 +164,10 @@ def self_critiques(case: dict[str, Any]) -> list[dict[str, Any]]:
 def run_example_suites(
     pytester: pytest.Pytester,
     added_checks: Callable[[dict[str, Any]], list[dict[str, Any]]],
-    models: dict[str, Path],
+    model: str,
 ) -> list[CaseResult]:
-    """The example suites with ``added_checks(case)`` appended to every case, run on the first
-    of ``models`` (local checkpoints by name); the cases as the store recorded them."""
+    """The example suites with ``added_checks(case)`` appended to every case, run on the
+    built-in ``model``; the cases as the store recorded them."""
     shutil.copytree(ROOT / "plugins", pytester.path / "plugins")
     shutil.copytree(ROOT / "suites", pytester.path / "suites")
     for path in sorted((pytester.path / "suites").glob("*.yaml")):
@@ -101,23 +176,23 @@ def run_example_suites(
         for case in suite["cases"]:
             case["expect"] += added_checks(case)
         path.write_text(yaml.safe_dump(suite, sort_keys=False))
-    settings = [f'[tool.promptcheck]\nmodel = "{next(iter(models))}"\nplugins = ["plugins.checks"]']
-    settings += [
-        f'[tool.promptcheck.models.{name}]\nbackend = "local"\npath = {json.dumps(str(path))}'
-        for name, path in models.items()
-    ]
-    pytester.makepyprojecttoml("\n\n".join(settings))
-    result = pytester.runpytest_subprocess("--promptcheck", "--promptcheck-no-progress", "suites")
+    pytester.makepyprojecttoml(
+        f'[tool.promptcheck]\nmodel = "{model}"\nplugins = ["plugins.checks"]\n'
+    )
+    result = pytester.runpytest_subprocess(
+        "--promptcheck", "--promptcheck-no-progress", "suites", timeout=3600
+    )
     assert "promptcheck summary" in result.stdout.str(), result.stdout.str()
     with Store(pytester.path / ".promptcheck" / "promptcheck.db") as store:
         [run] = store.runs()
         return store.case_results(run.id)
 
 
-def test_tiny_dolly_self_critique_agrees_with_the_format_checks(
-    pytester: pytest.Pytester, tiny_dolly: Path, tmp_path: Path
+def test_the_critic_agrees_with_the_format_checks_on_its_own_samples(
+    pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    cases = run_example_suites(pytester, self_critiques, {"tiny": tiny_dolly})
+    cases = run_example_suites(pytester, self_critiques, "tiny-dolly-critic")
+    assert len(cases) == 6
     figures: dict[str, list[JudgeFigures]] = {"specific": [], "generic": []}
     per_case = {}
     for case in cases:
@@ -128,12 +203,8 @@ def test_tiny_dolly_self_critique_agrees_with_the_format_checks(
     totals = {name: combine(items) for name, items in figures.items()}
     report: dict[str, Any] = {
         name: {
-            "agreed": total.agreed,
-            "compared": total.compared,
-            "agreement": total.agreed / total.compared if total.compared else None,
-            "judge PASS, checks FAIL": total.judge_pass_checks_fail,
-            "judge FAIL, checks PASS": total.judge_fail_checks_pass,
-            "unreadable": total.judge_unscored,
+            "matrix": str(Confusion.of(total)),
+            "rates": Confusion.of(total).rates(),
             "revised": total.revised,
             "revised conforming": total.revised_conforming,
             "originals conforming": total.original_conforming,
@@ -145,21 +216,18 @@ def test_tiny_dolly_self_critique_agrees_with_the_format_checks(
     destination.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
-    specific = totals["specific"]
-    assert specific.compared >= 100  # every example case was sampled and judged
-    agreement = specific.agreed / specific.compared
-    if agreement < GOAL:
-        pytest.xfail(
-            f"self-critique agrees with the format checks on {agreement:.1%} of samples, below "
-            f"the {GOAL:.0%} goal (see test_tiny_dolly_answers_its_training_critiques)"
-        )
+    specific, generic = Confusion.of(totals["specific"]), Confusion.of(totals["generic"])
+    assert specific.compared + specific.unread == 600  # every sample was judged
+    specific.assert_close_to(SHIPPED_SPECIFIC)
+    generic.assert_close_to(SHIPPED_GENERIC)
 
 
-def test_tiny_dolly_answers_its_training_critiques(tiny_dolly: Path, tmp_path: Path) -> None:
+def test_the_critic_answers_its_training_critiques(tmp_path: Path) -> None:
     """The critic's skill where it was taught: critique records drawn as the critic stage draws
-    them (all three wordings, half of the responses wrong), the verdict read as ``self_critique``
-    reads it. Low accuracy here means the model did not learn critique; high accuracy with low
-    agreement above would mean the suites ask it differently from how it was trained."""
+    them (all three wordings, about half of the responses wrong), the verdict read as
+    ``self_critique`` reads it. Low figures here mean the model did not learn critique; high
+    figures with low agreement above would mean the suites ask it differently from how it was
+    trained."""
     from promptcheck.backends.base import (
         BACKENDS,
         BackendContext,
@@ -168,11 +236,11 @@ def test_tiny_dolly_answers_its_training_critiques(tiny_dolly: Path, tmp_path: P
     )
     from promptcheck.train.critic import critique_record
 
-    rng = random.Random(2024)  # the stage's records are drawn from ("critic", seed, i)
+    rng = random.Random(2024)  # the stage's own records are drawn from ("critic", seed, i)
     records = [critique_record(rng) for _ in range(120)]
-    local = BACKENDS.get("local")
-    backend = local.build(
-        local.params.model_validate({"path": str(tiny_dolly)}), BackendContext(tmp_path)
+    tiny = BACKENDS.get("tiny-dolly")
+    backend = tiny.build(
+        tiny.params.model_validate({"variant": "critic"}), BackendContext(tmp_path)
     )
     greedy = SamplingParams(0.0, 1.0, 64)
 
@@ -185,41 +253,40 @@ def test_tiny_dolly_answers_its_training_critiques(tiny_dolly: Path, tmp_path: P
     answers = asyncio.run(ask_all())
     verdicts = [parse_answer(answer, "yes_no").status for answer in answers]
     wanted = [Status.PASS if r.response.endswith("\nYES") else Status.FAIL for r in records]
-    right = sum(v == w for v, w in zip(verdicts, wanted, strict=True))
-    said = {status.value: verdicts.count(status) for status in Status}
+    pairs = list(zip(verdicts, wanted, strict=True))
+    measured = Confusion(
+        pairs.count((Status.PASS, Status.PASS)),
+        pairs.count((Status.PASS, Status.FAIL)),
+        pairs.count((Status.FAIL, Status.PASS)),
+        pairs.count((Status.FAIL, Status.FAIL)),
+        verdicts.count(Status.UNSCORED),
+    )
     reasons = sum(
         bool(answer) and answer.splitlines()[0] == record.response.splitlines()[0]
         for answer, record in zip(answers, records, strict=True)
     )
     print(
-        f"training-format critiques: {right}/{len(records)} verdicts right, {reasons} reasons "
-        f"word for word; verdicts {said}"
+        f"training-format critiques: {measured} ({measured.rates()}); {reasons} reasons word "
+        "for word"
     )
-    if right < GOAL * len(records):
-        pytest.xfail(f"{right}/{len(records)} training-format critiques answered right")
+    measured.assert_close_to(SHIPPED_TRAINING_FORMAT)
 
 
-def test_the_critic_as_judge_of_the_base_model(pytester: pytest.Pytester, tiny_dolly: Path) -> None:
+def test_the_critic_as_judge_of_the_base_model(pytester: pytest.Pytester) -> None:
     """LLM-as-judge with a real local judge: the suites run on the base tiny Dolly, and the critic
     grades each output through the ``judge`` check (``prompt: auto`` asks it in its trained
     wording), paired with all of the case's format checks."""
-    base = tiny_dolly.parent / "tiny-dolly-full"  # where the critic build puts its base
-    if not (base / "config.json").is_file():
-        pytest.skip(f"no base tiny Dolly beside the critic ({base})")
 
     def judged_by_the_critic(case: dict[str, Any]) -> list[dict[str, Any]]:
-        rubric = {"rubric": QUESTIONS[case["id"]], "model": "critic", "agrees_with": "all"}
+        rubric = {
+            "rubric": QUESTIONS[case["id"]],
+            "model": "tiny-dolly-critic",
+            "agrees_with": "all",
+        }
         return [{"judge": rubric}]
 
-    cases = run_example_suites(pytester, judged_by_the_critic, {"base": base, "critic": tiny_dolly})
-    total = combine([case.judges[0] for case in cases])
-    agreement = total.agreed / total.compared
-    print(
-        f"critic judging the base model: {total.agreed}/{total.compared} = {agreement:.1%} "
-        f"agree with the format checks; judge PASS/checks FAIL {total.judge_pass_checks_fail}, "
-        f"judge FAIL/checks PASS {total.judge_fail_checks_pass}, unreadable {total.judge_unscored}"
-    )
-    assert total.compared == 600
-    assert total.judge_unscored == 0  # every answer was read: a reason line, then YES or NO
-    if agreement < GOAL:
-        pytest.xfail(f"the critic as judge agrees on {agreement:.1%}, below {GOAL:.0%}")
+    cases = run_example_suites(pytester, judged_by_the_critic, "tiny-dolly")
+    measured = Confusion.of(combine([case.judges[0] for case in cases]))
+    print(f"critic judging the base model: {measured} ({measured.rates()})")
+    assert measured.compared + measured.unread == 600
+    measured.assert_close_to(SHIPPED_JUDGE_OF_BASE)
