@@ -134,7 +134,7 @@ def build_tiny_dolly(
     with the same recipe and code return at once. With ``progress``, its start and end are also
     told in one line each, through ``announce`` when given (past pytest's capture), else on
     stderr. ``critic`` first builds ``full`` (or finds it) in the sibling directory
-    ``tiny-dolly-full``, where the ``tiny-dolly`` backend keeps it.
+    ``tiny-dolly-full`` (the layout of ``promptcheck tiny build`` and of the re-shipping script).
     """
     if variant not in VARIANTS:
         raise ConfigError(
