@@ -23,6 +23,29 @@ STORE_HELP = f"run store (default: [tool.promptcheck] store, else {DEFAULT_STORE
 #: Requests in flight per model when neither an option nor the project says.
 DEFAULT_CONCURRENCY = 8
 
+#: Comparisons (``--promptcheck-baseline``, ``promptcheck compare``, ``promptcheck plan``):
+#: the chance of any false regression across a suite, ...
+DEFAULT_ALPHA = 0.05
+#: ... the chance that any case which dropped by the detectable drop is called unchanged, ...
+DEFAULT_BETA = 0.2
+#: ... the drop a case may show without being a regression (drops beyond it are tested), ...
+DEFAULT_MARGIN = 0.0
+#: ... the drop in conformance a comparison is planned to catch, which "unchanged" rules out
+#: (0.95 -> 0.80 is the drop docs/statistics.md holds the gate to) ...
+DEFAULT_DETECT = 0.15
+#: ... and the chance of catching it, on one case of a suite, that the plan buys.
+DEFAULT_POWER = 0.8
+#: A case's planned samples are a multiple of this (the adaptive round) ...
+PLAN_STEP = 10
+#: ... and at most this many: past it a plan reports the drop it can detect instead.
+MAX_PLANNED_SAMPLES = 1000
+#: A stored baseline's rate enters a plan as its one-sided lower bound at this confidence: a
+#: lower rate needs more samples, so a lucky baseline does not shrink the plan.
+PLANNING_CONFIDENCE = 0.8
+#: A stored baseline older than this many days is reported as stale: the model behind a hosted
+#: name changes, and a re-recorded baseline is an independent draw (docs/statistics.md).
+BASELINE_MAX_AGE_DAYS = 30
+
 #: ``--promptcheck-fail-on`` for threshold verdicts (first: the default) ...
 THRESHOLD_FAIL_ON = ("fail", "undecided")
 #: ... and for a comparison against a baseline (``--promptcheck-baseline``, ``compare``).
@@ -66,6 +89,9 @@ class Options:
     pairwise: str | None = None
     pairwise_rubric: str | None = None
     pairwise_margin: float | None = None
+    detect: float | None = None
+    power: float | None = None
+    baseline_refresh: bool = False
 
 
 def store_path(root: Path, given: str | Path | None, project: ProjectConfig) -> Path:
