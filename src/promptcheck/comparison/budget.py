@@ -32,7 +32,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from promptcheck.comparison.adaptive import sampled_adaptively
 from promptcheck.config import PLANNING_CONFIDENCE
+from promptcheck.results import CaseResult
 from promptcheck.stats import (
     Plan,
     detectable_drop,
@@ -67,7 +69,7 @@ def planning_rate(threshold: float, stored: tuple[int, int] | None, detect: floa
     hardest = 0.5 + detect / 2.0
     steps = rate / RATE_GRID
     rounded = math.floor(steps + 1e-9) if rate >= hardest else math.ceil(steps - 1e-9)
-    return min(1.0, max(0.0, rounded * RATE_GRID))
+    return min(1.0, max(0.0, round(rounded * RATE_GRID, 6)))
 
 
 def plan_case(rate: float, targets: Targets, cases: int, stored: int, top_up: bool) -> Plan:
@@ -235,3 +237,45 @@ def case_budget(
         detectable,
         short,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseInput:
+    """What planning needs of one compared case: its name, threshold and suite budget (at least
+    one sample per variable combination), its stored baseline result (None: a live baseline)
+    and whether the baseline's model can top that up."""
+
+    name: str
+    threshold: float
+    suite_samples: int
+    stored: CaseResult | None = None
+    top_up: bool = True
+
+
+def budget_for(cases: Sequence[CaseInput], targets: Targets, option: int | None) -> Budget:
+    """The budget of a comparison of ``cases`` (all of them compared, so the suite's size is
+    their number); ``option`` is ``--promptcheck-samples``."""
+    plans = [
+        case_budget(
+            case.name,
+            threshold=case.threshold,
+            suite_samples=case.suite_samples,
+            targets=targets,
+            cases=len(cases),
+            stored=(case.stored.verdict.k, case.stored.verdict.n) if case.stored else None,
+            top_up=case.top_up,
+            option=option,
+            stopped=case.stored is not None and sampled_adaptively(case.stored),
+        )
+        for case in cases
+    ]
+    return Budget(targets, tuple(plans), option)
+
+
+def baseline_draws(case: CaseBudget) -> int:
+    """Samples of the baseline's model this case draws: all of them live, a top-up stored."""
+    if case.stored is None:
+        return case.samples
+    if case.baseline_target is None:
+        return 0
+    return max(0, case.baseline_target - case.stored)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptcheck.comparison.adaptive import sampled_adaptively, with_record
-from promptcheck.comparison.budget import Budget, CaseBudget, case_budget
+from promptcheck.comparison.budget import Budget, CaseBudget, CaseInput, budget_for
 from promptcheck.comparison.engine import (
     CaseRow,
     CompareSettings,
@@ -475,29 +475,18 @@ class LiveComparison:
         stored: Mapping[str, CaseResult],
         context: ComparisonContext,
     ) -> Budget:
-        targets = self.settings.targets
-        plans = []
-        for ref in refs:
-            base = stored.get(ref.key)
-            model = (
-                find_model(self.baseline.model, ref.suite.models, context.project)
-                if base is not None
-                else None
+        inputs = [
+            CaseInput(
+                context.name(ref),
+                ref.case.threshold,
+                max(ref.case.samples, len(ref.case.combinations)),
+                stored.get(ref.key),
+                ref.key not in stored
+                or find_model(self.baseline.model, ref.suite.models, context.project) is not None,
             )
-            plans.append(
-                case_budget(
-                    context.name(ref),
-                    threshold=ref.case.threshold,
-                    suite_samples=max(ref.case.samples, len(ref.case.combinations)),
-                    targets=targets,
-                    cases=len(refs),
-                    stored=(base.verdict.k, base.verdict.n) if base is not None else None,
-                    top_up=base is None or model is not None,
-                    option=context.samples,
-                    stopped=base is not None and sampled_adaptively(base),
-                )
-            )
-        return Budget(targets, tuple(plans), context.samples)
+            for ref in refs
+        ]
+        return budget_for(inputs, self.settings.targets, context.samples)
 
     def _against(
         self,
