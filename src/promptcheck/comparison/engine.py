@@ -13,7 +13,7 @@ silence:
 * what the samples can detect is stated: per case, the smallest drop the exact test catches
   with the settings' power at the level the suite's first regression needs
   (:mod:`promptcheck.stats.power`), and a baseline case with fewer scored samples than the
-  candidate's, or fewer than :data:`MIN_BASELINE_SAMPLES`, is noted;
+  candidate's is noted;
 * the baseline's strength is stated: its samples and its age against the candidate (a guarantee
   that holds on average over baselines is only as good as the one baseline reused, and a hosted
   model changes behind its name; docs/statistics.md says when to re-record);
@@ -76,7 +76,6 @@ if TYPE_CHECKING:
     from promptcheck.store.database import RunSummary, Store
 
 __all__ = [
-    "MIN_BASELINE_SAMPLES",
     "CaseRow",
     "CheckDiagnosis",
     "CompareSettings",
@@ -88,12 +87,6 @@ __all__ = [
     "with_pairwise",
 ]
 
-#: Fewest scored baseline samples a case should have. At 150 against 150, a drop from 0.95 to
-#: 0.80 on one case of a 50-case suite is caught with power 0.83 (docs/statistics.md, live
-#: baseline); with a 50-sample baseline it is 0.09 against 150 candidate samples and no higher
-#: against 400 or 1,000 (exact sums over the outcomes): the baseline's own uncertainty bounds
-#: what any candidate can be shown to fall below.
-MIN_BASELINE_SAMPLES = 150
 #: Names listed in one warning before "and N more".
 _LISTED = 5
 
@@ -450,10 +443,6 @@ def _row(
         )
     if b.n < c.n:
         notes.append(f"the baseline has fewer scored samples ({b.n}) than the candidate ({c.n})")
-    if b.n < MIN_BASELINE_SAMPLES:
-        notes.append(
-            f"the baseline has {b.n} scored samples, below the minimum of {MIN_BASELINE_SAMPLES}"
-        )
     detectable = None
     if verdict.comparison.method == "exact" and b.n and c.n:
         detectable = detectable_drop(

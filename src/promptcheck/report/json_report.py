@@ -8,7 +8,8 @@ Rates and p-values are plain floats in [0, 1]; intervals are ``[low, high]`` pai
 cost (requests, retries, failed_requests, prompt_tokens, completion_tokens, cost; see
 :mod:`promptcheck.store.usage`), or null when the run recorded none.
 
-Version 2: ``settings.tolerance`` became ``settings.detect`` (the drop the comparison is planned
+Version 2: ``settings.min_baseline_samples`` is gone (what the samples can detect is stated
+instead), ``settings.tolerance`` became ``settings.detect`` (the drop the comparison is planned
 to catch, which "unchanged" rules out) beside ``settings.power``, and a case's ``noninferior``
 says whether that drop is ruled out at the suite's beta (Bonferroni over the cases), not per
 case. Added: ``baseline_strength`` (samples a case and age of the baseline), ``budget`` (the
@@ -35,17 +36,12 @@ KIND = "promptcheck.comparison"
 
 def to_dict(report: ComparisonReport) -> dict[str, Any]:
     """The report as JSON-ready data, ``format_version`` first."""
-    from promptcheck.comparison.engine import MIN_BASELINE_SAMPLES
-
     strength = report.strength
     return {
         "format_version": FORMAT_VERSION,
         "kind": KIND,
         "headline": report.headline,
-        "settings": {
-            **dataclasses.asdict(report.settings),
-            "min_baseline_samples": MIN_BASELINE_SAMPLES,
-        },
+        "settings": dataclasses.asdict(report.settings),
         "baseline": _run(report.baseline),
         "candidate": _run(report.candidate),
         "baseline_strength": strength.as_dict() if strength is not None else None,

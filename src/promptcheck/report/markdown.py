@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from promptcheck.comparison.engine import (
-    MIN_BASELINE_SAMPLES,
     CaseRow,
     ComparisonReport,
     count_cases,
@@ -124,9 +123,9 @@ def _render(report: ComparisonReport, budget: _Budget) -> str:
         total = len(report.only_in_baseline) + len(report.only_in_candidate)
         parts.append(_folded(f"Not compared ({total}): in one run only", "\n".join(lines)))
     parts.append(
-        f"<sub>Rates are conforming / scored samples with 95% Clopper-Pearson intervals; "
-        f"differences in percentage points with Newcombe's 95% interval. A baseline should "
-        f"have at least {MIN_BASELINE_SAMPLES} scored samples a case.</sub>"
+        "<sub>Rates are conforming / scored samples with 95% Clopper-Pearson intervals; "
+        "differences in percentage points with Newcombe's 95% interval. `promptcheck plan` gives "
+        "the samples a case needs to detect a drop.</sub>"
     )
     return "\n\n".join(parts) + "\n"
 

@@ -35,7 +35,7 @@ def test_the_document_is_versioned_and_complete() -> None:
     assert document["headline"] == "1 case regressed"
     assert document["baseline"]["label"] == "baseline"
     assert document["candidate"]["model"] == "new"
-    assert document["settings"]["min_baseline_samples"] == 150
+    assert "min_baseline_samples" not in document["settings"]
     assert (document["settings"]["detect"], document["settings"]["power"]) == (0.15, 0.8)
     assert document["baseline_strength"] == {
         "fewest_samples": 0,
