@@ -42,6 +42,11 @@ MAX_PLANNED_SAMPLES = 1000
 #: A stored baseline's rate enters a plan as its one-sided lower bound at this confidence: a
 #: lower rate needs more samples, so a lucky baseline does not shrink the plan.
 PLANNING_CONFIDENCE = 0.8
+#: Where plans keep the exact test's cut-offs between runs, beside the run store (a cache: it
+#: only sizes plans and states detectable drops, and a damaged one is ignored) ...
+POWER_CACHE_FILE = "power-cache.json"
+#: ... and the largest such file read, in bytes.
+POWER_CACHE_MAX_BYTES = 8_000_000
 #: A stored baseline older than this many days is reported as stale: the model behind a hosted
 #: name changes, and a re-recorded baseline is an independent draw (docs/statistics.md).
 BASELINE_MAX_AGE_DAYS = 30

@@ -235,6 +235,7 @@ class PromptcheckSession:
             facts=self.facts,
             samples=self.options.samples,
             adaptive=self.options.adaptive,
+            cache_dir=self.store_path.parent,
         )
 
     def relative(self, path: Path) -> str:

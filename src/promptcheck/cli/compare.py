@@ -22,6 +22,7 @@ from promptcheck.comparison import (
     pairwise_params,
     resolve_judge,
 )
+from promptcheck.comparison.budget import kept_cuts
 from promptcheck.config import (
     COMPARISON_FAIL_ON,
     DEFAULT_ALPHA,
@@ -139,7 +140,8 @@ def run_compare(args: argparse.Namespace) -> int:
         cand_run = store.run(args.candidate)
         base_cases = store.case_results(base_run.id)
         cand_cases = store.case_results(cand_run.id)
-        report = compare_results(base_run, base_cases, cand_run, cand_cases, settings)
+        with kept_cuts(store.path.parent):  # the detectable drops reuse the plans' cut-offs
+            report = compare_results(base_run, base_cases, cand_run, cand_cases, settings)
         if not report.rows:
             raise PromptcheckError(
                 f"runs {report.baseline.id} and {report.candidate.id} have no case in common "

@@ -19,7 +19,14 @@ from typing import Any
 
 from promptcheck.cli.project import load_project
 from promptcheck.comparison import CompareSettings, case_name
-from promptcheck.comparison.budget import Budget, CaseBudget, CaseInput, baseline_draws, budget_for
+from promptcheck.comparison.budget import (
+    Budget,
+    CaseBudget,
+    CaseInput,
+    baseline_draws,
+    budget_for,
+    kept_cuts,
+)
 from promptcheck.comparison.costs import Estimate, Pace, pace
 from promptcheck.comparison.live import Baseline, resolve_baseline
 from promptcheck.config import (
@@ -103,7 +110,8 @@ def run_plan(args: argparse.Namespace) -> int:
         raise PromptcheckError(
             f"no case of these suites is in baseline {args.baseline!r}: nothing to compare"
         )
-    budget = budget_for(inputs, settings.targets, args.samples)
+    with kept_cuts(store.parent):
+        budget = budget_for(inputs, settings.targets, args.samples)
     runs = stored_runs(store)
     base_pace = pace(baseline.model, runs, prices(baseline.model, suites, project))
     candidate = args.model or baseline.model

@@ -28,12 +28,16 @@ is stated with the drop it can detect ("this run can detect drops of X or more w
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from promptcheck.comparison.adaptive import sampled_adaptively
-from promptcheck.config import PLANNING_CONFIDENCE
+from promptcheck.config import PLANNING_CONFIDENCE, POWER_CACHE_FILE, POWER_CACHE_MAX_BYTES
 from promptcheck.results import CaseResult
 from promptcheck.stats import (
     Plan,
@@ -42,6 +46,7 @@ from promptcheck.stats import (
     lower_bound,
     plan_budget,
 )
+from promptcheck.stats.power import CutKey, known_cuts, remember_cuts
 
 #: Planning rates are rounded to this grid, towards the rate that needs the most samples.
 RATE_GRID = 0.01
@@ -279,3 +284,65 @@ def baseline_draws(case: CaseBudget) -> int:
     if case.baseline_target is None:
         return 0
     return max(0, case.baseline_target - case.stored)
+
+
+#: Version of the kept cut-offs: raise it whenever the exact test or its nuisance grid changes,
+#: so that cut-offs of another test are never reused.
+CUTS_FORMAT = 1
+
+
+@contextlib.contextmanager
+def kept_cuts(directory: Path | None) -> Iterator[None]:
+    """Plan with the cut-offs kept in ``directory`` (beside the run store), and keep the new
+    ones: a 50-case plan against a stored baseline takes seconds cold and a fraction of a second
+    warm (benchmarks/plan_speed.py), and every ``promptcheck plan`` is a new process. A missing,
+    damaged or foreign file is ignored; one that cannot be written is not an error."""
+    path = directory / POWER_CACHE_FILE if directory is not None else None
+    if path is not None:
+        remember_cuts(_read_cuts(path))
+    try:
+        yield
+    finally:
+        if path is not None:
+            _write_cuts(path, known_cuts())
+
+
+def _identity() -> dict[str, object]:
+    from promptcheck import __version__
+    from promptcheck.stats.two_sample import GRID_POINTS
+
+    return {"format": CUTS_FORMAT, "promptcheck": __version__, "grid": GRID_POINTS}
+
+
+def _read_cuts(path: Path) -> dict[CutKey, list[int]]:
+    try:
+        if path.stat().st_size > POWER_CACHE_MAX_BYTES:
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("identity") != _identity():
+        return {}
+    found: dict[CutKey, list[int]] = {}
+    for entry in data.get("entries", ()):
+        try:
+            n_b, n_c, delta0, level, alternative, cuts = entry
+            key = (int(n_b), int(n_c), float(delta0), float(level), str(alternative))
+            found[key] = [int(cut) for cut in cuts]
+        except (TypeError, ValueError):
+            continue
+    return found
+
+
+def _write_cuts(path: Path, cuts: dict[CutKey, list[int]]) -> None:
+    entries = [[*key, values] for key, values in cuts.items()]
+    text = json.dumps({"identity": _identity(), "entries": entries}, separators=(",", ":"))
+    if len(text) > POWER_CACHE_MAX_BYTES:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f".{path.name}.{os.getpid()}")
+        scratch.write_text(text, encoding="utf-8")
+        os.replace(scratch, path)
+    except OSError:
+        return

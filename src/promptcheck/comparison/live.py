@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptcheck.comparison.adaptive import sampled_adaptively, with_record
-from promptcheck.comparison.budget import Budget, CaseBudget, CaseInput, budget_for
+from promptcheck.comparison.budget import Budget, CaseBudget, CaseInput, budget_for, kept_cuts
 from promptcheck.comparison.engine import (
     CaseRow,
     CompareSettings,
@@ -244,6 +244,8 @@ class ComparisonContext:
     facts: RunFacts
     samples: int | None = None
     adaptive: bool = False
+    #: Where plans keep the exact test's cut-offs between sessions (beside the run store).
+    cache_dir: Path | None = None
 
     def place(self, ref: CaseRef, result: CaseResult) -> CaseResult:
         """``result`` with its suite path as stored."""
@@ -465,7 +467,8 @@ class LiveComparison:
         key = tuple(ref.key for ref in refs)
         if key in self._budgets:
             return self._budgets[key]
-        budget = self._plan_budget(refs, stored, context)
+        with kept_cuts(context.cache_dir):
+            budget = self._plan_budget(refs, stored, context)
         self._budgets[key] = budget
         return budget
 

@@ -18,15 +18,16 @@ p <= alpha / m, and a lone regressed case among unchanged ones is exactly such a
 rejection; plans are therefore computed at level alpha / m (:func:`first_rejection_level`),
 which is what a 50-case suite needs to catch one broken case. Cut-offs are cached per
 (sizes, margin, level), so a suite whose cases share budgets is planned in milliseconds once the
-first case is.
+first case is; a caller may keep the cut-offs between processes (:func:`known_cuts`,
+:func:`remember_cuts`).
 
 numpy and scipy are imported inside functions: importing promptcheck must stay cheap.
 """
 
 from __future__ import annotations
 
-import functools
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,7 +56,15 @@ def first_rejection_level(alpha: float, cases: int) -> float:
     return alpha / cases
 
 
-@functools.lru_cache(maxsize=4096)
+#: What a cut-off is computed for: (n_baseline, n_candidate, delta0, level, alternative).
+CutKey = tuple[int, int, float, float, str]
+#: Cut-offs computed so far: a plan searches many sizes, and a suite's cases share most of them.
+#: :func:`known_cuts` and :func:`remember_cuts` let a caller keep them between processes.
+_CUTS: dict[CutKey, NDArray[np.int64]] = {}
+#: Entries kept at most; past it the oldest go first.
+_CUTS_KEPT = 4096
+
+
 def rejection_cuts(
     n_baseline: int,
     n_candidate: int,
@@ -75,6 +84,57 @@ def rejection_cuts(
         raise ValueError("rejection_cuts needs at least one sample on each side")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
+    key = (n_baseline, n_candidate, float(delta0), float(level), str(alternative))
+    found = _CUTS.get(key)
+    if found is None:
+        found = _compute_cuts(n_baseline, n_candidate, delta0, level, alternative)
+        if len(_CUTS) >= _CUTS_KEPT:
+            del _CUTS[next(iter(_CUTS))]
+        _CUTS[key] = found
+    return found
+
+
+def known_cuts() -> dict[CutKey, list[int]]:
+    """Every cut-off computed (or remembered) in this process, as plain lists."""
+    return {key: [int(cut) for cut in cuts] for key, cuts in _CUTS.items()}
+
+
+def remember_cuts(entries: Mapping[CutKey, Sequence[int]]) -> int:
+    """Take cut-offs computed earlier (another process's :func:`known_cuts`); entries that
+    cannot be cut-offs of their key (length, range, shape of the region) are skipped. Returns
+    how many were taken. They only size plans and state detectable drops; no verdict reads
+    them."""
+    import numpy as np
+
+    taken = 0
+    for key, cuts in entries.items():
+        n_b, n_c, _, level, alternative = key
+        values = np.asarray(cuts, dtype=np.int64)
+        if (
+            alternative not in ("less", "greater")
+            or not (n_b >= 1 and n_c >= 1 and 0.0 < level < 1.0)
+            or values.shape != (n_b + 1,)
+            or values.min() < -1
+            or values.max() > n_c + 1
+        ):
+            continue
+        # a better baseline makes a candidate count look worse: cut-offs never fall with it
+        if (np.diff(values) < 0).any():
+            continue
+        values.flags.writeable = False
+        _CUTS[key] = values
+        taken += 1
+    return taken
+
+
+def forget_cuts() -> None:
+    """Drop every cut-off (for benchmarks that time a cold start)."""
+    _CUTS.clear()
+
+
+def _compute_cuts(
+    n_baseline: int, n_candidate: int, delta0: float, level: float, alternative: Alternative
+) -> NDArray[np.int64]:
     import numpy as np
 
     x_b, x_c = np.meshgrid(np.arange(n_baseline + 1.0), np.arange(n_candidate + 1.0), indexing="ij")

@@ -4,6 +4,7 @@ and what a plan costs at a model's recorded pace."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -16,11 +17,13 @@ from promptcheck.comparison.budget import (
     baseline_draws,
     budget_for,
     case_budget,
+    kept_cuts,
     plan_case,
     planning_rate,
 )
 from promptcheck.comparison.costs import Estimate, pace
 from promptcheck.stats import detectable_drop, lower_bound
+from promptcheck.stats.power import forget_cuts, known_cuts
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package
 
@@ -193,3 +196,27 @@ def test_pace_averages_the_recorded_usage_per_sample() -> None:
     unknown = pace("m", runs[:1])
     assert unknown.cost is None and unknown.estimate(5).cost is None
     assert pace("nobody", runs) == pace("nobody", [])
+
+
+def test_cut_offs_are_kept_beside_the_store_and_a_damaged_file_is_ignored(tmp_path: Path) -> None:
+    cases = [CaseInput("a", 0.95, 20, None, True), CaseInput("b", 0.9, 20, None, True)]
+    with kept_cuts(tmp_path):
+        first = budget_for(cases, TARGETS, None)
+    kept = tmp_path / "power-cache.json"
+    data = json.loads(kept.read_text(encoding="utf-8"))
+    assert data["entries"] and data["identity"]["format"] == 1
+    forget_cuts()
+    with kept_cuts(tmp_path):
+        assert known_cuts()  # read back before planning
+        assert budget_for(cases, TARGETS, None) == first
+    # a foreign or damaged file is ignored, never an error
+    for text in ("{not json", json.dumps({"identity": {"format": 0}, "entries": [[1]]})):
+        kept.write_text(text, encoding="utf-8")
+        forget_cuts()
+        with kept_cuts(tmp_path):
+            assert not known_cuts()
+            assert budget_for(cases, TARGETS, None) == first
+    blocked = tmp_path / "file"
+    blocked.write_text("", encoding="utf-8")
+    with kept_cuts(blocked / "below"):  # cannot be written: planning goes on
+        assert budget_for(cases, TARGETS, None) == first

@@ -16,9 +16,12 @@ from scipy.stats import binom
 from promptcheck.stats.power import (
     detectable_drop,
     first_rejection_level,
+    forget_cuts,
+    known_cuts,
     plan_budget,
     regression_power,
     rejection_cuts,
+    remember_cuts,
     unchanged_probability,
 )
 from promptcheck.stats.two_sample import Alternative, exact_pvalue, pvalue_table
@@ -46,6 +49,7 @@ def test_the_cuts_are_the_exact_tests_rejection_region(
         region = counts <= cuts[k_b] if alternative == "less" else counts >= cuts[k_b]
         assert (rejected[k_b] == region).all()
     assert not cuts.flags.writeable
+    assert rejection_cuts(n_b, n_c, delta0, level, alternative) is cuts  # kept
 
 
 def test_single_pvalues_agree_at_the_edge_of_the_region() -> None:
@@ -172,3 +176,20 @@ def test_levels_and_sizes_are_checked() -> None:
     with pytest.raises(ValueError):
         rejection_cuts(10, 10, 0.0, 1.0)
     assert regression_power(0.9, 0, 10, 0.1, 0.05) == 0.0
+
+
+def test_remembered_cut_offs_are_checked_before_they_are_used() -> None:
+    forget_cuts()
+    cuts = rejection_cuts(20, 20, 0.0, 0.05)
+    kept = known_cuts()
+    forget_cuts()
+    key = (20, 20, 0.0, 0.05, "less")
+    bad = {
+        (20, 20, 0.0, 0.07, "less"): [0] * 20,  # one short
+        (20, 20, 0.0, 0.08, "less"): [30] * 21,  # beyond the counts
+        (20, 20, 0.0, 0.09, "less"): list(range(21, 0, -1)),  # falling
+        (20, 20, 0.0, 0.1, "sideways"): [0] * 21,
+    }
+    assert remember_cuts({**bad, key: kept[key]}) == 1
+    assert known_cuts() == {key: list(cuts)}
+    assert (rejection_cuts(20, 20, 0.0, 0.05) == cuts).all()
