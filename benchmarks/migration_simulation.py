@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import binom, norm
 
-from promptcheck.comparison.budget import Targets, case_budget, plan_case
+from promptcheck.comparison.budget import Targets, case_budget, plan_case, planning_rate
 from promptcheck.config import (
     DEFAULT_ALPHA,
     DEFAULT_BETA,
@@ -477,6 +477,18 @@ def defaults_table(rng: np.random.Generator, runs: int, mode: str) -> list[str]:
     rows += [
         _row(label, f"{read(pair[0]):.3f}", f"{read(pair[1]):.3f}") for label, read, pair in cells
     ]
+    # the budget this gate had before it was planned: the suite default, 20 a case
+    n_base = {"live": SUITE_SAMPLES, "default": SUITE_SAMPLES, "large": LARGE_BASELINE}[mode]
+    k_b = rng.binomial(n_base, rates, size=(runs, m))
+    k_c = rng.binomial(SUITE_SAMPLES, dropped, size=(runs, m))
+    capped = fixed_outcomes(k_b, n_base, k_c, SUITE_SAMPLES)
+    rows.append(
+        _row(
+            "the same drop, at 20 samples a case (--promptcheck-samples 20)",
+            f"{capped.regressed[:, drop_case].mean():.3f}",
+            "-",
+        )
+    )
     fixed, adaptive = null
     planned = fixed.planned.mean()
     rows.append(
@@ -517,6 +529,37 @@ def offline_table(rng: np.random.Generator, runs: int) -> list[str]:
             as_fixed, anytime = offline_adaptive(rng, p, p, runs, baseline_adaptive=adaptive)
             kind = "adaptive too" if adaptive else f"{LARGE_BASELINE} fixed samples"
             rows.append(_row(f"{kind}, {label}", f"{as_fixed:.3f}", f"{anytime:.3f}"))
+    return rows
+
+
+def topup_table(rng: np.random.Generator, runs: int) -> list[str]:
+    """Why a short stored baseline is topped up to a size its outcomes do not decide: one case,
+    nothing changed, a 20-sample stored baseline topped up and compared at level 0.01. Sized at
+    the stored samples' lower bound (a bad start draws more), the test exceeds its level; sized
+    at the threshold, as the gate does, it does not."""
+    rows = _header("true rate", "top-up sized at the stored outcomes", "sized at the threshold")
+    level = 0.01
+    for p in (0.95, 0.90):
+        k20 = rng.binomial(SUITE_SAMPLES, p, runs)
+        fitted = {
+            int(k): plan_case(
+                planning_rate(THRESHOLD, (int(k), SUITE_SAMPLES), DETECT), TARGETS, 50, 20, True
+            ).samples
+            for k in np.unique(k20)
+        }
+        fixed = plan_case(planning_rate(THRESHOLD, None, DETECT), TARGETS, 50, 20, True).samples
+        cells = []
+        for n in (np.vectorize(fitted.__getitem__)(k20), np.full(runs, fixed)):
+            k_b = k20 + rng.binomial(n - SUITE_SAMPLES, p)
+            k_c = rng.binomial(n, p)
+            rejected = np.zeros(runs, bool)
+            for size in np.unique(n):
+                cells_n = n == size
+                cuts = rejection_cuts(int(size), int(size), 0.0, level)
+                rejected[cells_n] = k_c[cells_n] <= cuts[k_b[cells_n]]
+            share = rejected.mean()
+            cells.append(f"{share:.4f} (+/- {2 * np.sqrt(level * (1 - level) / runs):.4f})")
+        rows.append(_row(f"{p:g}", *cells))
     return rows
 
 
@@ -600,6 +643,10 @@ def main() -> None:
             "Offline compare of two adaptive threshold runs, nothing changed: "
             "P(any case regressed)",
             functools.partial(offline_table, rng, min(args.runs, 2000)),
+        ),
+        (
+            "A 20-sample stored baseline topped up, nothing changed: P(regressed) at level 0.01",
+            functools.partial(topup_table, rng, 100 * args.runs),
         ),
         ("Threshold verdict (threshold 0.95, tolerance 0.05), exact", threshold_tables),
         (

@@ -274,11 +274,7 @@ def plan_lines(budget: Budget, document: dict[str, Any]) -> list[str]:
     if any(not case.plan.reached for case in budget.cases):
         lines.append("!: not reached within the cap; the power shown is the cap's")
     total = document["total"]
-    candidate = document["candidate"]
-    lines.append(
-        f"draws: candidate + baseline samples; in all {total['samples']:,} samples "
-        f"(model {candidate} and model {base['model']})"
-    )
+    lines.append(f"draws: candidate + baseline samples a case; {total['samples']:,} samples in all")
     lines.append(f"expected: {_estimate(total)}" + _pace_note(document))
     if budget.option is not None:
         weakest = budget.weakest
@@ -320,10 +316,13 @@ def _estimate(total: dict[str, Any]) -> str:
 
 def _pace_note(document: dict[str, Any]) -> str:
     paces = document["pace"]
-    runs = {paces["baseline"]["model"]: paces["baseline"]["runs"]}
-    runs.setdefault(paces["candidate"]["model"], paces["candidate"]["runs"])
-    said = ", ".join(f"{count} stored run(s) of {model}" for model, count in runs.items())
-    return f" (at the pace of {said})"
+    base, cand = paces["baseline"], paces["candidate"]
+    if base["model"] == cand["model"]:
+        return f" (both at the pace of {base['runs']} stored run(s) of {base['model']})"
+    return (
+        f" (the candidate at the pace of {cand['runs']} stored run(s) of {cand['model']}, the "
+        f"baseline at that of {base['runs']} of {base['model']})"
+    )
 
 
 def _duration(seconds: float) -> str:
