@@ -345,7 +345,8 @@ class LiveComparison:
         stored = self._stored(refs, context)
         compared_refs = [ref for ref in refs if self.live or ref.key in stored]
         budget = self._budget(compared_refs, stored, context)
-        by_key = dict(zip((ref.key for ref in compared_refs), budget.cases, strict=True))
+        planned = {case.name: case for case in budget.cases}
+        by_key = {ref.key: planned[context.name(ref)] for ref in compared_refs}
         against, topped, notes = self._against(compared_refs, stored, by_key, context)
         alone = [ref for ref in refs if ref.key not in against]  # judged on their thresholds
         compared_refs = [ref for ref in compared_refs if ref.key in against]
@@ -464,7 +465,7 @@ class LiveComparison:
     ) -> Budget:
         """Each compared case's plan, for a suite of as many cases as are compared (computed
         once per set of cases: the progress bar asks before the comparison samples)."""
-        key = tuple(ref.key for ref in refs)
+        key = tuple(sorted(ref.key for ref in refs))  # the same cases, whatever their order
         if key in self._budgets:
             return self._budgets[key]
         with kept_cuts(context.cache_dir):
