@@ -286,6 +286,19 @@ def test_markdown_summary_of_the_comparison(migrating: Project) -> None:
             ["--promptcheck-fail-on", "regressed", "--promptcheck-model", "new"],
             "*'regressed' applies to comparisons: add --promptcheck-baseline BASELINE*",
         ),
+        (
+            ["--promptcheck-baseline", "old", "--promptcheck-detect", "1.5"],
+            "*the drop to detect must be above the margin (0) and below 1, got 1.5*",
+        ),
+        (
+            ["--promptcheck-baseline", "old", "--promptcheck-power", "1"],
+            "*power must be in (0, 1), got 1*",
+        ),
+        (
+            ["--promptcheck-model", "new", "--promptcheck-detect", "0.1"],
+            "*--promptcheck-detect and --promptcheck-power plan a comparison*"
+            "add --promptcheck-baseline BASELINE*",
+        ),
     ],
 )
 def test_bad_options_are_usage_errors(migrating: Project, args: list[str], message: str) -> None:
