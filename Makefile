@@ -5,12 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: suites test test-slow lint bench clean
+.PHONY: suites test test-slow lint bench gpu-check-cpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[local,openai,train,strategies,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[local,openai,review,train,strategies,data,dev]'
 	touch $(STAMP)
 
 suites: $(STAMP)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/runner_throughput.py
+
+# The GPU check's code on tiny shapes on the CPU (docs/gpu-check.md); on a lent GPU machine run
+# benchmarks/gpu_check.py itself.
+gpu-check-cpu: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py --cpu --tiny --out gpu-check
 
 clean:
 	rm -rf $(VENV) .promptcheck .pytest_cache .mypy_cache .ruff_cache

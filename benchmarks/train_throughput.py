@@ -16,15 +16,26 @@ reports tokens/s and model FLOPs utilisation,
 
 where N counts the weights that take part in matrix products (everything but the input
 embedding) and the second term is attention's score and value products. ``6 * N`` alone is
-printed as well.
+printed as well. ``--lora`` trains the adapters promptcheck's ``finetune --lora`` puts on the
+model (``promptcheck.train.model.apply_lora``: rank 8 on every linear layer of the blocks, plus
+the rows of Dolly's three special tokens) instead of every weight; its model FLOPs per token are
+
+    4 * N + 6 * A + 12 * layers * hidden * seq
+
+(the frozen weights still take part in the forward pass and in the backward pass for the
+activations' gradients, 2 + 2 FLOPs each, but need no gradient of their own; A, the adapters'
+weights, need all three).
 
     python benchmarks/train_throughput.py --gpu --shapes pythia-160m dolly-v2-3b --compile
+
+benchmarks/gpu_check.py imports ``step_benchmark`` and ``matmul_tflops``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -53,6 +64,22 @@ SHAPES: dict[str, dict[str, Any]] = {
         "rotary_pct": 0.25,
     },
 }
+
+#: Shapes that run the same code in seconds on a CPU (benchmarks/gpu_check.py --tiny).
+TINY_SHAPES: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 256,
+        "vocab_size": 512,
+        "rotary_pct": 0.25,
+    },
+}
+
+#: Dolly's special tokens sit at these rows of a Pythia-sized vocabulary (50,277 entries before
+#: them); smaller vocabularies use their last three rows.
+DOLLY_ROWS = (50277, 50278, 50279)
 
 #: Dense bf16 peak of the GPUs we meet (tensor cores, no sparsity), in TFLOP/s.
 PEAK_TFLOPS = {
@@ -108,44 +135,118 @@ def cpu_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def peak_tflops(name: str, override: float | None) -> tuple[float, str]:
-    if override:
-        return override, "given"
+def datasheet_tflops(name: str) -> tuple[float, str] | None:
+    """The dense bf16 peak of a GPU's datasheet, and the entry it was read from."""
     for key, value in PEAK_TFLOPS.items():
         if all(part in name for part in key.split()):
             return value, key
     if "H100" in name:
         return PEAK_TFLOPS["H100 SXM"], "H100 SXM (assumed)"
-    raise SystemExit(f"unknown GPU {name!r}: give --peak-tflops")
+    return None
 
 
-def gpu_benchmark(shape: str, args: argparse.Namespace) -> dict[str, Any]:
+def peak_tflops(name: str, override: float | None) -> tuple[float, str]:
+    if override:
+        return override, "given"
+    found = datasheet_tflops(name)
+    if found is None:
+        raise SystemExit(f"unknown GPU {name!r}: give --peak-tflops")
+    return found
+
+
+def synchronize(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_tflops(device: Any, dtype: Any, size: int = 8192, repeats: int = 10) -> float:
+    """The rate of a ``size``-cubed matrix product on random data (median of ``repeats`` after
+    three untimed ones): the arithmetic ceiling measured in the same run."""
+    import torch
+
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    for _ in range(3):
+        a @ b
+    seconds = []
+    for _ in range(repeats):
+        synchronize(device)
+        started = time.perf_counter()
+        a @ b
+        synchronize(device)
+        seconds.append(time.perf_counter() - started)
+    return 2 * size**3 / statistics.median(seconds) / 1e12
+
+
+def shape_settings(shape: str) -> dict[str, Any]:
+    return SHAPES[shape] if shape in SHAPES else TINY_SHAPES[shape]
+
+
+def model_flops_per_token(
+    matmul: int, adapters: int, layers: int, hidden: int, seq_len: int, lora: bool
+) -> int:
+    """Model FLOPs of one trained token (module docstring): 6 per weight in full training; with
+    LoRA 4 per frozen weight and 6 per adapter weight; plus attention's 12 * L * H * T."""
+    attention = 12 * layers * hidden * seq_len
+    if lora:
+        return 4 * matmul + 6 * adapters + attention
+    return 6 * matmul + attention
+
+
+def step_benchmark(
+    shape: str,
+    *,
+    device: str = "cuda",
+    lora: bool = False,
+    batch: int = 8,
+    seq_len: int = 2048,
+    steps: int = 10,
+    warmup: int = 3,
+    compile: bool = False,
+    gradient_checkpointing: bool = False,
+    peak: tuple[float, str] | None = None,
+    measured_tflops: float | None = None,
+) -> dict[str, Any]:
+    """Training steps (forward, backward, AdamW) of a random-init GPT-NeoX of ``shape`` in bf16
+    on random tokens at full context: tokens/s and model FLOPs utilisation against ``peak``
+    (the datasheet's) and ``measured_tflops`` (a matrix product's rate in this run)."""
     import torch
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-    device = torch.device("cuda")
+    torch_device = torch.device(device)
+    if torch_device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(torch_device)
+    settings = shape_settings(shape)
     config = GPTNeoXConfig(
-        **SHAPES[shape],
-        max_position_embeddings=args.seq_len,
+        **settings,
+        max_position_embeddings=seq_len,
         use_parallel_residual=True,
         tie_word_embeddings=False,
         use_cache=False,
     )
     config._attn_implementation = "sdpa"
     torch.manual_seed(0)
-    with torch.device(device):
+    with torch.device(torch_device):
         model = GPTNeoXForCausalLM(config).to(torch.bfloat16)
-    if args.gradient_checkpointing:
+    if gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    model.train()
     total = sum(p.numel() for p in model.parameters())
     matmul = total - model.get_input_embeddings().weight.numel()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-    step = model
-    if args.compile:
-        step = torch.compile(model)
-    batch = args.batch_size.get(shape, 8)
-    ids = torch.randint(0, config.vocab_size, (batch, args.seq_len), device=device)
+    adapters = 0
+    if lora:
+        from promptcheck.train.model import LoraSettings, apply_lora
+
+        vocab = config.vocab_size
+        rows = DOLLY_ROWS if vocab > DOLLY_ROWS[-1] else tuple(range(vocab - 3, vocab))
+        model = apply_lora(model, LoraSettings(), rows)
+        adapters = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-4, fused=torch_device.type == "cuda")
+    step = torch.compile(model) if compile else model
+    ids = torch.randint(0, config.vocab_size, (batch, seq_len), device=torch_device)
 
     def train_step() -> None:
         loss = step(input_ids=ids, labels=ids).loss
@@ -153,35 +254,68 @@ def gpu_benchmark(shape: str, args: argparse.Namespace) -> dict[str, Any]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    for _ in range(args.warmup):
+    for _ in range(warmup):
         train_step()
-    torch.cuda.synchronize()
+    synchronize(torch_device)
     started = time.perf_counter()
-    for _ in range(args.steps):
+    for _ in range(steps):
         train_step()
-    torch.cuda.synchronize()
+    synchronize(torch_device)
     seconds = time.perf_counter() - started
-    tokens_per_s = batch * args.seq_len * args.steps / seconds
-    name = torch.cuda.get_device_name(device)
-    peak, peak_name = peak_tflops(name, args.peak_tflops)
-    attention = 12 * config.num_hidden_layers * config.hidden_size * args.seq_len
-    flops_per_token = 6 * matmul + attention
-    return {
-        "mode": "gpu",
+    tokens_per_s = batch * seq_len * steps / seconds
+    flops_per_token = model_flops_per_token(
+        matmul, adapters, config.num_hidden_layers, config.hidden_size, seq_len, lora
+    )
+    achieved = flops_per_token * tokens_per_s / 1e12
+    on_gpu = torch_device.type == "cuda"
+    result: dict[str, Any] = {
+        "mode": "gpu" if on_gpu else torch_device.type,
         "shape": shape,
-        "device": name,
-        "peak_tflops": f"{peak} ({peak_name})",
-        "parameters": total,
+        "method": "lora" if lora else "full",
+        "device": torch.cuda.get_device_name(torch_device) if on_gpu else torch_device.type,
+        "peak_tflops": f"{peak[0]} ({peak[1]})" if peak else None,
+        "parameters": sum(p.numel() for p in model.parameters()),
         "matmul_parameters": matmul,
+        "trainable_parameters": sum(p.numel() for p in trainable),
+        "adapter_parameters": adapters,
         "batch": batch,
-        "seq_len": args.seq_len,
-        "compile": args.compile,
-        "gradient_checkpointing": args.gradient_checkpointing,
+        "seq_len": seq_len,
+        "steps": steps,
+        "compile": compile,
+        "gradient_checkpointing": gradient_checkpointing,
         "tokens_per_s": round(tokens_per_s),
-        "mfu": round(flops_per_token * tokens_per_s / (peak * 1e12), 4),
-        "mfu_6n": round(6 * matmul * tokens_per_s / (peak * 1e12), 4),
-        "peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 1),
+        "flops_per_token": flops_per_token,
+        "achieved_tflops": _significant(achieved),
+        "mfu": _significant(achieved / peak[0]) if peak else None,
+        "mfu_6n": _significant(6 * matmul * tokens_per_s / (peak[0] * 1e12)) if peak else None,
+        "measured_peak_tflops": _significant(measured_tflops) if measured_tflops else None,
+        "mfu_measured_peak": _significant(achieved / measured_tflops) if measured_tflops else None,
+        "peak_memory_gib": (
+            round(torch.cuda.max_memory_allocated(torch_device) / 2**30, 1) if on_gpu else None
+        ),
     }
+    return result
+
+
+def _significant(value: float) -> float:
+    return float(f"{value:.4g}")
+
+
+def gpu_benchmark(shape: str, args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    name = torch.cuda.get_device_name(torch.device("cuda"))
+    return step_benchmark(
+        shape,
+        lora=args.lora,
+        batch=args.batch_size.get(shape, 8),
+        seq_len=args.seq_len,
+        steps=args.steps,
+        warmup=args.warmup,
+        compile=args.compile,
+        gradient_checkpointing=args.gradient_checkpointing,
+        peak=peak_tflops(name, args.peak_tflops),
+    )
 
 
 def parse_batch_sizes(values: list[str]) -> dict[str, int]:
@@ -197,7 +331,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--gpu", action="store_true", help="Pythia/Dolly shapes on CUDA")
-    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument(
+        "--shapes", nargs="+", default=list(SHAPES), choices=[*SHAPES, *TINY_SHAPES]
+    )
     parser.add_argument("--steps", type=int, help="timed steps (CPU default 100, GPU 10)")
     parser.add_argument("--warmup", type=int, default=3, help="GPU: untimed steps first")
     parser.add_argument("--records", type=int, default=4000, help="CPU: synthetic records")
@@ -212,6 +348,7 @@ def main() -> int:
     )
     parser.add_argument("--compile", action="store_true", help="GPU: torch.compile the model")
     parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--lora", action="store_true", help="GPU: train LoRA adapters only")
     parser.add_argument("--peak-tflops", type=float, help="GPU: dense bf16 peak, if not known")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")

@@ -18,6 +18,7 @@ import pytest
 from promptcheck.config import FAILING
 from promptcheck.errors import PromptcheckError, SuiteError
 from promptcheck.registry import did_you_mean
+from promptcheck.report.escaping import printable
 from promptcheck.report.progress import SampleProgress
 from promptcheck.report.terminal import explain, explain_change, rate_text
 from promptcheck.results import ADAPTIVE_KEY, CaseResult
@@ -148,7 +149,9 @@ class CaseItem(pytest.Item):
             if outcome.row.change in failing:
                 raise CaseFailure(result, outcome.row)
             return
-        if result.verdict.n == 0 and result.errors:
+        if result.verdict.n == 0 and result.samples:
+            # nothing could be scored (every sample errored or no check could tell): whatever
+            # --promptcheck-fail-on says, the case was not judged, and the item says why
             raise CaseFailure(result)
         if result.verdict.outcome in failing:
             raise CaseFailure(result)
@@ -167,7 +170,7 @@ class CaseItem(pytest.Item):
                 return explain_change(excinfo.value.row, excinfo.value.result)
             return explain(excinfo.value.result)
         if isinstance(excinfo.value, CaseError):
-            return (
+            return printable(
                 f"{self.case.suite}::{self.case.id} on model {self.model.name!r}: {excinfo.value}"
             )
         return str(super().repr_failure(excinfo))
@@ -197,6 +200,11 @@ def properties(run_id: str, result: CaseResult) -> list[tuple[str, object]]:
         *(
             [("promptcheck_judges", json.dumps(list(result.properties["judges"])))]
             if result.properties.get("judges")
+            else []
+        ),
+        *(
+            [("promptcheck_served", json.dumps([count.as_dict() for count in result.served]))]
+            if result.served
             else []
         ),
     ]

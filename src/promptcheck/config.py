@@ -10,11 +10,6 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from promptcheck.project import ProjectConfig
-
 
 #: Where the run store lives when neither an option nor ``[tool.promptcheck] store`` says.
 DEFAULT_STORE = ".promptcheck/promptcheck.db"
@@ -50,6 +45,39 @@ POWER_CACHE_MAX_BYTES = 8_000_000
 #: A stored baseline older than this many days is reported as stale: the model behind a hosted
 #: name changes, and a re-recorded baseline is an independent draw (docs/statistics.md).
 BASELINE_MAX_AGE_DAYS = 30
+#: Bounds on what a suite can make promptcheck do (docs/security.md): a rendered prompt's length
+#: and the time one render may take.
+MAX_RENDERED_CHARS = 1_000_000
+MAX_RENDER_SECONDS = 2.0
+#: Largest file a suite may make promptcheck read (data, schemas, the suite itself).
+MAX_FILE_BYTES = 64 * 2**20
+#: Longest a check that can run long (a regex, a user's function, a schema) may take on one
+#: output; past it the sample is unscored for that check, with the reason.
+CHECK_TIMEOUT_S = 5.0
+#: Longest output the run store keeps whole, in characters (``[tool.promptcheck]
+#: max_stored_output``); a longer one keeps this many and its full length, and is not cached.
+MAX_STORED_OUTPUT_CHARS = 100_000
+
+#: ``promptcheck review``: where it listens unless told (loopback: anything else needs raters
+#: with tokens) and how many raters each item gets (``[tool.promptcheck] review_overlap``).
+DEFAULT_REVIEW_HOST = "127.0.0.1"
+DEFAULT_REVIEW_PORT = 8765
+DEFAULT_REVIEW_OVERLAP = 2
+
+
+@dataclass(frozen=True)
+class JudgeFloor:
+    """The calibration against human ratings a judging check must show for its verdicts to gate
+    (``[tool.promptcheck] judge_floor``; docs/review.md): the lower ends of the 95% intervals of
+    its sensitivity and specificity (and of its kappa, when set) at least these. It applies once
+    the locked ratings hold ``min_items`` human-labelled items of each verdict; before that the
+    judge is uncalibrated and gates, as it did before review."""
+
+    sensitivity: float = 0.5
+    specificity: float = 0.5
+    kappa: float | None = None
+    min_items: int = 10
+
 
 #: ``--promptcheck-fail-on`` for threshold verdicts (first: the default) ...
 THRESHOLD_FAIL_ON = ("fail", "undecided")
@@ -97,15 +125,18 @@ class Options:
     detect: float | None = None
     power: float | None = None
     baseline_refresh: bool = False
+    #: Write annotations, the job summary and step outputs for GitHub Actions; None: when the
+    #: environment says the run is in GitHub Actions (GITHUB_ACTIONS=true).
+    github: bool | None = None
 
 
-def store_path(root: Path, given: str | Path | None, project: ProjectConfig) -> Path:
+def store_path(root: Path, given: str | Path | None, configured: str | None) -> Path:
     """The run store: the option, else the project's ``store``, else the default; a relative
     path is taken from the project root (pytest's rootdir, or the command's working directory)."""
-    path = Path(given or project.store or DEFAULT_STORE)
+    path = Path(given or configured or DEFAULT_STORE)
     return path if path.is_absolute() else root / path
 
 
-def concurrency(given: int | None, project: ProjectConfig) -> int:
+def concurrency(given: int | None, configured: int | None) -> int:
     """Requests in flight per model: the option, else the project's, else the default."""
-    return given or project.concurrency or DEFAULT_CONCURRENCY
+    return given or configured or DEFAULT_CONCURRENCY

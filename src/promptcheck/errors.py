@@ -76,4 +76,9 @@ class StoreError(PromptcheckError):
 
 
 class PluginImportError(PromptcheckError):
-    """A module or object named by import path (``package.module:attr``) could not be imported."""
+    """A module or object named by import path (``package.module:attr``) could not be imported,
+    or may not be: a suite named code that is not the project's (:mod:`promptcheck.importing`)."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint

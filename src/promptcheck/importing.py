@@ -1,24 +1,101 @@
-"""Import objects named by the suite author as ``package.module:attribute``.
+"""Import code that suites and configuration name, and decide whether a suite may name it.
 
-Suites run code only through this function, and only from modules the author names explicitly
-(the ``python`` and ``pydantic`` checks, ``plugins`` lists). The current directory is put on
-``sys.path`` first so that a project's ``plugins/`` package is importable without installation.
+A suite is data: anyone may write one, including a pull request from outside the team. Code runs
+only from modules the project itself provides or its configuration names:
+
+* ``[tool.promptcheck] plugins`` and ``trusted_modules`` are configuration: what they name is
+  imported (installed plugins, entry points, are trusted by being installed);
+* a suite (``python:`` and ``pydantic:`` checks, its ``plugins:`` list) may name a module only
+  when it lives under the project root (or its ``src/``), found without importing anything, or
+  when configuration trusts it; the standard library and installed packages are refused, so a
+  suite cannot make ``os.system`` or ``subprocess`` a check;
+* ``promptcheck validate`` imports nothing a suite names (:attr:`CodePolicy.execute` False): it
+  checks that each module can be found and is allowed, and stops there.
+
+The project root is put on ``sys.path`` first so that its ``plugins/`` package is importable
+without installation.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from promptcheck.errors import PluginImportError
 
 
-def import_object(spec: str) -> Any:
-    """Return the object named by ``module:attr`` (or ``module.attr``), with a clear error."""
+@dataclass(frozen=True)
+class CodePolicy:
+    """Which modules a suite may make promptcheck import, and whether to import them at all.
+
+    ``root`` is the project root (None: no project, nothing a suite names is allowed unless
+    trusted); ``trusted`` are module names (a package trusts its submodules) that configuration
+    allows; with ``execute`` False nothing is imported (``promptcheck validate``).
+    """
+
+    root: Path | None = None
+    trusted: tuple[str, ...] = ()
+    execute: bool = True
+
+    def allows(self, module: str) -> bool:
+        """Whether a suite may name ``module``: trusted by configuration, or the project's own."""
+        if any(module == name or module.startswith(f"{name}.") for name in self.trusted):
+            return True
+        return self.root is not None and project_module_file(module, self.root) is not None
+
+    def check(self, module: str) -> None:
+        """Raise PluginImportError unless a suite may name ``module`` (a module found nowhere is
+        told apart from one found outside the project, without importing either)."""
+        if not self.allows(module):
+            top = module.split(".")[0]
+            if importlib.machinery.PathFinder.find_spec(top) is None and top not in sys.modules:
+                raise PluginImportError(f"cannot import module {module!r}: no module named {top!r}")
+            where = f"under the project root {self.root}" if self.root else "in a project"
+            raise PluginImportError(
+                f"module {module!r} is not the project's code: a suite may name modules "
+                f"{where} or in [tool.promptcheck] trusted_modules",
+                hint=f"if you trust it, add {module.split('.')[0]!r} to "
+                "[tool.promptcheck] trusted_modules in pyproject.toml",
+            )
+
+    def import_object(self, spec: str) -> Any | None:
+        """The object ``spec`` names, if a suite may name it; None when nothing is imported."""
+        module, _ = split_spec(spec)
+        self.check(module)
+        return import_object(spec) if self.execute else None
+
+    def import_module(self, name: str) -> Any | None:
+        """Import the module a suite names, if it may; None when nothing is imported."""
+        self.check(name)
+        return import_module(name) if self.execute else None
+
+
+def project_module_file(module: str, root: Path) -> Path | None:
+    """Where ``module`` lives under ``root`` (or ``root/src``), found without running any code:
+    each package level is looked up by the path finder alone, never imported."""
+    top = root.resolve()
+    locations = [str(top), str(top / "src")]
+    origin: str | None = None
+    for part in module.split("."):
+        spec = importlib.machinery.PathFinder.find_spec(part, locations)
+        if spec is None:
+            return None
+        origin = spec.origin
+        locations = list(spec.submodule_search_locations or [])
+    if origin is None:  # a namespace package: no file of its own
+        return None
+    path = Path(origin).resolve()
+    return path if path.is_relative_to(top) else None
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``package.module:attr`` (or ``package.module.attr``) as (module, attribute path)."""
     module_name, sep, attr_path = spec.partition(":")
     if not sep:
         module_name, _, attr_path = spec.rpartition(".")
@@ -26,6 +103,12 @@ def import_object(spec: str) -> Any:
         raise PluginImportError(
             f"{spec!r} is not an import path; write it as 'package.module:name'"
         )
+    return module_name, attr_path
+
+
+def import_object(spec: str) -> Any:
+    """Return the object named by ``module:attr`` (or ``module.attr``), with a clear error."""
+    module_name, attr_path = split_spec(spec)
     module = import_module(module_name)
     obj: Any = module
     for part in attr_path.split("."):

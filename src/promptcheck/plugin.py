@@ -27,6 +27,7 @@ from promptcheck.config import (
 
 if TYPE_CHECKING:
     from promptcheck.collection import SuiteFile
+    from promptcheck.report.github import Annotation
     from promptcheck.report.terminal import SummaryRow
     from promptcheck.session import PromptcheckSession
 
@@ -184,6 +185,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write a self-contained HTML report at the end.",
     )
     group.addoption(
+        "--promptcheck-github",
+        action="store_true",
+        dest="promptcheck_github",
+        default=None,
+        help="write annotations at each failed case's line, the job summary and step outputs "
+        "for GitHub Actions (automatic when GITHUB_ACTIONS=true).",
+    )
+    group.addoption(
         "--promptcheck-no-progress",
         action="store_false",
         dest="promptcheck_progress",
@@ -260,6 +269,7 @@ class SessionHooks:
         self.rows: list[SummaryRow] = []
         self.run_ids: set[str] = set()
         self.written: list[str] = []
+        self.annotations: list[Annotation] = []
 
     def _write_reports(self) -> list[str]:
         """The ``--promptcheck-md`` / ``--promptcheck-html`` files, once the runs are closed;
@@ -299,15 +309,22 @@ class SessionHooks:
             return
         from promptcheck.report.terminal import row_from_properties
 
-        row, run_id = row_from_properties(dict(report.user_properties))
+        properties = dict(report.user_properties)
+        row, run_id = row_from_properties(properties)
         if row is not None and run_id is not None:
             self.rows.append(row)
             self.run_ids.add(run_id)
+        path, line, _ = report.location
+        if report.failed and Path(path).suffix in (".yaml", ".yml") and line is not None:
+            from promptcheck.report.github import annotation
+
+            where = self.config.rootpath / path
+            self.annotations.append(annotation(where, line + 1, properties, report.longreprtext))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.rows:
             return
-        from promptcheck.report.terminal import summary_lines
+        from promptcheck.report.terminal import drift_warnings, summary_lines
 
         terminalreporter.write_sep("=", "promptcheck summary")
         for line in summary_lines(self.rows):
@@ -315,6 +332,9 @@ class SessionHooks:
         for line in self.session.usage_lines:
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"runs recorded in {self.session.store_path}")
+        drift = drift_warnings(self.rows)
+        for warning in drift:
+            terminalreporter.write_line(f"warning: {warning}", yellow=True)
         if self.session.report is not None:
             from promptcheck.report.comparison_text import text_lines
 
@@ -323,22 +343,60 @@ class SessionHooks:
                 terminalreporter.write_line(line)
         for line in self.written:
             terminalreporter.write_line(line)
+        if self._github():
+            from promptcheck.report.github import warning as warning_command
 
-    def pytest_sessionfinish(self) -> None:
+            for annotation in self.annotations:
+                terminalreporter.write_line(annotation.command())
+            for message in drift:
+                terminalreporter.write_line(warning_command(message))
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from promptcheck.errors import PromptcheckError
 
         worker = getattr(self.config, "workerinput", None) is not None
+        interrupted = _interrupted(session, exitstatus)
         try:
             if worker:
-                self.session.finish(())  # the controller closes the runs
+                self.session.finish((), interrupted=interrupted)  # the controller closes the runs
             else:
-                self.session.finish(sorted(self.run_ids))
+                self.session.finish(sorted(self.run_ids), interrupted=interrupted)
         except PromptcheckError as exc:  # the results are recorded; only the end time is lost
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 reporter.write_line(f"promptcheck: could not close the runs: {exc}", red=True)
         if not worker:
             self.written = self._write_reports()
+            if self._github():
+                self.written.extend(self._write_github())
+
+    def _github(self) -> bool:
+        from promptcheck.report.github import enabled
+
+        return enabled(bool(self.session.options.github))
+
+    def _write_github(self) -> list[str]:
+        """The job summary and the step outputs (the annotations go to the terminal)."""
+        from promptcheck.errors import PromptcheckError
+        from promptcheck.report.files import session_markdown
+        from promptcheck.report.github import publish
+
+        session, options = self.session, self.session.options
+        markdown = session_markdown(session.report, self.rows, session.store_path)
+        try:
+            publish(
+                markdown if self.rows else None,
+                [row.outcome for row in self.rows],
+                session.report.counts if session.report is not None else {},
+                len(self.annotations),
+                {
+                    "markdown": _path(self.config, options.md),
+                    "html": _path(self.config, options.html),
+                },
+            )
+        except PromptcheckError as exc:
+            return [f"promptcheck: {exc}"]
+        return []
 
 
 @pytest.fixture
@@ -349,6 +407,16 @@ def promptcheck(request: pytest.FixtureRequest) -> Iterator[Any]:
     runner = CaseRunner(root=request.config.rootpath, options=_options(request.config))
     yield runner
     runner.close()
+
+
+def _interrupted(session: pytest.Session, exitstatus: int) -> bool:
+    """Whether the session was cut short (Ctrl-C, ``pytest.exit``, a plugin or signal handler
+    setting ``session.shouldstop``), so that its runs are closed as interrupted.
+
+    ``-x`` / ``--maxfail`` stop early on purpose: such a run is finished, with fewer cases.
+    Under xdist they end the session as INTERRUPTED too, but only they set ``shouldfail``.
+    """
+    return exitstatus == pytest.ExitCode.INTERRUPTED and not session.shouldfail
 
 
 def _path(config: pytest.Config, value: str | None) -> Path | None:
@@ -401,6 +469,7 @@ def _options(config: pytest.Config) -> Options:
             detect=config.getoption("promptcheck_detect"),
             power=config.getoption("promptcheck_power"),
             baseline_refresh=bool(config.getoption("promptcheck_baseline_refresh")),
+            github=config.getoption("promptcheck_github"),
         )
     except ValueError as exc:
         raise pytest.UsageError(f"promptcheck: invalid option value: {exc}") from None

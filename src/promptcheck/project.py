@@ -13,7 +13,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from promptcheck.config import JudgeFloor
 from promptcheck.errors import ConfigError
+from promptcheck.files import ProjectFiles
+from promptcheck.importing import CodePolicy
 
 Identifier = Annotated[
     str,
@@ -33,6 +36,17 @@ class ModelEntry(BaseModel):
     backend: str = Field(description="Backend name: local, openai, scripted, or a plugin's.")
 
 
+class JudgeFloorModel(BaseModel):
+    """``judge_floor``: the calibration a judge must show for its verdicts to gate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sensitivity: float = Field(JudgeFloor.sensitivity, ge=0.0, le=1.0)
+    specificity: float = Field(JudgeFloor.specificity, ge=0.0, le=1.0)
+    kappa: float | None = Field(None, ge=-1.0, le=1.0)
+    min_items: int = Field(JudgeFloor.min_items, ge=1)
+
+
 class ProjectModel(BaseModel):
     """The ``[tool.promptcheck]`` table."""
 
@@ -41,8 +55,32 @@ class ProjectModel(BaseModel):
     model: str | None = Field(None, description="Default model name.")
     models: dict[Identifier, ModelEntry] = Field(default_factory=dict)
     plugins: list[str] = Field(default_factory=list, description="Modules imported first.")
+    allow_paths: list[str] = Field(
+        default_factory=list,
+        description="Folders outside the project root that suites may read data and schema "
+        "files from (relative to the project root).",
+    )
+    trusted_modules: list[str] = Field(
+        default_factory=list,
+        description="Modules outside the project that suites may name in python/pydantic "
+        "checks and plugins lists (a package trusts its submodules).",
+    )
     store: str | None = Field(None, description="Path of the SQLite run store.")
     concurrency: int | None = Field(None, ge=1, le=4096)
+    max_stored_output: int | None = Field(
+        None,
+        ge=1,
+        description="Longest output the run store keeps whole, in characters; a longer one is "
+        "stored cut, with its full length, and is not cached.",
+    )
+    judge_floor: JudgeFloorModel | None = Field(
+        None,
+        description="The calibration against human ratings (promptcheck review) below which a "
+        "judge's verdicts are reported but do not gate.",
+    )
+    review_overlap: int | None = Field(
+        None, ge=1, le=50, description="How many raters each review item gets."
+    )
 
 
 #: The model a run uses when nothing names one: the tiny Dolly shipped with the package.
@@ -58,6 +96,10 @@ _BUILTIN: dict[str, dict[str, Any]] = {
         "backend": "scripted",
         "rules": [
             {"match": "even number", "outputs": ["YES", "NO"]},
+            {
+                "match": "List exactly 3",
+                "outputs": ["- apple\n- pear\n- plum", "- red\n- blue\n- green"],
+            },
             {
                 "match": "three options",
                 "outputs": [
@@ -89,6 +131,25 @@ class ProjectConfig:
     plugins: tuple[str, ...] = ()
     store: str | None = None
     concurrency: int | None = None
+    max_stored_output: int | None = None
+    trusted_modules: tuple[str, ...] = ()
+    allow_paths: tuple[str, ...] = ()
+    judge_floor: JudgeFloor = field(default_factory=JudgeFloor)
+    review_overlap: int | None = None
+
+    def project_files(self) -> ProjectFiles:
+        """What files suites may read: the project root and the folders allow_paths names."""
+        allowed = tuple((self.base_dir / path).resolve() for path in self.allow_paths)
+        return ProjectFiles(root=self.base_dir.resolve(), allowed=allowed)
+
+    def code_policy(self, *, execute: bool = True) -> CodePolicy:
+        """What code suites may name: the project's own modules, and what configuration trusts
+        (its plugins and trusted modules); nothing is imported when ``execute`` is False."""
+        return CodePolicy(
+            root=self.base_dir,
+            trusted=(*self.plugins, *self.trusted_modules),
+            execute=execute,
+        )
 
     def entry(self, name: str) -> ModelEntry | None:
         """The model ``name`` as the project defines it, else the built-in of that name."""
@@ -128,4 +189,11 @@ def load_project_config(root: Path) -> ProjectConfig:
         plugins=tuple(parsed.plugins),
         store=parsed.store,
         concurrency=parsed.concurrency,
+        max_stored_output=parsed.max_stored_output,
+        trusted_modules=tuple(parsed.trusted_modules),
+        allow_paths=tuple(parsed.allow_paths),
+        judge_floor=JudgeFloor(**parsed.judge_floor.model_dump())
+        if parsed.judge_floor is not None
+        else JudgeFloor(),
+        review_overlap=parsed.review_overlap,
     )

@@ -56,6 +56,10 @@ class SampleOutcome:
     latency_s: float = 0.0
     cached: bool = False
     cache_key: str = ""
+    #: What the API said served this sample (:class:`ServedCount` counts them per case; not
+    #: stored per sample).
+    served_model: str | None = None
+    served_fingerprint: str | None = None
 
     @property
     def status(self) -> str:
@@ -175,6 +179,51 @@ def combine(figures: Iterable[JudgeFigures], label: str = "all", judge: str = ""
     return total
 
 
+#: Key of the served models' counts in ``CaseResult.properties`` (:class:`ServedCount`).
+SERVED_KEY = "served"
+
+
+@dataclass(frozen=True, slots=True)
+class ServedCount:
+    """How many of a case's samples one served model and fingerprint answered: ``fresh`` ones
+    drawn in this run, ``cached`` ones reused from the cache (and served when first drawn)."""
+
+    model: str | None
+    fingerprint: str | None
+    fresh: int = 0
+    cached: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: object) -> ServedCount | None:
+        """Read back :meth:`as_dict`; None for anything else (a store edited by hand)."""
+        if not isinstance(data, Mapping):
+            return None
+        model, fingerprint = data.get("model"), data.get("fingerprint")
+        fresh, cached = data.get("fresh", 0), data.get("cached", 0)
+        if not all(value is None or isinstance(value, str) for value in (model, fingerprint)):
+            return None
+        if type(fresh) is not int or type(cached) is not int:
+            return None
+        return cls(model, fingerprint, fresh, cached)
+
+
+def served_counts(samples: Iterable[SampleOutcome]) -> tuple[ServedCount, ...]:
+    """The served models and fingerprints of the samples that report one, counted."""
+    counts: dict[tuple[str | None, str | None], list[int]] = {}
+    for sample in samples:
+        if sample.served_model is None and sample.served_fingerprint is None:
+            continue
+        tally = counts.setdefault((sample.served_model, sample.served_fingerprint), [0, 0])
+        tally[1 if sample.cached else 0] += 1
+    return tuple(
+        ServedCount(model, fingerprint, fresh, cached)
+        for (model, fingerprint), (fresh, cached) in counts.items()
+    )
+
+
 #: Key of the adaptive-sampling figures in ``CaseResult.properties`` (the runner's
 #: ``adaptive_usage``: used, max, saved, stopped_early, reason).
 ADAPTIVE_KEY = "adaptive"
@@ -196,6 +245,15 @@ class CaseResult:
 
     def count(self, status: str) -> int:
         return sum(1 for sample in self.samples if sample.status == status)
+
+    @property
+    def served(self) -> tuple[ServedCount, ...]:
+        """The served models and fingerprints of its samples, from ``properties`` (as recorded,
+        or read back); empty for backends that report none and for runs recorded before."""
+        found = self.properties.get(SERVED_KEY)
+        if not isinstance(found, list):
+            return ()
+        return tuple(c for c in map(ServedCount.from_dict, found) if c is not None)
 
     @property
     def judges(self) -> tuple[JudgeFigures, ...]:

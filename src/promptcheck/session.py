@@ -24,7 +24,7 @@ from promptcheck.importing import import_project_plugins
 from promptcheck.project import DEFAULT_MODEL, ProjectConfig, load_project_config
 from promptcheck.results import CaseResult
 from promptcheck.run import CaseJob, CaseRef, Runner, SampledCase
-from promptcheck.store import Store, usage_lines
+from promptcheck.store import RunStatus, Store, usage_lines
 from promptcheck.store.provenance import RunFacts, git_commit
 from promptcheck.suite import (
     CaseSpec,
@@ -136,19 +136,19 @@ class PromptcheckSession:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.store_path)
+            self._store = Store(self.store_path, max_output_chars=self.project.max_stored_output)
         return self._store
 
     @property
     def store_path(self) -> Path:
-        return store_path(self.root, self.options.store, self.project)
+        return store_path(self.root, self.options.store, self.project.store)
 
     @property
     def runner(self) -> Runner:
         if self._runner is None:
             self._runner = Runner(
                 cache=self.store,
-                concurrency=concurrency(self.options.concurrency, self.project),
+                concurrency=concurrency(self.options.concurrency, self.project.concurrency),
                 fresh=self.options.fresh,
                 progress=lambda count: self.progress(count) if self.progress else None,
                 announce=self.announce,
@@ -264,8 +264,9 @@ class PromptcheckSession:
         """This process's runs (a live baseline's included)."""
         return sorted(set(self._runs.values()))
 
-    def finish(self, run_ids: Sequence[str] = ()) -> None:
-        """Close the runs of this session (and, from an xdist controller, those of its workers)."""
+    def finish(self, run_ids: Sequence[str] = (), *, interrupted: bool = False) -> None:
+        """Close the runs of this session (and, from an xdist controller, those of its workers),
+        as interrupted when the pytest session was cut short, else as finished."""
         if self._runner is not None:
             backends = self._runner.backends.built()  # read before closing empties the pool
             self.usage_lines = usage_lines(backends)
@@ -276,7 +277,8 @@ class PromptcheckSession:
         ids = set(run_ids) | set(self._runs.values())
         if ids:
             for run_id in sorted(ids):
-                self.store.finish_run(run_id, time.time())
+                status = RunStatus.INTERRUPTED if interrupted else RunStatus.FINISHED
+                self.store.finish_run(run_id, time.time(), status)
         if self._store is not None:
             self._store.close()
             self._store = None

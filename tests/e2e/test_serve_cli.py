@@ -1,5 +1,6 @@
 """``promptcheck serve DIR`` as a user starts it: a process that prints its URL, serves the
-official client, and stops cleanly on SIGTERM; user errors exit 2 with one line, no traceback."""
+official client, and stops cleanly on SIGTERM; user errors (a missing checkpoint, no key or an
+empty one, ``--no-auth`` off loopback) exit 2 with one line, no traceback."""
 
 from __future__ import annotations
 
@@ -60,10 +61,13 @@ def test_serve_prints_its_url_serves_and_stops_on_sigterm(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["does-not-exist"], "does not exist"),
-        (["."], "no config.json"),
+        (["does-not-exist", "--no-auth"], "does not exist"),
+        ([".", "--no-auth"], "no config.json"),
         ([".", "--api-key-env", "PROMPTCHECK_UNSET_VARIABLE"], "is not set"),
-        ([".", "--port", "70000"], "--port"),
+        ([".", "--api-key", ""], "the API key is empty"),
+        ([".", "--host", "0.0.0.0"], "no API key"),
+        ([".", "--no-auth", "--host", "0.0.0.0"], "--no-auth on 0.0.0.0"),
+        ([".", "--no-auth", "--port", "70000"], "--port"),
     ],
 )
 def test_user_errors_exit_2_with_one_message(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -326,3 +328,34 @@ def test_a_client_that_leaves_mid_stream_ends_its_rows_and_the_server_goes_on(
         after = long_api.chat.completions.create(n=3, **settings)
     assert gate.calls < 1000  # the leaver's 1,500 steps were not all sampled
     assert stayed.choices == expected.choices == after.choices
+
+
+def test_a_client_that_hangs_up_before_its_whole_answer_ends_its_rows(
+    long_api: Any, long_engine: BatchingEngine
+) -> None:
+    """Not streaming: the client waits for the whole answer of 1,500 tokens a row, and hangs
+    up while it is being sampled. Its handler is cancelled and its rows end; the server goes
+    on answering the same as before."""
+    settings: dict[str, Any] = {"model": LONG, "messages": WRITE, "seed": 8, "max_tokens": 30}
+    expected = long_api.chat.completions.create(n=3, **settings)
+    body = json.dumps({**settings, "seed": 9, "max_tokens": 1500, "n": 2}).encode()
+    host, port = str(long_api.base_url).removeprefix("http://").split("/")[0].rsplit(":", 1)
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+    ) % (KEY.encode(), len(body), body)
+    departed = long_engine.stats.departed
+    with Gate(long_engine, hold_at=10) as gate:
+        with socket.create_connection((host, int(port)), timeout=30) as client:
+            client.sendall(request)
+            assert gate.held.wait(timeout=30)  # its rows are being sampled
+        for _ in range(3000):  # until the server has seen the client go (bounded)
+            if long_engine.stats.departed > departed:
+                break
+            time.sleep(0.01)
+        assert long_engine.stats.departed == departed + 1
+        gate.opened.set()
+        after = long_api.chat.completions.create(n=3, **settings)
+    assert not gate.timed_out
+    assert gate.calls < 1000  # the leaver's 1,500 steps were not all sampled
+    assert after.choices == expected.choices

@@ -1,17 +1,24 @@
 """Hypothesis strategies for requests a careless or hostile client might send the server, and
 a client that sends them and checks the one promise: never a 500, always an answer or a clean
-close, and the server still serving afterwards.
+close, nothing in the server's log but one-line notes, and the server still serving afterwards.
 
 Bodies are mostly *near-valid*: a valid request with some fields replaced by arbitrary JSON, or
 dropped, since a purely random body stops at the first check and never reaches the deep ones.
+Framings (:func:`framed_requests`) send a valid body with its length announced, chunked at
+random cuts, or framed wrongly in the ways HTTP parsers have been caught out by.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import logging
+import re
 import socket
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
@@ -174,13 +181,23 @@ class Prober:
             connection.close()
 
     def raw(self, data: bytes) -> bytes:
-        """Send bytes, half-close, read the answer until the server closes."""
+        """Send bytes and read the answer until the server closes the connection.
+
+        The connection is not half-closed (aiohttp, like most servers, drops a client that
+        shuts its side), so the server must close it itself: after an error, or once the
+        connection has been idle for the server's idle timeout. A server that never does
+        fails the test with a socket timeout after ``timeout_s``.
+        """
         with socket.create_connection((self.host, self.port), timeout=self.timeout_s) as sock:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
+            # Closed on the server's side mid-send: what it answered is still read.
+            with suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(data)
             chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
+            try:
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+            except ConnectionResetError:
+                pass  # closed with unread data on the server's side: a reset, after the answer
         return b"".join(chunks)
 
     def alive(self) -> bool:
@@ -210,12 +227,248 @@ def check_answer(status: int, body: bytes) -> None:
         assert json.loads(body)["choices"]
 
 
+STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3}) ")
+
+
+def statuses(data: bytes) -> list[int]:
+    """The statuses of the answers in raw bytes read from a connection."""
+    return [int(m.group(1)) for m in STATUS_LINE.finditer(data) if _line_start(data, m.start())]
+
+
+def _line_start(data: bytes, position: int) -> bool:
+    return position == 0 or data[position - 2 : position] == b"\r\n"
+
+
 def check_raw_answer(data: bytes) -> None:
-    """Raw HTTP: a status line (never 500) or a clean close with nothing written."""
+    """Raw HTTP: status lines (never a 500: 501 and 505 are HTTP's answers to a transfer
+    coding or a version not implemented) or a clean close with nothing written."""
     if not data:
         return
-    assert data.startswith(b"HTTP/1.1 "), data[:100]
-    statuses = [
-        int(line.split(b" ")[1]) for line in data.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")
+    assert STATUS_LINE.match(data), data[:100]
+    assert 500 not in statuses(data), data[:300]
+
+
+# -- framings: a body's length announced, chunked, or framed wrongly ------------------------
+
+#: The body every framing carries: a valid request to the echo engine.
+FRAMED_BODY = json.dumps({"model": "echo", "prompt": "framed", "max_tokens": 4}).encode()
+
+
+@dataclass(frozen=True)
+class Framed:
+    """Raw bytes of one request, and whether the framing is valid HTTP/1.1 (then the body
+    must arrive whole: the echo engine answers 200 with ``framed#...``)."""
+
+    data: bytes
+    valid: bool
+
+
+def _head(key: str, lines: list[bytes]) -> bytes:
+    head = [
+        b"POST /v1/completions HTTP/1.1",
+        b"Host: test",
+        f"Authorization: Bearer {key}".encode(),
     ]
-    assert 500 not in statuses, data[:300]
+    return b"\r\n".join([*head, *lines, b"Connection: close"]) + b"\r\n\r\n"
+
+
+_BAD_LENGTHS = [
+    "",
+    "-1",
+    "+30",
+    "0x1f",
+    "1e2",
+    "\u0661\u0662",  # Arabic-Indic digits: isdigit() is true, int() of bytes is not
+    "\u00b2",  # superscript two
+    "9" * 30,
+    "12, 13",
+    "1 2",
+    "abc",
+]
+_BAD_SIZES = [
+    b"g",
+    b"-5",
+    b"+5",
+    b"0x5",
+    b"",
+    b"F" * 30,
+    "\u0665".encode(),
+    b"5 5",
+    b"5\x00",
+]
+
+
+@st.composite
+def framed_requests(draw: st.DrawFn, key: str) -> Framed:
+    """A request whose body is framed validly (length, chunks at random cuts, extensions,
+    upper-case hex, trailers) or not (bad lengths, bad chunk sizes, a missing CRLF, both
+    headers, an unknown transfer coding, a body shorter or longer than announced)."""
+    body = FRAMED_BODY
+    kind = draw(
+        st.sampled_from(
+            [
+                "length",
+                "chunked",
+                "bad-length",
+                "bad-size",
+                "short",
+                "long",
+                "both",
+                "coding",
+                "crlf",
+            ]
+        )
+    )
+    if kind in ("length", "short", "long", "bad-length"):
+        length = {"short": len(body) + 7, "long": len(body) - 5}.get(kind, len(body))
+        text = draw(st.sampled_from(_BAD_LENGTHS)) if kind == "bad-length" else str(length)
+        line = b"Content-Length: " + text.encode()
+        return Framed(_head(key, [line]) + body, valid=kind == "length")
+    if kind in ("both", "coding"):
+        lines = [b"Transfer-Encoding: chunked", f"Content-Length: {len(body)}".encode()]
+        if kind == "coding":
+            coding = draw(
+                st.sampled_from(["gzip", "chunked, gzip", "identity", "chunked, chunked"])
+            )
+            lines = [f"Transfer-Encoding: {coding}".encode()]
+        return Framed(_head(key, lines) + _chunks(draw, body), valid=False)
+    chunked = _chunks(draw, body, bad_size=kind == "bad-size", no_crlf=kind == "crlf")
+    return Framed(_head(key, [b"Transfer-Encoding: chunked"]) + chunked, valid=kind == "chunked")
+
+
+def _chunks(
+    draw: st.DrawFn, body: bytes, *, bad_size: bool = False, no_crlf: bool = False
+) -> bytes:
+    cuts = sorted(draw(st.lists(st.integers(1, len(body) - 1), max_size=5, unique=True)))
+    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+    spoiled = draw(st.integers(0, len(pieces) - 1))
+    out = b""
+    for index, piece in enumerate(pieces):
+        size = format(len(piece), draw(st.sampled_from(["x", "X", "03x"]))).encode()
+        if bad_size and index == spoiled:
+            size = draw(st.sampled_from(_BAD_SIZES))
+        extension = draw(st.sampled_from([b"", b";a=1", b";name", b';a="q s";b=2']))
+        end = b"" if no_crlf and index == spoiled else b"\r\n"
+        out += size + extension + b"\r\n" + piece + end
+    trailer = draw(st.sampled_from([b"", b"X-Trailer: 1\r\n"]))
+    return out + b"0\r\n" + trailer + b"\r\n"
+
+
+#: Header names whose value changes how a request is read or answered.
+_FRAMING_NAMES = {
+    "authorization",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "expect",
+    "host",
+    "transfer-encoding",
+    "upgrade",
+}
+_benign_lines = st.builds(
+    lambda name, value: name + b": " + value,
+    st.from_regex(rb"[A-Za-z][A-Za-z0-9-]{0,19}", fullmatch=True).filter(
+        lambda name: name.decode().lower() not in _FRAMING_NAMES
+    ),
+    st.from_regex(rb"[!-~]([ -~]{0,38}[!-~])?", fullmatch=True) | st.just(b""),
+)
+_hostile_lines = st.sampled_from(
+    [
+        b"Authorization: Bearer wrong",
+        b"Authorization:",
+        b"Authorization: Basic dXNlcjpwYXNz",
+        b"Expect: 100-continue",
+        b"Expect: teapot",
+        b"Connection: upgrade",
+        b"Upgrade: websocket",
+        b"Upgrade: h2c",
+        b"Content-Encoding: gzip",
+        b"Content-Encoding: br",
+        b"Content-Type: text/plain",
+        b"Content-Type: multipart/form-data; boundary=x",
+        b"Host: other",
+        b"Transfer-Encoding: identity",
+        b"X-Forwarded-For: 10.0.0.1",
+        b"Name\x00: value",
+        "X-Utf8: caf\u00e9".encode(),
+        b"X-Latin1: caf\xe9",
+        b"X-Obs-Fold: a\r\n b",
+        b" leading-space: x",
+        b"trailing-space : x",
+        b"X-Long: " + b"v" * 9000,
+    ]
+) | st.binary(max_size=40).filter(lambda line: b"\r\n" not in line)
+
+
+@dataclass(frozen=True)
+class Headed:
+    """Raw bytes of a valid request with extra header lines; ``benign`` when none of them may
+    change how it is read (then it must be answered 200)."""
+
+    data: bytes
+    benign: bool
+
+
+@st.composite
+def headed_requests(draw: st.DrawFn, key: str) -> Headed:
+    """A valid, authorized completion request carrying extra header lines: ordinary ones, or
+    ones that have tripped servers (a second key, upgrades, encodings, NULs, folding, bytes
+    outside ASCII, a line over the header size limit)."""
+    benign = draw(st.booleans())
+    lines = draw(st.lists(_benign_lines if benign else _benign_lines | _hostile_lines, max_size=6))
+    head = _head(key, [*lines, f"Content-Length: {len(FRAMED_BODY)}".encode()])
+    return Headed(head + FRAMED_BODY, benign)
+
+
+def check_framed_answer(framed: Framed, data: bytes) -> None:
+    """A valid framing is answered 200 with the whole body read; any other with an error
+    status or a clean close; never a 500."""
+    check_raw_answer(data)
+    if framed.valid:
+        assert statuses(data) == [200], data[:300]
+        assert b'"text": "framed#' in data, data[-300:]
+
+
+# -- the server's log ------------------------------------------------------------------------
+
+
+@dataclass
+class LogWatch:
+    """Every log record of the process while watching (all levels, all threads)."""
+
+    records: list[logging.LogRecord] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def problems(self) -> list[str]:
+        """Records with a traceback or at ERROR and above: a request must cause neither."""
+        with self.lock:
+            return [
+                f"{r.name} {r.levelname}: {r.getMessage()}"
+                for r in self.records
+                if r.exc_info or r.exc_text or r.levelno >= logging.ERROR
+            ]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.records.clear()
+
+
+@contextmanager
+def watching_logs() -> Iterator[LogWatch]:
+    watch = LogWatch()
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            with watch.lock:
+                watch.records.append(record)
+
+    handler = Collect(logging.DEBUG)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield watch
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)

@@ -6,6 +6,11 @@ than ``n``. A plan picks the fault of every call from the request body and the n
 calls with the same body, so a retried request meets the plan's next step whatever the order in
 which concurrent requests arrive.
 
+An answer is a text, or a whole assistant message (``{"content": None, "tool_calls": [...]}``)
+for tool calls. As Azure OpenAI (``azure_api_version``), it serves only Azure's URL shape,
+``/openai/deployments/{deployment}/chat/completions?api-version=...``; ``auth`` names headers a
+call must carry (``{"api-key": KEY}``), or it is answered 401 as Azure and OpenAI do.
+
 Its HTTP/1.1 (Content-Length bodies, keep-alive) is its own few lines, independent of
 ``promptcheck serve``'s, so the backend's tests do not lean on the server they also test. Run it
 in a thread (:class:`FakeServerThread`) next to a client on another event loop, or as a process
@@ -18,12 +23,14 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,7 @@ class Fault:
     message: str | None = None  # the error's message (an HTTP status other than 200)
     code: str | None = None  # the error's code (``insufficient_quota``)
     answer: dict[str, Any] | None = None  # this JSON, verbatim, instead of a completion
+    headers: dict[str, str] | None = None  # more response headers (x-should-retry)
 
 
 OK = Fault()
@@ -55,10 +63,18 @@ class Call:
     at: float
     attempt: int
     fault: Fault
+    query: dict[str, str] = field(default_factory=dict)
+
+
+#: What the server answers: the text of choice ``index``, or the assistant message itself.
+Answer = Callable[[dict[str, Any], int], str | dict[str, Any]]
 
 
 def default_answer(body: dict[str, Any], index: int) -> str:
     return "GOOD"
+
+
+AZURE_PATH = re.compile(r"^/openai/deployments/([^/]+)(/chat/completions|/completions)$")
 
 
 @dataclass
@@ -66,9 +82,15 @@ class FakeOpenAI:
     """The server; ``plan(body, attempt)`` chooses each call's fault (attempt 0 is the first)."""
 
     plan: Plan = lambda body, attempt: OK
-    answer: Callable[[dict[str, Any], int], str] = default_answer
+    answer: Answer = default_answer
     latency_s: float = 0.0
     honour_n: bool = True
+    auth: dict[str, str] | None = None
+    azure_api_version: str | None = None
+    #: The model id answers name (default: the model asked for) and their system fingerprint
+    #: (default: none); a test changes them between runs to play a provider's silent update.
+    served_model: str | None = None
+    system_fingerprint: str | None = None
     calls: list[Call] = field(default_factory=list)
     _seen: Counter[str] = field(default_factory=Counter)
     _server: asyncio.Server | None = None
@@ -80,6 +102,11 @@ class FakeOpenAI:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def root(self) -> str:
+        """The server's address without a path (Azure's ``endpoint``)."""
+        return f"http://127.0.0.1:{self.port}"
 
     async def start(self, port: int = 0) -> None:
         self._server = await asyncio.start_server(self._connection, "127.0.0.1", port)
@@ -126,17 +153,27 @@ class FakeOpenAI:
         writer: asyncio.StreamWriter,
     ) -> bool:
         """Answer one call; False when the connection is to be dropped."""
-        path = target.split("?", 1)[0]
+        path, _, query_text = target.partition("?")
+        query = dict(parse_qsl(query_text))
         if method == "GET" and path.endswith("/models"):
             data = {"object": "list", "data": [{"id": "fake", "object": "model"}]}
             await _write(writer, 200, json.dumps(data).encode())
             return True
+        refusal = self._refusal(path, query, headers)
+        if refusal is not None:
+            status, message = refusal
+            await _write(writer, status, json.dumps(self._error(status, message, None)).encode())
+            return True
         body = json.loads(raw or b"{}")
+        problem = self._invalid(body)
+        if problem is not None:
+            await _write(writer, 400, json.dumps(self._error(400, problem, None)).encode())
+            return True
         key = json.dumps(body, sort_keys=True)
         attempt = self._seen[key]
         self._seen[key] += 1
         fault = self.plan(body, attempt)
-        self.calls.append(Call(path, body, headers, time.monotonic(), attempt, fault))
+        self.calls.append(Call(path, body, headers, time.monotonic(), attempt, fault, query))
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -155,12 +192,36 @@ class FakeOpenAI:
             return True
         if fault.status != 200:
             message = fault.message or f"injected {fault.status}"
-            error = {"error": {"message": message, "type": "fake", "code": fault.code}}
+            error = self._error(fault.status, message, fault.code)
             extra = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
+            extra.update(fault.headers or {})
             await _write(writer, fault.status, json.dumps(error).encode(), extra)
             return True
         await _write(writer, 200, json.dumps(self._completion(path, body, fault)).encode())
         return True
+
+    def _invalid(self, body: dict[str, Any]) -> str | None:
+        """Why a request body is refused with a 400 (never, here: compatible servers are lax)."""
+        return None
+
+    def _error(self, status: int, message: str, code: str | None) -> dict[str, Any]:
+        """An error's body, in OpenAI's shape."""
+        return {"error": {"message": message, "type": "fake", "code": code}}
+
+    def _refusal(
+        self, path: str, query: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, str] | None:
+        """The status and message a call gets before its body is read: a wrong key, a URL that
+        is not Azure's shape; None to serve it."""
+        for name, value in (self.auth or {}).items():
+            if headers.get(name.lower()) != value:
+                return 401, f"missing or wrong {name} header"
+        if self.azure_api_version is not None:
+            if AZURE_PATH.match(path) is None:
+                return 404, f"not an Azure deployment path: {path}"
+            if query.get("api-version") != self.azure_api_version:
+                return 404, f"api-version {query.get('api-version')!r} is not served"
+        return None
 
     def _completion(self, path: str, body: dict[str, Any], fault: Fault) -> dict[str, Any]:
         n = int(body.get("n") or 1)
@@ -168,26 +229,32 @@ class FakeOpenAI:
         chat = path.endswith("/chat/completions")
         choices: list[dict[str, Any]] = []
         for index in range(count):
-            text = self.answer(body, index)
+            answer = self.answer(body, index)
             if chat:
-                message = {"role": "assistant", "content": text}
-                choices.append({"index": index, "message": message, "finish_reason": "stop"})
+                message = {"role": "assistant", "content": answer}
+                if isinstance(answer, dict):
+                    message = {"role": "assistant", "content": None, **answer}
+                reason = "tool_calls" if message.get("tool_calls") else "stop"
+                choices.append({"index": index, "message": message, "finish_reason": reason})
             else:
-                choices.append({"index": index, "text": text, "finish_reason": "stop"})
+                choices.append({"index": index, "text": answer, "finish_reason": "stop"})
         prompt = json.dumps(body.get("messages") or body.get("prompt"))
         usage = {
             "prompt_tokens": len(prompt.split()),
             "completion_tokens": count,
             "total_tokens": len(prompt.split()) + count,
         }
-        return {
+        completion = {
             "id": f"fake-{len(self.calls)}",
             "object": "chat.completion" if chat else "text_completion",
             "created": int(time.time()),
-            "model": body.get("model", "fake"),
+            "model": self.served_model or body.get("model", "fake"),
             "choices": choices,
             "usage": usage,
         }
+        if self.system_fingerprint is not None:
+            completion["system_fingerprint"] = self.system_fingerprint
+        return completion
 
 
 async def _write(

@@ -133,9 +133,10 @@ def test_judge_answers_are_cached_apart_and_reused(judged: Project) -> None:
         judge_keys = [key for key in keys if key.startswith("judge:")]
         # 4 samples; 4 grader answers, 4 critiques and 1 revision
         assert (len(keys) - len(judge_keys), len(judge_keys)) == (4, 9)
-        db.execute(
-            "UPDATE generation_cache SET text = 'Changed.' || char(10) || 'VERDICT: FAIL'"
-            " WHERE text LIKE '%VERDICT: PASS'"
+        changed = "'Changed.' || char(10) || 'VERDICT: FAIL'"
+        db.execute(  # cached texts live in the texts table (store schema 3)
+            f"UPDATE texts SET text = {changed}, length = length({changed})"
+            " WHERE text LIKE '%VERDICT: PASS' AND id IN (SELECT text_id FROM generation_cache)"
         )
     judged.run()
     grader = judged.last_results()["options[demo]"].judges[0]

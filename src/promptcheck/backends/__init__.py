@@ -1,4 +1,4 @@
-"""Backends turn one prompt into N sampled outputs: scripted, local (transformers), ..."""
+"""Backends turn one prompt into N sampled outputs: scripted, local, openai, anthropic."""
 
 from promptcheck.backends.base import (
     BACKENDS,
@@ -8,7 +8,10 @@ from promptcheck.backends.base import (
     Generation,
     GenerationRequest,
     Message,
+    ResponseFormat,
     SamplingParams,
+    Tool,
+    ToolCall,
     register_backend,
 )
 
@@ -20,6 +23,9 @@ __all__ = [
     "Generation",
     "GenerationRequest",
     "Message",
+    "ResponseFormat",
     "SamplingParams",
+    "Tool",
+    "ToolCall",
     "register_backend",
 ]

@@ -1,7 +1,8 @@
 """The ``openai`` backend: any OpenAI-compatible endpoint through the official ``openai`` client.
 
-OpenAI itself, vLLM, TGI, Ollama, llama.cpp's server and ``promptcheck serve`` all speak this API,
-so one backend covers hosted models and self-hosted checkpoints alike (docs/hosted-apis.md).
+OpenAI itself, Azure OpenAI deployments, Gemini's compatible endpoint, vLLM, TGI, Ollama,
+llama.cpp's server and ``promptcheck serve`` all speak this API, so one backend covers hosted
+models and self-hosted checkpoints alike (docs/hosted-apis.md).
 
 The client is imported at the first request, so listing backends, and a run answered from the
 cache, never import it. Its own retries are switched off and this backend retries instead,
@@ -11,98 +12,93 @@ through the client's generic ``post`` (its auth, transport, timeouts and error t
 body built here, and answers are read as plain JSON, which tolerates what compatible servers
 leave out and costs less CPU per request.
 
-The API key is read from the environment when the client is built and is held by the client
-alone; it is not a parameter, so it never reaches the store, a cache key or a report, and it is
-scrubbed from every error message kept. The settings are in :mod:`openai_params`, usage and
-pacing in :mod:`openai_pacing`, the HTTP transport in :mod:`openai_transport`.
+The API key (or Azure's Entra ID token) is read from the environment when the backend is built
+and is held by the client alone; it is not a parameter, so it never reaches the store, a cache
+key or a report, and it is scrubbed from every error message kept. The settings are in
+:mod:`openai_params`; retries, pacing and usage are shared with the ``anthropic`` backend
+(:mod:`retrying`, :mod:`pacing`), as is the HTTP transport (:mod:`transport`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import importlib.util
-import os
-import random
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from promptcheck.backends.base import (
+    TOOL_CHOICE_KEYWORDS,
     BackendContext,
     Generation,
     GenerationRequest,
     Message,
+    SamplingParams,
+    ToolCall,
     register_backend,
+    served_identity,
 )
-from promptcheck.backends.openai_pacing import (
-    Pacer,
-    Usage,
-    estimated_tokens,
-    retry_after_seconds,
-)
+from promptcheck.backends.credentials import secret_from_env
 from promptcheck.backends.openai_params import OpenAIParams
-from promptcheck.backends.openai_transport import (
+from promptcheck.backends.pacing import Usage, estimated_tokens, retry_after_seconds
+from promptcheck.backends.retrying import (
+    RETRYABLE_STATUS,
+    Failure,
+    RetryPolicy,
+    Throttle,
+    send_with_retries,
+)
+from promptcheck.backends.retrying import describe as _describe
+from promptcheck.backends.retrying import first_line as _first_line
+from promptcheck.backends.tool_calls import call_from_raw, generation_with_calls
+from promptcheck.backends.transport import (
     check_transport,
     connection_error_behind_timeout,
     http_client,
 )
 from promptcheck.errors import BackendError
 from promptcheck.formats import END_KEY, dolly_prompt
+from promptcheck.redaction import scrub_text
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-#: HTTP statuses worth another attempt: request timeout, lock conflict, rate limit, server errors.
-_RETRYABLE_STATUS = frozenset({408, 409, 429})
 _SEED_MASK = (1 << 63) - 1
 
 
 @register_backend("openai", OpenAIParams)
 def build_openai(params: OpenAIParams, context: BackendContext) -> OpenAIBackend:
-    """An OpenAI-compatible endpoint (OpenAI, vLLM, TGI, Ollama, llama.cpp, promptcheck serve).
+    """An OpenAI-compatible endpoint (OpenAI, Azure OpenAI, Gemini, vLLM, TGI, Ollama, ...).
 
-    Fails at once, before any request, when the client is not installed or the key's
-    environment variable is not set. The client itself is imported at the first request, so a
-    run answered from the cache does without it (``import openai`` takes most of a second).
+    Fails at once, before any request, when the client is not installed or the key's (or
+    Azure's Entra ID token's) environment variable is not set. The client itself is imported at
+    the first request, so a run answered from the cache does without it (``import openai``
+    takes most of a second).
     """
     if importlib.util.find_spec("openai") is None:
         raise BackendError(
             "the openai backend needs the openai package", hint="pip install 'promptcheck[openai]'"
         )
     check_transport(params.http_client)
+    if params.azure is not None and params.azure.ad_token_env is not None:
+        token = secret_from_env(params.azure.ad_token_env, "azure.ad_token_env")
+        return OpenAIBackend(params, None, azure_ad_token=token)
     key = None
-    if params.api_key_env is not None:
-        key = os.environ.get(params.api_key_env)
-        if not key:
-            raise BackendError(
-                f"environment variable {params.api_key_env} (the model's api_key_env) is not set",
-                hint=f"export {params.api_key_env}=... before the run, or write "
-                "`api_key_env: null` for an endpoint that takes no key",
-            )
+    key_env = params.key_variable
+    if key_env is not None:
+        key = secret_from_env(key_env, "api_key_env")
     return OpenAIBackend(params, key)
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """Why an attempt failed, whether another may succeed, and how long the server asked to wait."""
-
-    message: str
-    retryable: bool
-    retry_after: float | None = None
 
 
 @dataclass
 class _LoopState:
-    """What is bound to one event loop: the HTTP client, the in-flight limit, the pacing."""
+    """What is bound to one event loop: the HTTP client, and the in-flight limit and pacing."""
 
     client: Any
-    slots: asyncio.Semaphore | contextlib.nullcontext[None]
-    pacers: list[tuple[Pacer, bool]] = field(default_factory=list)  # (pacer, counts tokens)
-    paused_until: float = 0.0
+    throttle: Throttle
 
 
 class OpenAIBackend:
@@ -113,7 +109,9 @@ class OpenAIBackend:
     retries and tokens (and the cost, when prices are configured) for the session.
     """
 
-    def __init__(self, params: OpenAIParams, api_key: str | None) -> None:
+    def __init__(
+        self, params: OpenAIParams, api_key: str | None, *, azure_ad_token: str | None = None
+    ) -> None:
         self.params = params
         self.usage = Usage(
             price_per_1k_input=params.price_per_1k_input,
@@ -121,7 +119,9 @@ class OpenAIBackend:
         )
         #: None until a request with n > 1 shows whether the endpoint honours ``n``.
         self.n_honoured: bool | None = None if params.n_per_request > 1 else False
-        self._api_key = api_key
+        self._policy = RetryPolicy(params.max_retries, params.backoff_s, params.max_wait_s)
+        self._api_key = api_key or azure_ad_token  # the secret errors are scrubbed of
+        self._azure_ad_token = azure_ad_token
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
         )
@@ -133,7 +133,10 @@ class OpenAIBackend:
         return openai
 
     def __repr__(self) -> str:
+        azure = self.params.azure
         where = self.params.base_url or "the OpenAI API"
+        if azure is not None:
+            where = f"Azure {azure.endpoint}, deployment {azure.deployment or self.params.model}"
         return f"OpenAIBackend({self.params.model!r} at {where}, mode={self.params.mode})"
 
     @property
@@ -177,8 +180,15 @@ class OpenAIBackend:
             if request.prompt is not None or not messages:
                 messages.append(Message("user", _with_context(request.prompt or "", context)))
             body["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+            body.update(_answer_fields(sampling))
             shown = "\n\n".join(f"[{m.role}]\n{m.content}" for m in messages)
         else:
+            if sampling.tools or sampling.response_format is not None:
+                raise BackendError(
+                    "tools and response_format need a chat endpoint, and this model is "
+                    "configured with mode: completions",
+                    hint="use mode: chat for cases with tools or a response_format",
+                )
             shown = self._completion_prompt(request, context)
             body["prompt"] = shown
             if params.template == "dolly":
@@ -231,56 +241,30 @@ class OpenAIBackend:
             payload["seed"] = seeds[0] & _SEED_MASK
         path = "/chat/completions" if params.mode == "chat" else "/completions"
         options = {"timeout": params.timeout_s}
-        cost = estimated_tokens(shown, body, len(seeds), params.max_tokens_field)
-        failure = Failure("no attempt was made", retryable=False)
-        for attempt in range(params.max_retries + 1):
-            if attempt:
-                self.usage.retries += 1
-                await asyncio.sleep(self._backoff(attempt, failure.retry_after))
-            await self._pace(state, cost)
-            async with state.slots:
-                started = time.perf_counter()
-                try:
-                    async with asyncio.timeout(params.timeout_s):
-                        # The client's generic request: its auth, transport, errors and timeout,
-                        # with our own body and the answer as plain JSON. The typed methods would
-                        # re-validate a body already built here and build models of answers read
-                        # once, a third of the client's time per request (benchmarks/).
-                        answer = await state.client.post(
-                            path, cast_to=object, body=payload, options=options
-                        )
-                    generations = self._parse(answer, shown, time.perf_counter() - started)
-                except Exception as exc:
-                    failure = self._failure(exc)
-                else:
-                    self.usage.requests += 1
-                    return generations
-            if failure.retry_after is not None and failure.retryable:
-                # The server throttles the model, not this request: every request waits.
-                pause = min(failure.retry_after, params.max_wait_s)
-                state.paused_until = max(state.paused_until, time.monotonic() + pause)
-            if not failure.retryable or (
-                failure.retry_after is not None and failure.retry_after > params.max_wait_s
-            ):
-                break
-        self.usage.failed_requests += 1
-        attempts = f" (after {attempt + 1} attempts)" if attempt else ""
-        return [Generation(text=None, error=failure.message + attempts) for _ in seeds]
 
-    async def _pace(self, state: _LoopState, cost: float) -> None:
-        """Wait out a pause a 429 asked for, then the request and token budgets."""
-        pause = state.paused_until - time.monotonic()
-        if pause > 0:
-            await asyncio.sleep(pause)
-        wait = max((p.reserve(cost if tokens else 1.0) for p, tokens in state.pacers), default=0)
-        if wait > 0:
-            await asyncio.sleep(wait)
+        async def attempt() -> list[Generation]:
+            started = time.perf_counter()
+            async with asyncio.timeout(params.timeout_s):
+                # The client's generic request: its auth, transport, errors and timeout, with
+                # our own body and the answer as plain JSON. The typed methods would re-validate
+                # a body already built here and build models of answers read once, a third of
+                # the client's time per request (benchmarks/).
+                answer = await state.client.post(
+                    path, cast_to=object, body=payload, options=options
+                )
+            return self._parse(answer, shown, time.perf_counter() - started)
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Exponential backoff with jitter (0.5x-1.5x), never sooner than the server asked."""
-        delay = self.params.backoff_s * 2.0 ** (attempt - 1) * (0.5 + random.random())
-        delay = min(delay, self.params.max_wait_s)
-        return max(delay, retry_after or 0.0)
+        outcome = await send_with_retries(
+            attempt,
+            self._failure,
+            throttle=state.throttle,
+            policy=self._policy,
+            usage=self.usage,
+            tokens=estimated_tokens(shown, body.get(params.max_tokens_field), len(seeds)),
+        )
+        if isinstance(outcome, Failure):
+            return [Generation(text=None, error=outcome.message) for _ in seeds]
+        return outcome
 
     def _parse(self, answer: object, shown: str, latency: float) -> list[Generation]:
         """Generations of an answer read as plain JSON, tolerant of what compatible servers
@@ -309,14 +293,19 @@ class OpenAIBackend:
             base, extra = divmod(completion_total, len(choices))
             shares = [base + (1 if i < extra else 0) for i in range(len(choices))]
         reasons = [c.get("finish_reason") for c in choices]
+        served_model = served_identity(answer.get("model"))
+        served_fingerprint = served_identity(answer.get("system_fingerprint"))
         return [
-            Generation(
-                text=self._text(choice),
+            generation_with_calls(
+                self._text(choice),
+                _tool_calls(choice) if self.params.mode == "chat" else (),
+                reason if isinstance(reason, str) else None,
                 formatted_prompt=shown,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=share,
                 latency_s=latency,
-                finish_reason=reason if isinstance(reason, str) else None,
+                served_model=served_model,
+                served_fingerprint=served_fingerprint,
             )
             for choice, share, reason in zip(choices, shares, reasons, strict=True)
         ]
@@ -344,69 +333,127 @@ class OpenAIBackend:
         if isinstance(exc, openai.APITimeoutError) and (
             dropped := connection_error_behind_timeout(exc)
         ):
-            return Failure(self._scrub(f"connection failed: {_describe(dropped)}"), retryable=True)
+            return Failure(f"connection failed: {_describe(dropped, self._scrub)}", retryable=True)
         if isinstance(exc, (TimeoutError, openai.APITimeoutError)):
             return Failure(f"timed out after {self.params.timeout_s:g}s", retryable=True)
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
-            return Failure(self._scrub(f"connection failed: {_describe(cause)}"), retryable=True)
+            return Failure(f"connection failed: {_describe(cause, self._scrub)}", retryable=True)
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             headers = exc.response.headers
             body = exc.body if isinstance(exc.body, Mapping) else {}
             code = body.get("code") if isinstance(body.get("code"), str) else None
             hint = headers.get("x-should-retry")
-            retryable = status in _RETRYABLE_STATUS or status >= 500
+            retryable = status in RETRYABLE_STATUS or status >= 500
             if hint in ("true", "false"):
                 retryable = hint == "true"
             if code == "insufficient_quota":  # a 429 that waiting does not cure
                 retryable = False
             detail = body.get("message") if isinstance(body.get("message"), str) else exc.message
-            message = self._scrub(f"HTTP {status}: {_first_line(str(detail))}")
+            message = f"HTTP {status}: {_first_line(self._scrub(str(detail)))}"
             return Failure(message, retryable, retry_after_seconds(headers) if retryable else None)
         if isinstance(exc, (openai.OpenAIError, ValueError, TypeError, AttributeError)):
             # A malformed answer (not JSON, no choices): retrying would get the same.
-            return Failure(self._scrub(f"unusable response: {_describe(exc)}"), retryable=False)
+            return Failure(f"unusable response: {_describe(exc, self._scrub)}", retryable=False)
         raise exc
 
     def _scrub(self, text: str) -> str:
-        key = self._api_key
-        return text.replace(key, "<redacted>") if key else text
+        """``text`` without the key, URL credentials or key-shaped tokens: applied to the whole
+        text before it is cut to its first line, so that no part of a key survives a cut."""
+        return scrub_text(text, self._api_key)
 
     def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         state = self._states.get(loop)
         if state is None:
             params = self.params
-            client = self._openai.AsyncOpenAI(
-                api_key=self._api_key or "unused",
-                base_url=params.base_url,
-                timeout=params.timeout_s,
-                max_retries=0,
-                http_client=http_client(self._openai, params.http_client, params.timeout_s),
-            )
-            slots = params.concurrency
-            limit = asyncio.Semaphore(slots) if slots is not None else contextlib.nullcontext()
-            state = _LoopState(client, limit)
-            if params.rpm is not None:
-                state.pacers.append((Pacer(params.rpm), False))
-            if params.tpm is not None:
-                state.pacers.append((Pacer(params.tpm), True))
+            state = _LoopState(self._client(), Throttle(params.concurrency, params.rpm, params.tpm))
             self._states[loop] = state
         return state
+
+    def _client(self) -> Any:
+        """``AsyncOpenAI``, or ``AsyncAzureOpenAI`` for an Azure deployment (its URL shape, its
+        ``api-version`` query and its ``api-key`` or Entra ID bearer header)."""
+        params = self.params
+        transport = http_client(self._openai, params.http_client, params.timeout_s)
+        common: dict[str, Any] = {
+            "timeout": params.timeout_s,
+            "max_retries": 0,
+            "http_client": transport,
+        }
+        azure = params.azure
+        if azure is None:
+            return self._openai.AsyncOpenAI(
+                api_key=self._api_key or "unused", base_url=params.base_url, **common
+            )
+        if self._azure_ad_token is not None:
+            credentials = {"azure_ad_token": self._azure_ad_token}
+        else:
+            credentials = {"api_key": self._api_key or "unused"}
+        return self._openai.AsyncAzureOpenAI(
+            azure_endpoint=azure.endpoint,
+            azure_deployment=azure.deployment or params.model,
+            api_version=azure.api_version,
+            **credentials,
+            **common,
+        )
+
+
+def _answer_fields(sampling: SamplingParams) -> dict[str, Any]:
+    """A case's tools, tool choice and response format in the Chat Completions API's form."""
+    fields: dict[str, Any] = {}
+    if sampling.tools:
+        fields["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": dict(tool.parameters),
+                },
+            }
+            for tool in sampling.tools
+        ]
+    choice = sampling.tool_choice
+    if choice is not None:
+        fields["tool_choice"] = (
+            choice
+            if choice in TOOL_CHOICE_KEYWORDS
+            else {"type": "function", "function": {"name": choice}}
+        )
+    answer = sampling.response_format
+    if answer is not None:
+        fields["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": answer.name, "strict": answer.strict, "schema": answer.schema},
+        }
+    return fields
+
+
+def _tool_calls(choice: dict[str, Any]) -> list[ToolCall]:
+    """The function calls of a chat choice, arguments as sent (possibly broken JSON)."""
+    message = choice.get("message")
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    if not calls:
+        return []
+    if not isinstance(calls, list):
+        raise ValueError("the answer's tool_calls is not a list")
+    found = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise ValueError("a tool call without a function name")
+        arguments = function.get("arguments")
+        if arguments is None:
+            arguments = ""
+        if not isinstance(arguments, str):
+            raise ValueError("a tool call's arguments are not a string")
+        found.append(call_from_raw(function["name"], arguments))
+    return found
 
 
 def _with_context(text: str, context: str | None) -> str:
     if not context:
         return text
     return f"{text}\n\n{context}" if text else context
-
-
-def _describe(exc: BaseException) -> str:
-    text = _first_line(str(exc))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _first_line(text: str) -> str:
-    stripped = text.strip()
-    return stripped.splitlines()[0][:500] if stripped else ""

@@ -10,14 +10,50 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from promptcheck.backends.openai_transport import Transport
+from promptcheck.backends.credentials import env_name, refuse_secret_fields
+from promptcheck.backends.transport import Transport
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Body fields the backend writes itself; ``extra`` may not set them.
 _OWN_FIELDS = frozenset({"model", "messages", "prompt", "n", "stream", "stream_options"})
-_SECRET_FIELD = re.compile(r"api[_-]?key|authorization|secret|password", re.IGNORECASE)
+#: The key's variable of an Azure deployment whose ``api_key_env`` is left out.
+AZURE_KEY_ENV = "AZURE_OPENAI_API_KEY"
+
+
+class AzureSettings(BaseModel):
+    """An Azure OpenAI deployment: where it is, which API version, and how to authenticate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str = Field(
+        description="The resource's endpoint, https://NAME.openai.azure.com (no path)."
+    )
+    deployment: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The deployment's name; default: the model's `model`.",
+    )
+    api_version: str = Field(
+        min_length=1, description="The API version sent as ?api-version= (2024-10-21)."
+    )
+    ad_token_env: str | None = Field(
+        default=None,
+        description="Environment variable holding a Microsoft Entra ID token, sent as a bearer "
+        "token instead of a key (read at start: get a fresh one before the run).",
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        if not re.match(r"https?://[^/\s]+/?$", value):
+            raise ValueError("endpoint is the resource's URL, https://NAME.openai.azure.com")
+        return value
+
+    @field_validator("ad_token_env")
+    @classmethod
+    def _token_env_name(cls, value: str | None) -> str | None:
+        return env_name(value)
 
 
 class OpenAIParams(BaseModel):
@@ -112,6 +148,19 @@ class OpenAIParams(BaseModel):
     price_per_1k_output: float | None = Field(
         default=None, ge=0, description="Price of 1,000 completion tokens, for the run's cost."
     )
+    azure: AzureSettings | None = Field(
+        default=None,
+        description="An Azure OpenAI deployment (endpoint, deployment, api_version, and "
+        "ad_token_env for Entra ID); its key's variable defaults to AZURE_OPENAI_API_KEY.",
+    )
+
+    @property
+    def key_variable(self) -> str | None:
+        """The variable the key is read from: ``api_key_env``, whose default is Azure's own
+        for an Azure deployment."""
+        if self.azure is not None and "api_key_env" not in self.model_fields_set:
+            return AZURE_KEY_ENV
+        return self.api_key_env
 
     @field_validator("base_url")
     @classmethod
@@ -123,22 +172,20 @@ class OpenAIParams(BaseModel):
     @field_validator("api_key_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
-        # The value is never quoted back: a key pasted here by mistake must not reach a report.
-        if value == "":
-            return None  # TOML has no null
-        if value is not None and not _ENV_NAME.fullmatch(value):
-            raise ValueError(
-                "api_key_env names an environment variable (letters, digits, _), not the key "
-                "itself; export the key and write its variable's name here"
-            )
-        return value
+        return env_name(value)
 
     @field_validator("extra")
     @classmethod
     def _extra_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            if _SECRET_FIELD.search(key):
-                raise ValueError(f"extra.{key}: secrets do not belong in a suite; use api_key_env")
-            if key in _OWN_FIELDS:
-                raise ValueError(f"extra.{key} is set by the backend and cannot be overridden")
-        return value
+        return refuse_secret_fields(value, _OWN_FIELDS)
+
+    @model_validator(mode="after")
+    def _one_endpoint(self) -> OpenAIParams:
+        if self.azure is not None:
+            if self.base_url is not None:
+                raise ValueError("give base_url or azure, not both (azure.endpoint is the URL)")
+            if self.azure.ad_token_env is not None and "api_key_env" in self.model_fields_set:
+                raise ValueError(
+                    "give api_key_env or azure.ad_token_env, not both: Azure takes a key or a token"
+                )
+        return self

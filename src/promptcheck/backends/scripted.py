@@ -2,7 +2,8 @@
 
 Each rule matches prompts by regex and gives weighted outputs (or errors); every sample draws from
 them with its own seed, so a suite with 90% conformant outputs really is sampled at 0.9, and a
-re-run reproduces it exactly. It is the backend of the tests and the benchmarks.
+re-run reproduces it exactly. It is the backend of the tests and the benchmarks. An output may
+call tools (``tool_calls``), so tool-calling suites have a model whose calls are known too.
 """
 
 from __future__ import annotations
@@ -19,16 +20,35 @@ from promptcheck.backends.base import (
     BackendContext,
     Generation,
     GenerationRequest,
+    ToolCall,
     register_backend,
 )
+from promptcheck.backends.tool_calls import call_from_raw, call_from_value, generation_with_calls
+
+
+class ScriptedToolCall(BaseModel):
+    """A call an output makes: the tool's name and its arguments (a mapping, or the raw text a
+    model would send, which may be broken JSON)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
+
+    def call(self) -> ToolCall:
+        if isinstance(self.arguments, str):
+            return call_from_raw(self.name, self.arguments)
+        return call_from_value(self.name, self.arguments)
 
 
 class ScriptedOutput(BaseModel):
-    """One possible answer: a text, or an error standing for a failed API call."""
+    """One possible answer: a text, tool calls (with or without text), or an error standing for
+    a failed API call."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     text: str | None = None
+    tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
     error: str | None = None
     weight: float = Field(1.0, gt=0.0)
 
@@ -39,9 +59,23 @@ class ScriptedOutput(BaseModel):
 
     @model_validator(mode="after")
     def _text_or_error(self) -> ScriptedOutput:
-        if (self.text is None) == (self.error is None):
-            raise ValueError("an output needs exactly one of 'text' or 'error'")
+        answered = self.text is not None or bool(self.tool_calls)
+        if answered == (self.error is not None):
+            raise ValueError(
+                "an output needs exactly one of 'text' or 'error' ('tool_calls' may stand for, "
+                "or go with, 'text')"
+            )
         return self
+
+    def generation(self, prompt: str, latency_s: float) -> Generation:
+        if self.error is not None:
+            return Generation(
+                text=None, error=self.error, formatted_prompt=prompt, latency_s=latency_s
+            )
+        calls = [call.call() for call in self.tool_calls]
+        return generation_with_calls(
+            self.text or "", calls, "stop", formatted_prompt=prompt, latency_s=latency_s
+        )
 
 
 class ScriptedRule(BaseModel):
@@ -128,19 +162,9 @@ class ScriptedBackend:
         if distribution is None:
             error = "no scripted rule matches this prompt and there is no default"
             return [Generation(text=None, error=error) for _ in request.seeds]
-        generations = []
-        for seed in request.seeds:
-            output = distribution.draw(seed)
-            generations.append(
-                Generation(
-                    text=output.text,
-                    error=output.error,
-                    formatted_prompt=prompt,
-                    latency_s=self.latency_s,
-                    finish_reason="stop" if output.error is None else None,
-                )
-            )
-        return generations
+        return [
+            distribution.draw(seed).generation(prompt, self.latency_s) for seed in request.seeds
+        ]
 
     def _distribution(self, prompt: str) -> _Distribution | None:
         for pattern, distribution in self._rules:

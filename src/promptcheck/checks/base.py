@@ -15,11 +15,19 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_check
 
 from pydantic import BaseModel
 
+from promptcheck.files import ProjectFiles
+from promptcheck.importing import CodePolicy
 from promptcheck.registry import Registry
 from promptcheck.results import Status as Status  # re-exported: a check returns it
 
 if TYPE_CHECKING:
-    from promptcheck.backends.base import Generation, GenerationRequest, SamplingParams
+    from promptcheck.backends.base import (
+        Generation,
+        GenerationRequest,
+        SamplingParams,
+        Tool,
+        ToolCall,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +87,8 @@ class CheckContext:
 
     ``seed`` is the sample's seed (a judge derives its own seeds from it, so its answers are
     reproducible and cacheable); ``sampling`` is how the case samples (a revision is sampled
-    alike); ``models`` reaches the model under test and the configured judge models.
+    alike); ``models`` reaches the model under test and the configured judge models;
+    ``tool_calls`` are the calls the output made (the output's text renders them too).
     """
 
     prompt: str
@@ -89,11 +98,17 @@ class CheckContext:
     seed: int = 0
     sampling: SamplingParams | None = None
     models: ModelAccess | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @runtime_checkable
 class Check(Protocol):
-    """Scores one complete output. May return an awaitable (judges call a model)."""
+    """Scores one complete output. May return an awaitable (judges call a model).
+
+    A check whose work can run long on a hostile output or parameter (a regular expression, a
+    user's function, a JSON Schema) sets a class attribute ``blocking = True``: the runner then
+    calls it in a worker thread with a time limit, off the event loop that every case shares.
+    """
 
     name: str
 
@@ -124,9 +139,31 @@ class JudgingCheck(Check, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BuildContext:
-    """Where relative paths in check parameters (schemas, data files) are resolved from."""
+    """Where relative paths in check parameters (schemas, data files) are resolved from, which
+    code the suite may make a check import (nothing, by default: see
+    :class:`~promptcheck.importing.CodePolicy`), and the tools the case declares (a
+    ``tool_call`` check validates arguments against them)."""
 
     base_dir: Path
+    code: CodePolicy = field(default_factory=CodePolicy)
+    #: Files checks may read (schemas); by default those under ``base_dir``.
+    files: ProjectFiles | None = None
+    tools: tuple[Tool, ...] = ()
+
+    def project_files(self) -> ProjectFiles:
+        return self.files if self.files is not None else ProjectFiles(root=self.base_dir)
+
+
+@dataclass(slots=True)
+class NotImportedCheck:
+    """A check whose code was not imported because nothing may run (``promptcheck validate``):
+    its module was found and is allowed, and that is all that is known."""
+
+    name: str
+    target: str
+
+    def evaluate(self, output: str, context: CheckContext) -> CheckResult:
+        return CheckResult.unscored(f"{self.target} was not imported (validate runs no code)")
 
 
 P = TypeVar("P", bound=BaseModel)

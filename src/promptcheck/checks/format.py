@@ -4,6 +4,6 @@
 checks means adding it here.
 """
 
-from promptcheck.checks import lengths, options, python_check, structured, text
+from promptcheck.checks import lengths, options, python_check, structured, text, tools
 
-__all__ = ["lengths", "options", "python_check", "structured", "text"]
+__all__ = ["lengths", "options", "python_check", "structured", "text", "tools"]

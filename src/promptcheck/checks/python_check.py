@@ -20,11 +20,11 @@ from promptcheck.checks.base import (
     Check,
     CheckContext,
     CheckResult,
+    NotImportedCheck,
     register_check,
 )
 from promptcheck.checks.params import PASSED, CheckParams, clip
 from promptcheck.errors import ConfigError, PluginImportError
-from promptcheck.importing import import_object
 
 _NO_CONTEXT, _CONTEXT_POSITIONAL, _CONTEXT_KEYWORD = 0, 1, 2
 
@@ -52,8 +52,10 @@ def _describe(exc: BaseException) -> str:
 
 @dataclass(slots=True)
 class PythonCheck:
-    """Calls the function and turns what it returns into a CheckResult."""
+    """Calls the function and turns what it returns into a CheckResult. The function is the
+    suite author's and may run long: the runner calls it off the event loop, time-limited."""
 
+    blocking = True
     name: str
     path: str
     function: Callable[..., Any]
@@ -124,14 +126,17 @@ def build_python(params: PythonParams, context: BuildContext) -> Check:
     other return value, makes the sample unscored rather than failed.
     """
     try:
-        function = import_object(params.function)
+        function = context.code.import_object(params.function)
     except PluginImportError as exc:
         raise ConfigError(
-            str(exc),
+            exc.args[0],
             key=("function",),
-            hint="the module must be importable from the working directory "
-            "(or installed); write the path as 'package.module:function'",
+            hint=exc.hint
+            or "the module must be importable from the project root; write the path as "
+            "'package.module:function'",
         ) from None
+    if function is None:  # validate imports nothing a suite names
+        return NotImportedCheck("python", params.function)
     if not callable(function):
         raise ConfigError(
             f"{params.function} is {type(function).__name__}, not a function", key=("function",)

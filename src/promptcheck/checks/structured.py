@@ -11,19 +11,26 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from promptcheck.checks.base import BuildContext, CheckContext, CheckResult, register_check
+from promptcheck.checks.base import (
+    BuildContext,
+    Check,
+    CheckContext,
+    CheckResult,
+    NotImportedCheck,
+    register_check,
+)
 from promptcheck.checks.params import PASSED, CheckParams, clip, json_path
+from promptcheck.config import CHECK_TIMEOUT_S
 from promptcheck.errors import ConfigError, PluginImportError
-from promptcheck.importing import import_object
+from promptcheck.files import ProjectFiles
 
 if TYPE_CHECKING:
     from referencing import Registry, Resource
@@ -139,39 +146,22 @@ class JsonSchemaParams(CheckParams):
         return data
 
 
-def load_schema_file(path: Path) -> Any:
-    """The document in a .json, .yaml or .yml file, with errors worded for the suite author."""
+def load_schema_file(path: Path, files: ProjectFiles) -> Any:
+    """The document in a .json, .yaml or .yml file, read as the project allows (inside the
+    project, a regular file, bounded, hardened YAML), with errors worded for the suite author."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"schema file {path} does not exist",
-            key=("schema",),
-            hint="a schema path is relative to the directory of the suite file",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read schema file {path}: {exc}", key=("schema",)) from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(
-                f"schema file {path} is not valid YAML: {exc}", key=("schema",)
-            ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"schema file {path} is not valid JSON at line {exc.lineno} col {exc.colno}: {exc.msg}",
-            key=("schema",),
-        ) from None
+        return files.load_document(path, "schema file")
+    except ConfigError as exc:
+        missing = "does not exist" in exc.message
+        hint = "a schema path is relative to the directory of the suite file" if missing else None
+        raise ConfigError(exc.message, key=("schema",), hint=hint) from None
 
 
-def _local_registry(directory: Path) -> Registry[Any]:
+def _local_registry(directory: Path, files: ProjectFiles) -> Registry[Any]:
     """A $ref registry that reads relative references (``defs.json#/x``) from ``directory``.
 
-    Nothing is fetched over the network: a remote reference that is not a known metaschema makes
-    the check unscored, with the reason.
+    Nothing is fetched over the network, and no file outside the project is read: a reference
+    that cannot be resolved is a collection error (:func:`unresolvable_ref`).
     """
 
     from referencing import Registry, Resource
@@ -180,12 +170,67 @@ def _local_registry(directory: Path) -> Registry[Any]:
     @functools.cache
     def retrieve(uri: str) -> Resource[Any]:
         parts = urlsplit(uri)
-        if parts.scheme not in ("", "file") or parts.netloc:
+        if parts.scheme or parts.netloc:
             raise ValueError(f"refusing to fetch {uri}: only local schema files can be referenced")
         path = directory / unquote(parts.path)
-        return Resource.from_contents(load_schema_file(path), default_specification=DRAFT202012)
+        return Resource.from_contents(
+            load_schema_file(path, files), default_specification=DRAFT202012
+        )
 
     return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
+#: Most $ref a schema may hold (with those of the files it references) before it is refused.
+_MAX_REFS = 10_000
+
+
+def unresolvable_ref(schema: Any, registry: Registry[Any]) -> str | None:
+    """Why some ``$ref`` of ``schema`` (or of a file it references) cannot be resolved, or None.
+
+    Found when the check is built, so that a schema that cannot be applied is a collection error
+    rather than every sample unscored. A chain of references that leads back to itself without a
+    keyword in between (``{"$ref": "#"}``) cannot be applied either.
+    """
+    from referencing import Resource
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    root = Resource.from_contents(schema, default_specification=DRAFT202012)
+    stack: list[tuple[Any, Any]] = [(schema, registry.resolver_with_root(root))]
+    seen = 0
+    while stack:
+        node, resolver = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, resolver) for item in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            seen += 1
+            if seen > _MAX_REFS:
+                return f"more than {_MAX_REFS} $ref"
+            chain = [ref]
+            try:
+                resolved = resolver.lookup(ref)
+                while (
+                    isinstance(resolved.contents, dict)
+                    and set(resolved.contents) == {"$ref"}
+                    and isinstance(resolved.contents["$ref"], str)
+                ):
+                    nxt = resolved.contents["$ref"]
+                    if nxt in chain:
+                        return f"$ref {ref!r} refers to itself through {' -> '.join(chain)}"
+                    chain.append(nxt)
+                    resolved = resolved.resolver.lookup(nxt)
+            except Unresolvable as exc:
+                cause = exc.__cause__ or exc.__context__
+                why = f": {cause}" if cause is not None else ""
+                return f"$ref {ref!r} cannot be resolved{why}"
+            if resolved.contents is not node and ref.split("#")[0]:  # another file: walk it too
+                stack.append((resolved.contents, resolved.resolver))
+        stack.extend((value, resolver) for key, value in node.items() if key != "$ref")
+    return None
 
 
 def _validator_class(schema: dict[str, Any] | bool) -> Any:
@@ -200,6 +245,40 @@ def _validator_class(schema: dict[str, Any] | bool) -> Any:
     return validator_for(schema, default=None)
 
 
+@functools.cache
+def _bounded_patterns(validator_class: Any) -> Any:
+    """``validator_class`` with ``pattern`` and ``patternProperties`` matched by the ``regex``
+    package under :data:`~promptcheck.config.CHECK_TIMEOUT_S` (jsonschema uses ``re``, whose
+    backtracking cannot be stopped): a pattern that runs out of time is an error of the value."""
+    import regex
+    from jsonschema import ValidationError
+    from jsonschema.validators import extend
+
+    def search(pattern: str, text: str) -> bool:
+        try:
+            return regex.search(pattern, text, timeout=CHECK_TIMEOUT_S) is not None
+        except TimeoutError:
+            raise ValidationError(
+                f"pattern {pattern!r} took longer than {CHECK_TIMEOUT_S:g} s on {text[:40]!r}"
+            ) from None
+
+    def pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "string") and not search(pattern, instance):
+            yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+    def pattern_properties(
+        validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any
+    ) -> Iterator[Any]:
+        if not validator.is_type(instance, "object"):
+            return
+        for expression, subschema in patterns.items():
+            for key, value in instance.items():
+                if search(expression, key):
+                    yield from validator.descend(value, subschema, path=key, schema_path=expression)
+
+    return extend(validator_class, {"pattern": pattern, "patternProperties": pattern_properties})
+
+
 #: Outputs up to this long have their results remembered (see JsonSchemaCheck.memo).
 _MEMO_OUTPUT_CHARS = 4096
 _MEMO_ENTRIES = 2048
@@ -209,11 +288,15 @@ _MEMO_ENTRIES = 2048
 class JsonSchemaCheck:
     """The output parses as JSON and the value is valid under a compiled schema.
 
+    The schema's ``pattern`` and ``patternProperties`` are matched with the ``regex`` package
+    under a timeout, and the whole check runs off the event loop (``blocking``), time-limited.
+
     jsonschema costs tens of microseconds per value, and samples of a case repeat themselves often
     (a conforming model says the same small object many times), so results of short outputs are
     remembered: the verdict is a pure function of the output text.
     """
 
+    blocking = True
     name: str
     validator: Any
     fenced: bool
@@ -271,7 +354,7 @@ def build_json_schema(params: JsonSchemaParams, context: BuildContext) -> JsonSc
         path = Path(params.schema_)
         if not path.is_absolute():
             path = context.base_dir / path
-        schema = load_schema_file(path)
+        schema = load_schema_file(path, context.project_files())
         where, directory = f"schema file {path}", path.parent
     else:
         schema, where, directory = params.schema_, "inline schema", context.base_dir
@@ -295,9 +378,17 @@ def build_json_schema(params: JsonSchemaParams, context: BuildContext) -> JsonSc
         raise ConfigError(
             clip(f"{where} is not a valid JSON Schema: {problem}", 300), key=("schema",)
         )
-    validator = validator_class(
+    registry = _local_registry(directory, context.project_files())
+    unresolved = unresolvable_ref(schema, registry)
+    if unresolved is not None:
+        raise ConfigError(
+            clip(f"{where}: {unresolved}", 300),
+            key=("schema",),
+            hint="references must point inside the schema or to schema files in the project",
+        )
+    validator = _bounded_patterns(validator_class)(
         schema,
-        registry=_local_registry(directory),
+        registry=registry,
         format_checker=validator_class.FORMAT_CHECKER if params.check_formats else None,
     )
     return JsonSchemaCheck("json_schema", validator, params.fenced)
@@ -327,8 +418,10 @@ class PydanticParams(CheckParams):
 
 @dataclass(slots=True)
 class PydanticCheck:
-    """The output is JSON that validates as an instance of a pydantic model."""
+    """The output is JSON that validates as an instance of a pydantic model. The model's
+    validators are the project's code and may run long: off the loop, time-limited."""
 
+    blocking = True
     name: str
     model: type[BaseModel]
     fenced: bool
@@ -360,21 +453,24 @@ def _pydantic_reason(exc: ValidationError, where: str) -> str:
 
 
 @register_check("pydantic", PydanticParams, shorthand={"type": "string"})
-def build_pydantic(params: PydanticParams, context: BuildContext) -> PydanticCheck:
+def build_pydantic(params: PydanticParams, context: BuildContext) -> Check:
     """The output is JSON that validates as the given pydantic model (``package.module:Class``).
 
     The model is what the calling program parses outputs with, so the check is that program's own
     acceptance test.
     """
     try:
-        model = import_object(params.model)
+        model = context.code.import_object(params.model)
     except PluginImportError as exc:
         raise ConfigError(
-            str(exc),
+            exc.args[0],
             key=("model",),
-            hint="the module must be importable from the working directory "
-            "(or installed); write the path as 'package.module:Class'",
+            hint=exc.hint
+            or "the module must be importable from the project root; write the path as "
+            "'package.module:Class'",
         ) from None
+    if model is None:  # validate imports nothing a suite names
+        return NotImportedCheck("pydantic", params.model)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise ConfigError(
             f"{params.model} is {model!r}, not a pydantic BaseModel subclass",

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import regex
 from pydantic import Field
 
 from promptcheck.checks.base import BuildContext, CheckContext, CheckResult, register_check
 from promptcheck.checks.params import PASSED, CheckParams, clip, quoted
+from promptcheck.config import CHECK_TIMEOUT_S
 from promptcheck.errors import ConfigError
 
 _STRING = {"type": "string"}
@@ -174,14 +176,27 @@ _FAILURE = {
 
 @dataclass(slots=True)
 class RegexMatch:
-    """A compiled pattern's bound search, match or fullmatch, and its one failure result."""
+    """A compiled pattern's bound search, match or fullmatch, and its one failure result.
+
+    A pattern can backtrack for ever on the wrong output (``(a+)+b`` on forty a's), so it runs
+    off the event loop (``blocking``) under the ``regex`` package's own timeout, which stops the
+    matching itself rather than only the wait for it.
+    """
 
     name: str
-    apply: Callable[[str], re.Match[str] | None]
+    apply: Callable[..., Any]
     failure: CheckResult
+    blocking = True
 
     def evaluate(self, output: str, context: CheckContext) -> CheckResult:
-        return PASSED if self.apply(output) is not None else self.failure
+        try:
+            found = self.apply(output, timeout=CHECK_TIMEOUT_S)
+        except TimeoutError:
+            return CheckResult.unscored(
+                f"the pattern took longer than {CHECK_TIMEOUT_S:g} s on this output "
+                "(catastrophic backtracking); simplify it"
+            )
+        return PASSED if found is not None else self.failure
 
 
 @register_check("regex", RegexParams, shorthand=_STRING)
@@ -194,8 +209,8 @@ def build_regex(params: RegexParams, context: BuildContext) -> RegexMatch:
     flags = 0
     for flag in params.flags:
         flags |= _FLAGS[flag]
-    try:
-        compiled = re.compile(params.pattern, flags)
+    try:  # Python's re decides what a valid pattern is (and words the error)
+        re.compile(params.pattern, flags)
     except re.error as exc:
         raise ConfigError(
             f"invalid regular expression {quoted(params.pattern)}: {exc}",
@@ -203,6 +218,13 @@ def build_regex(params: RegexParams, context: BuildContext) -> RegexMatch:
             hint="patterns use Python's re syntax; in YAML, quote them with single quotes "
             "so that backslashes stay as written",
         ) from None
-    apply: Callable[[str], re.Match[str] | None] = getattr(compiled, params.mode)
+    try:  # the same pattern in the regex package, whose matching can be timed out
+        bounded = regex.compile(params.pattern, flags | regex.VERSION0)
+    except regex.error as exc:
+        raise ConfigError(
+            f"regular expression {quoted(params.pattern)} is not supported: {exc}",
+            key=("pattern",),
+        ) from None
+    apply: Callable[..., Any] = getattr(bounded, params.mode)
     reason = _FAILURE[params.mode].format(repr(clip(params.pattern, 80)))
     return RegexMatch("regex", apply, CheckResult.failed(reason))

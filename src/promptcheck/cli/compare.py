@@ -170,7 +170,7 @@ def _judge_offline(
 
     project = load_project()
     judge = resolve_judge(params.model, project)
-    runner = Runner(cache=store, concurrency=concurrency(None, project))
+    runner = Runner(cache=store, concurrency=concurrency(None, project.concurrency))
     try:
         return judge_report(report, baseline_cases, candidate_cases, runner, judge, params)
     finally:

@@ -103,7 +103,7 @@ def run_plan(args: argparse.Namespace) -> int:
     project = load_project()
     root = Path.cwd()
     suites = [load_suite(path, project) for path in suite_files(args.paths)]
-    store = store_path(root, args.store, project)
+    store = store_path(root, args.store, project.store)
     baseline = resolve_baseline(args.baseline, project.known_models, store)
     inputs, missing = case_inputs(suites, baseline, project, root)
     if not inputs:

@@ -23,7 +23,7 @@ def load_project() -> ProjectConfig:
 def open_store(given: Path | None) -> Store:
     """The run store a command reads: ``--store``, else the project's, else the default."""
     root = Path.cwd()
-    target = store_path(root, given, load_project_config(root))
+    target = store_path(root, given, load_project_config(root).store)
     if not target.exists():
         raise PromptcheckError(f"no run store at {target}; run 'pytest --promptcheck' first")
     return Store(target)

@@ -54,7 +54,7 @@ def run_validate(args: argparse.Namespace) -> int:
     bad = 0
     for file in files:
         try:
-            suite = load_suite(file, project)
+            suite = load_suite(file, project, execute=False)
         except PromptcheckError as exc:
             bad += 1
             print(f"error: {exc}")

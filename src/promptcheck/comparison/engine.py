@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Literal
 
 from promptcheck.comparison.adaptive import recorded_comparison, sampled_adaptively
 from promptcheck.comparison.budget import Budget, Targets, planning_rate
+from promptcheck.comparison.drift import baseline_drift
 from promptcheck.config import (
     BASELINE_MAX_AGE_DAYS,
     DEFAULT_ALPHA,
@@ -374,7 +375,11 @@ def compare_results(
         only_in_baseline=tuple(case_name(*key) for key in base if key not in cand),
         only_in_candidate=tuple(case_name(*key) for key in cand if key not in base),
     )
-    return dataclasses.replace(report, warnings=tuple(report_warnings(report)))
+    warnings = list(report_warnings(report))
+    drift = baseline_drift(baseline_run.model, baseline_cases, candidate_run.model, candidate_cases)
+    if drift is not None:
+        warnings.append(drift)
+    return dataclasses.replace(report, warnings=tuple(warnings))
 
 
 def case_comparison(
@@ -528,6 +533,8 @@ def with_pairwise(
 
 def report_warnings(report: ComparisonReport) -> Iterable[str]:
     """What weakens or narrows the answer, one sentence each, most serious first."""
+    from promptcheck.store.database import RunStatus
+
     base, cand = report.baseline, report.candidate
     if base.id == cand.id:
         yield f"run {base.id} is compared with itself"
@@ -544,9 +551,14 @@ def report_warnings(report: ComparisonReport) -> Iterable[str]:
             f"compared on the {count_cases(len(report.rows))} both runs hold; {skipped} other(s) "
             "listed, not compared"
         )
-    for run in (base, cand):
-        if run.finished_at is None:
-            yield f"run {run.id} never finished (interrupted or still running)"
+    for role, run in (("baseline", base), ("candidate", cand)):
+        if run.status == RunStatus.INTERRUPTED:
+            yield (
+                f"{role} run {run.id} was interrupted: it holds only the cases recorded before "
+                "the interruption"
+            )
+        elif run.finished_at is None:
+            yield f"run {run.id} never finished (still running, or its process was killed)"
     changed = sorted(
         path for path, digest in base.suites.items() if cand.suites.get(path, digest) != digest
     )

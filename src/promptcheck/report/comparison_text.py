@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from promptcheck.comparison.engine import CHANGE_ORDER, CaseRow, ComparisonReport, count_cases
+from promptcheck.report.escaping import printable
 from promptcheck.stats import Change, Comparison
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def text_lines(report: ComparisonReport) -> list[str]:
             lines.append(f"{title} (not compared): {', '.join(names)}")
     lines.extend(f"warning: {warning}" for warning in report.warnings)
     lines.append(f"verdict: {report.headline}")
-    return lines
+    return [printable(line) for line in lines]
 
 
 def _pairwise_judge(report: ComparisonReport) -> str:

@@ -44,11 +44,7 @@ def write_reports(
     line per file, saying where it went or why it did not."""
     lines = []
     if md is not None:
-        text = (
-            markdown.render(report)
-            if report is not None
-            else run_markdown.render(rows, str(store_path))
-        )
+        text = session_markdown(report, rows, store_path)
         lines.append(
             _attempt(
                 "Markdown summary", md, lambda: write_report_file("Markdown summary", md, text)
@@ -59,6 +55,16 @@ def write_reports(
             _attempt("HTML report", html, lambda: _html(report, run_ids, store_path, html))
         )
     return lines
+
+
+def session_markdown(
+    report: ComparisonReport | None, rows: Sequence[SummaryRow], store_path: Path
+) -> str:
+    """A session's Markdown: its comparison's when it compared, else its cases by verdict (the
+    file of ``--promptcheck-md`` and the job summary on GitHub Actions)."""
+    if report is not None:
+        return markdown.render(report)
+    return run_markdown.render(rows, str(store_path))
 
 
 def _attempt(what: str, path: Path, write: Callable[[], None]) -> str:

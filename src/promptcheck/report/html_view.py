@@ -64,6 +64,7 @@ class RunView:
     commit: str
     started: str
     finished: bool
+    interrupted: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +328,7 @@ def _run(column: _Column) -> RunView:
         commit=(run.git_commit or "")[:12],
         started=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(run.started_at)),
         finished=run.finished_at is not None,
+        interrupted=run.status == "interrupted",
     )
 
 

@@ -6,7 +6,8 @@ does not know instead of misreading it. Adding a field does not raise it.
 Rates and p-values are plain floats in [0, 1]; intervals are ``[low, high]`` pairs.
 ``baseline`` and ``candidate`` describe the two runs, ``usage`` included: what each run's model
 cost (requests, retries, failed_requests, prompt_tokens, completion_tokens, cost; see
-:mod:`promptcheck.store.usage`), or null when the run recorded none.
+:mod:`promptcheck.store.usage`), or null when the run recorded none; and ``status``: running
+(never closed), finished, interrupted, or null for a run stored before statuses were.
 
 Version 2: ``settings.min_baseline_samples`` is gone (what the samples can detect is stated
 instead), ``settings.tolerance`` became ``settings.detect`` (the drop the comparison is planned
@@ -24,8 +25,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from promptcheck.comparison.budget import Budget
     from promptcheck.comparison.engine import CaseRow, CheckDiagnosis, ComparisonReport
+    from promptcheck.review import CalibrationRow
     from promptcheck.stats import Comparison
     from promptcheck.store.database import RunSummary
 
@@ -34,10 +38,13 @@ FORMAT_VERSION = 2
 KIND = "promptcheck.comparison"
 
 
-def to_dict(report: ComparisonReport) -> dict[str, Any]:
-    """The report as JSON-ready data, ``format_version`` first."""
+def to_dict(
+    report: ComparisonReport, calibration: Sequence[CalibrationRow] | None = None
+) -> dict[str, Any]:
+    """The report as JSON-ready data, ``format_version`` first; with ``calibration`` (the
+    judges of the two runs against human ratings: promptcheck review) under ``calibration``."""
     strength = report.strength
-    return {
+    data = {
         "format_version": FORMAT_VERSION,
         "kind": KIND,
         "headline": report.headline,
@@ -53,6 +60,19 @@ def to_dict(report: ComparisonReport) -> dict[str, Any]:
         "only_in_baseline": list(report.only_in_baseline),
         "only_in_candidate": list(report.only_in_candidate),
     }
+    if calibration is not None:
+        data["calibration"] = calibration_list(calibration)
+    return data
+
+
+def calibration_list(rows: Sequence[CalibrationRow]) -> list[dict[str, Any]]:
+    """Each judging check against the human labels of ``promptcheck review``: the 2x2 table
+    (``both_pass``, ``judge_pass_human_fail``, ``judge_fail_human_pass``, ``both_fail``),
+    ``sensitivity``, ``specificity`` and ``kappa`` as ``{value, interval, n}`` (value null when
+    undefined), ``corrected`` (per run: the judge's pass rate and the Rogan-Gladen corrected
+    rate), ``floor`` (whether the judge would gate now, and why) and ``recorded`` (what the
+    store recorded from locked ratings, which runs obey; null before any lock)."""
+    return [row.as_dict() for row in rows]
 
 
 def render(report: ComparisonReport) -> str:

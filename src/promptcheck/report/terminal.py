@@ -11,7 +11,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from promptcheck.results import ADAPTIVE_KEY, CaseResult, JudgeFigures, SampleOutcome, combine
+from promptcheck.report.escaping import printable
+from promptcheck.results import (
+    ADAPTIVE_KEY,
+    CaseResult,
+    JudgeFigures,
+    SampleOutcome,
+    ServedCount,
+    combine,
+)
 
 if TYPE_CHECKING:
     from promptcheck.comparison.engine import CaseRow
@@ -57,6 +65,7 @@ def explain(result: CaseResult) -> str:
     unscored = result.count("unscored")
     if unscored:
         lines.append(f"  {unscored} sample(s) could not be scored by a check")
+    diagnostic = diagnostic_judges(result)
     failing = [t for t in result.tallies if t.failed or t.unscored]
     if failing:
         lines.append("  checks:")
@@ -64,13 +73,29 @@ def explain(result: CaseResult) -> str:
         for tally in failing:
             scored = tally.passed + tally.failed + tally.unscored
             extra = f", {tally.unscored} unscored" if tally.unscored else ""
+            if tally.index in diagnostic:
+                extra += " (diagnostic only: not counted in the verdict)"
             lines.append(
                 f"    [{tally.index}] {tally.label:<{width}}  failed {tally.failed}/{scored}{extra}"
             )
     for figures in result.judges:
         lines.append(f"  {judge_sentence(figures)}")
+    for index, why in sorted(diagnostic.items()):
+        lines.append(f"  check [{index}] does not gate: {why}")
     lines.extend(_failing_samples(result, "failing samples"))
-    return "\n".join(lines)
+    return printable("\n".join(lines))
+
+
+def diagnostic_judges(result: CaseResult) -> dict[int, str]:
+    """The case's judging checks set aside below the calibration floor (``promptcheck review``),
+    by check index, with why; their verdicts are kept but do not count."""
+    from promptcheck.run.judge_gates import DIAGNOSTIC_KEY
+
+    found = {}
+    for entry in result.properties.get(DIAGNOSTIC_KEY) or ():
+        if isinstance(entry, dict) and type(entry.get("index")) is int:
+            found[entry["index"]] = str(entry.get("why") or "below the calibration floor")
+    return found
 
 
 def explain_change(row: CaseRow, result: CaseResult) -> str:
@@ -104,7 +129,7 @@ def explain_change(row: CaseRow, result: CaseResult) -> str:
     if usage:
         lines.append(f"  {usage_text(usage)}")
     lines.extend(_failing_samples(result, "failing samples of the candidate"))
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def usage_text(usage: dict[str, object]) -> str:
@@ -157,6 +182,7 @@ class SummaryRow:
     judges: tuple[JudgeFigures, ...] = ()
     used: int | None = None
     maximum: int | None = None
+    served: tuple[ServedCount, ...] = ()
 
 
 def row_of(result: CaseResult) -> SummaryRow:
@@ -174,6 +200,7 @@ def row_of(result: CaseResult) -> SummaryRow:
         result.errors,
         result.judges,
         *_usage(result.properties.get(ADAPTIVE_KEY)),
+        result.served,
     )
 
 
@@ -205,8 +232,27 @@ def row_from_properties(properties: dict[str, object]) -> tuple[SummaryRow | Non
         ),
         used=_int_or_none(get("promptcheck_samples_used")),
         maximum=_int_or_none(get("promptcheck_samples_max")),
+        served=tuple(
+            count
+            for count in map(
+                ServedCount.from_dict, json.loads(str(get("promptcheck_served", "[]")))
+            )
+            if count is not None
+        ),
     )
     return row, str(get("promptcheck_run"))
+
+
+def drift_warnings(rows: Iterable[SummaryRow]) -> list[str]:
+    """A re-run's warnings that a model name now serves another model than its cached samples
+    were drawn from (:func:`promptcheck.comparison.drift.cache_drift`), from every item's row,
+    so that an xdist controller sees its workers' samples too."""
+    from promptcheck.comparison.drift import cache_drift
+
+    served: dict[str, list[ServedCount]] = {}
+    for row in rows:
+        served.setdefault(row.model, []).extend(row.served)
+    return cache_drift(served)
 
 
 def _int_or_none(value: object) -> int | None:
@@ -252,7 +298,7 @@ def summary_lines(rows: Iterable[SummaryRow]) -> list[str]:
         if figures:
             total = combine(figures)
             lines.append(f"judges on {model}, all suites: {judge_sentence(total)}")
-    return lines
+    return [printable(line) for line in lines]
 
 
 def judge_sentence(figures: JudgeFigures) -> str:

@@ -144,7 +144,7 @@ class CaseModels:
             async with self._limit:
                 answers = await self._generate(backend, asked)
             for i, answer in zip(missing, answers, strict=True):
-                found[keys[i]] = answer
+                found[keys[i]] = answer.escaped()
             if self._cache is not None:
                 new = [(keys[i], found[keys[i]]) for i in missing]
                 self._cache.cache_generations([(k, g) for k, g in new if g.error is None])

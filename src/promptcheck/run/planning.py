@@ -16,6 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from promptcheck.backends.base import SamplingParams
 from promptcheck.run.model_access import model_key
 from promptcheck.suite import CaseSpec, Combination, ModelConfig
 
@@ -49,9 +50,11 @@ def plan_samples(
     model_text = model_key(model, fingerprint)
     model_seed = hashlib.blake2b(f"{model_text}\0{draw}".encode(), digest_size=16).hexdigest()
     sampling = case.sampling
-    sampling_key = json.dumps(
-        [sampling.temperature, sampling.top_p, sampling.max_tokens, list(sampling.stop)]
-    )
+    decides = [sampling.temperature, sampling.top_p, sampling.max_tokens, list(sampling.stop)]
+    if sampling.tools or sampling.tool_choice or sampling.response_format:
+        # what the model may answer with decides the answer too (absent: keys as before)
+        decides.append(answer_shape(sampling))
+    sampling_key = json.dumps(decides, sort_keys=True, default=str)
     seed_roots = []
     key_roots = []
     for combination in combinations:
@@ -79,3 +82,13 @@ def plan_samples(
             PlannedSample(index, combinations[position], repeat, seed, key_hash.hexdigest())
         )
     return planned
+
+
+def answer_shape(sampling: SamplingParams) -> list[object]:
+    """A case's tools, tool choice and response format as plain data, for its cache keys."""
+    form = sampling.response_format
+    return [
+        [[tool.name, tool.description, tool.parameters] for tool in sampling.tools],
+        sampling.tool_choice,
+        None if form is None else [form.name, form.strict, form.schema],
+    ]

@@ -23,9 +23,10 @@ from promptcheck.backends.base import (
 from promptcheck.errors import BackendError, PromptcheckError
 from promptcheck.results import ADAPTIVE_KEY, CaseResult, SampleOutcome
 from promptcheck.run.jobs import CaseJob, ComparedCase, ComparisonJob
+from promptcheck.run.judge_gates import diagnostic_checks
 from promptcheck.run.model_access import CaseModels
 from promptcheck.run.planning import DRAW_KEY, PlannedSample, plan_samples
-from promptcheck.run.scoring import Revisions, sample_outcome, score_sample, summarize
+from promptcheck.run.scoring import Revisions, SetAside, sample_outcome, score_samples, summarize
 from promptcheck.stats import ComparisonMonitor, Decision, ThresholdMonitor, ThresholdVerdict
 from promptcheck.suite import CaseSpec, ModelConfig
 
@@ -98,6 +99,9 @@ class CaseSampler:
         self.seed_draw = draw
         self.outcomes: list[SampleOutcome] = []
         self.revisions: Revisions = {}
+        #: Judging checks below the calibration floor (by index, with why), and their outcomes.
+        self.diagnostic = diagnostic_checks(runner.cache, case, model)
+        self.set_aside: SetAside = {}
         self._error: str | None = None
         self._backend: Backend | None = None
         try:
@@ -153,36 +157,31 @@ class CaseSampler:
             self.outcomes.extend(sample_outcome(sample, failed, ()) for sample in batch)
             return
         generations = await self.runner._generations(self._backend, self.case, self.model, batch)
-        if self._models is None:
-            for sample in batch:
-                self.outcomes.append(
-                    await score_sample(
-                        self.case, self.model, sample, generations[sample.index], None
-                    )
-                )
-            return
-        # checks that ask a model wait on it: score the samples together, so that their
-        # questions are in flight at once (bounded by CaseModels) and a local model batches them
-        scored = await asyncio.gather(
-            *(
-                score_sample(
-                    self.case,
-                    self.model,
-                    sample,
-                    generations[sample.index],
-                    self._models,
-                    self.revisions,
-                )
-                for sample in batch
+        self.outcomes.extend(
+            await score_samples(
+                self.case,
+                self.model,
+                batch,
+                generations,
+                self._models,
+                self.revisions,
+                self.diagnostic,
+                self.set_aside,
             )
         )
-        self.outcomes.extend(scored)
 
     def result(
         self, verdict: ThresholdVerdict | None = None, adaptive: Mapping[str, Any] | None = None
     ) -> CaseResult:
         """The case's result so far; ``verdict`` replaces the fixed-sample one (a monitor's)."""
-        result = summarize(self.case, self.model.name, self.outcomes, self.revisions)
+        result = summarize(
+            self.case,
+            self.model.name,
+            self.outcomes,
+            self.revisions,
+            self.set_aside,
+            self.diagnostic,
+        )
         if self.seed_draw:
             # a later top-up must draw the same samples: the draw goes with the result
             properties = {**result.properties, DRAW_KEY: self.seed_draw}
@@ -402,20 +401,20 @@ class Runner:
         async def fetch(batch: list[PlannedSample]) -> None:
             async with limit:
                 results = await _request(backend, case, batch)
+            fresh = []
             for sample, generation in zip(batch, results, strict=True):
+                generation = generation.escaped()
                 found[sample.index] = (generation, False)
+                if generation.error is None:
+                    fresh.append((sample.cache_key, generation))
+            # cached as each request returns, so an interrupted run resumes with every finished
+            # sample, also those of the case that was in flight
+            if self.cache is not None and fresh:
+                self.cache.cache_generations(fresh)
             if self.progress:
                 self.progress(len(batch))
 
         await asyncio.gather(*(fetch(batch) for batch in batches))
-        if self.cache is not None:
-            fresh = [
-                (sample.cache_key, found[sample.index][0])
-                for sample in missing
-                if found[sample.index][0].error is None
-            ]
-            if fresh:
-                self.cache.cache_generations(fresh)
         return found
 
     def _limit(self, model: ModelConfig) -> asyncio.Semaphore:

@@ -6,15 +6,27 @@ it is the same whether the sample came from a backend or from the cache.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from promptcheck.backends.base import Generation
+from promptcheck.backends.tool_calls import calls_of
 from promptcheck.checks.base import CheckContext, CheckResult, Status
-from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
+from promptcheck.config import CHECK_TIMEOUT_S
+from promptcheck.results import (
+    SERVED_KEY,
+    CaseResult,
+    CheckOutcome,
+    CheckTally,
+    SampleOutcome,
+    served_counts,
+)
 from promptcheck.run.agreement import judge_figures
+from promptcheck.run.bounded import run_bounded
+from promptcheck.run.judge_gates import DIAGNOSTIC_KEY, judge_name
 from promptcheck.run.model_access import CaseModels
 from promptcheck.run.planning import PlannedSample
 from promptcheck.stats import threshold_verdict
@@ -22,21 +34,69 @@ from promptcheck.suite import CaseSpec, CompiledCheck, ModelConfig
 
 #: Whether each revising check's revised output conforms, by (sample index, check index).
 Revisions = dict[tuple[int, int], bool | None]
+#: The outcomes of judging checks that do not gate (run/judge_gates.py), by (sample index,
+#: check index): kept apart from the sample's checks, so that they cannot change its status.
+SetAside = dict[tuple[int, int], CheckOutcome]
 
 
-async def score_sample(
+async def score_samples(
+    case: CaseSpec,
+    model: ModelConfig,
+    batch: Sequence[PlannedSample],
+    generations: Mapping[int, tuple[Generation, bool]],
+    models: CaseModels | None,
+    revisions: Revisions | None = None,
+    diagnostic: Mapping[int, str] | None = None,
+    set_aside: SetAside | None = None,
+) -> list[SampleOutcome]:
+    """The outcomes of a batch of samples: their checks that can run long first, all in one
+    worker thread (:func:`~promptcheck.run.bounded.run_bounded`), then the rest on the loop;
+    with judges the samples are scored together, so that their questions are in flight at once
+    (bounded by CaseModels) and a local model batches them. The outcomes of the ``diagnostic``
+    checks (judges below the calibration floor, by index) go into ``set_aside`` instead of into
+    the samples."""
+    aside = (diagnostic or {}, set_aside if set_aside is not None else {})
+    contexts = {
+        sample.index: _context(case, model, sample, models, generations[sample.index])
+        for sample in batch
+        if _output(generations[sample.index]) is not None
+    }
+    threaded = await _blocking_results(case.checks, batch, generations, contexts)
+    if models is None:
+        return [
+            await _score(case, sample, generations[sample.index], contexts, threaded, None, aside)
+            for sample in batch
+        ]
+    return list(
+        await asyncio.gather(
+            *(
+                _score(
+                    case,
+                    sample,
+                    generations[sample.index],
+                    contexts,
+                    threaded,
+                    revisions,
+                    aside,
+                )
+                for sample in batch
+            )
+        )
+    )
+
+
+def _output(generation: tuple[Generation, bool]) -> str | None:
+    return generation[0].text if generation[0].error is None else None
+
+
+def _context(
     case: CaseSpec,
     model: ModelConfig,
     sample: PlannedSample,
-    generation: tuple[Generation, bool],
     models: CaseModels | None,
-    revisions: Revisions | None = None,
-) -> SampleOutcome:
-    """A sample's outcome: each of the case's checks on its output (none for an error)."""
-    output = generation[0].text
-    if generation[0].error is not None or output is None:
-        return sample_outcome(sample, generation, ())
-    context = CheckContext(
+    generation: tuple[Generation, bool],
+) -> CheckContext:
+    return CheckContext(
         prompt=sample.combination.display_prompt,
         variables=sample.combination.variables,
         case_id=case.id,
@@ -44,10 +104,31 @@ async def score_sample(
         seed=sample.seed,
         sampling=case.sampling,
         models=models,
+        tool_calls=calls_of(generation[0]),
     )
+
+
+async def _score(
+    case: CaseSpec,
+    sample: PlannedSample,
+    generation: tuple[Generation, bool],
+    contexts: Mapping[int, CheckContext],
+    threaded: Mapping[tuple[int, int], CheckResult],
+    revisions: Revisions | None,
+    aside: tuple[Mapping[int, str], SetAside],
+) -> SampleOutcome:
+    """A sample's outcome: each of the case's checks on its output (none for an error); the
+    outcome of a check that does not gate (``aside``: the diagnostic check indexes, and where
+    their outcomes go) is kept apart."""
+    output = _output(generation)
+    if output is None:
+        return sample_outcome(sample, generation, ())
+    context = contexts[sample.index]
     checks = []
     for compiled in case.checks:
-        result = _evaluate(compiled.check, output, context)
+        result = threaded.get((sample.index, compiled.index)) or _evaluate(
+            compiled.check, output, context
+        )
         if not isinstance(result, CheckResult):  # sync checks stay off the await path
             result = await _settle(result)
         outcome = CheckOutcome(
@@ -57,6 +138,10 @@ async def score_sample(
         if revisions is not None and revising:
             outcome, conforms = await _revised(case, compiled, outcome, result.revision, context)
             revisions[sample.index, compiled.index] = conforms
+        diagnostic, set_aside = aside
+        if compiled.index in diagnostic:
+            set_aside[sample.index, compiled.index] = outcome
+            continue
         checks.append(outcome)
     return sample_outcome(sample, generation, tuple(checks))
 
@@ -100,7 +185,10 @@ async def _revised(
 
 
 def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult | Awaitable[Any]:
-    """A synchronous check's result (the common case, kept off the await path) or an awaitable."""
+    """A synchronous check's result (the common case, kept off the await path) or an awaitable:
+    an asynchronous check's, or a blocking check's run in a worker thread."""
+    if _is_blocking(check):
+        return _off_loop(check, output, context)
     try:
         result = check.evaluate(output, context)
     except Exception as exc:  # a check's bug is reported on the sample, not as a lost run
@@ -108,6 +196,82 @@ def _evaluate(check: Any, output: str, context: CheckContext) -> CheckResult | A
     if type(result) is CheckResult or inspect.isawaitable(result):
         return result
     return _not_a_result(result)
+
+
+def _is_blocking(check: Any) -> bool:
+    return getattr(check, "blocking", False) is True
+
+
+async def _blocking_results(
+    checks: Sequence[CompiledCheck],
+    batch: Sequence[PlannedSample],
+    generations: Mapping[int, tuple[Generation, bool]],
+    contexts: Mapping[int, CheckContext],
+) -> dict[tuple[int, int], CheckResult]:
+    """The results of the batch's synchronous blocking checks by (sample, check) index, each
+    within ``CHECK_TIMEOUT_S``: one that overruns is unscored, with the reason."""
+    blocking = [
+        c
+        for c in checks
+        if _is_blocking(c.check) and not inspect.iscoroutinefunction(c.check.evaluate)
+    ]
+    pieces: list[tuple[int, CompiledCheck, str]] = []
+    for sample in batch:
+        output = _output(generations[sample.index])
+        if output is not None:
+            pieces.extend((sample.index, compiled, output) for compiled in blocking)
+    if not pieces:
+        return {}
+
+    def piece(index: int, compiled: CompiledCheck, output: str) -> Callable[[], CheckResult]:
+        def evaluate() -> CheckResult:
+            try:
+                result = compiled.check.evaluate(output, contexts[index])
+            except Exception as exc:
+                return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+            return result if isinstance(result, CheckResult) else _not_a_result(result)
+
+        return evaluate
+
+    results = await run_bounded(
+        [piece(*item) for item in pieces],
+        CHECK_TIMEOUT_S,
+        lambda position: _given_up(pieces[position][1].check),
+    )
+    return {
+        (index, compiled.index): result
+        for (index, compiled, _), result in zip(pieces, results, strict=True)
+    }
+
+
+def _given_up(check: Any) -> CheckResult:
+    return CheckResult(
+        Status.UNSCORED,
+        f"{getattr(check, 'name', 'the check')} took longer than {CHECK_TIMEOUT_S:g} s on this "
+        "output and was given up",
+    )
+
+
+async def _off_loop(check: Any, output: str, context: CheckContext) -> CheckResult:
+    """A check that can run long, in a worker thread and at most ``CHECK_TIMEOUT_S`` (an async
+    one on the loop, under the same limit): past it the sample is unscored for this check."""
+    if inspect.iscoroutinefunction(check.evaluate):
+        try:
+            result = await asyncio.wait_for(check.evaluate(output, context), CHECK_TIMEOUT_S)
+        except TimeoutError:
+            return _given_up(check)
+        except Exception as exc:
+            return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+        return result if isinstance(result, CheckResult) else _not_a_result(result)
+
+    def call() -> CheckResult:
+        try:
+            found = check.evaluate(output, context)
+        except Exception as exc:
+            return CheckResult(Status.UNSCORED, f"check raised {type(exc).__name__}: {exc}")
+        return found if isinstance(found, CheckResult) else _not_a_result(found)
+
+    return (await run_bounded([call], CHECK_TIMEOUT_S, lambda _: _given_up(check)))[0]
 
 
 async def _settle(pending: Awaitable[Any]) -> CheckResult:
@@ -144,6 +308,8 @@ def sample_outcome(
         latency_s=produced.latency_s,
         cached=cached,
         cache_key=sample.cache_key,
+        served_model=produced.served_model,
+        served_fingerprint=produced.served_fingerprint,
     )
 
 
@@ -152,18 +318,26 @@ def summarize(
     model: str,
     outcomes: Sequence[SampleOutcome],
     revisions: Mapping[tuple[int, int], bool | None] | None = None,
+    set_aside: SetAside | None = None,
+    diagnostic: Mapping[int, str] | None = None,
 ) -> CaseResult:
     """Tally the checks and decide the case against its threshold; measure its judges.
 
     ``revisions`` maps (sample index, check index) to whether that revising check's revised
     output conforms, for the revised rate; it is not kept per sample beyond the check's reason.
+    ``set_aside`` holds the outcomes of the judging checks that do not gate (``diagnostic``:
+    check index -> why): they are tallied and measured like the others, and reported under
+    ``properties["diagnostic_checks"]``, but the verdict counts the gating checks only.
     """
+    gating = outcomes
+    if set_aside:
+        outcomes = [_with_set_aside(outcome, set_aside) for outcome in outcomes]
     passed = [0] * len(case.checks)
     failed = [0] * len(case.checks)
     unscored = [0] * len(case.checks)
     conforming = scored = 0
-    for outcome in outcomes:
-        status = outcome.status
+    for outcome, gated in zip(outcomes, gating, strict=True):
+        status = gated.status
         if status == "error":
             continue
         for check in outcome.checks:
@@ -184,14 +358,54 @@ def summarize(
     )
     verdict = threshold_verdict(conforming, scored, case.threshold, tolerance=case.tolerance)
     figures = judge_figures(case.checks, outcomes, revisions or {})
+    properties: dict[str, Any] = {"judges": [f.as_dict() for f in figures]} if figures else {}
+    if served := served_counts(outcomes):
+        properties[SERVED_KEY] = [count.as_dict() for count in served]
+    if diagnostic:
+        properties[DIAGNOSTIC_KEY] = _diagnostic(case, model, diagnostic, set_aside or {})
     return CaseResult(
         suite=case.suite,
         suite_path=str(case.path),
         case_id=case.id,
         model=model,
-        samples=tuple(outcomes),
+        samples=tuple(gating),
         verdict=verdict,
         tallies=tallies,
         tags=case.tags,
-        properties={"judges": [f.as_dict() for f in figures]} if figures else {},
+        properties=properties,
     )
+
+
+def _with_set_aside(outcome: SampleOutcome, set_aside: SetAside) -> SampleOutcome:
+    """A sample with its set-aside checks back in place (for tallies and judge figures)."""
+    extra = [check for (sample, _), check in set_aside.items() if sample == outcome.index]
+    if not extra:
+        return outcome
+    checks = tuple(sorted((*outcome.checks, *extra), key=lambda check: check.index))
+    return dataclasses.replace(outcome, checks=checks)
+
+
+def _diagnostic(
+    case: CaseSpec, model: str, diagnostic: Mapping[int, str], set_aside: SetAside
+) -> list[dict[str, Any]]:
+    """What each non-gating judge said of each sample: ``[status, reason]`` by sample index."""
+    found = []
+    for compiled in case.checks:
+        why = diagnostic.get(compiled.index)
+        if why is None:
+            continue
+        verdicts = {
+            str(sample): [outcome.status.value, outcome.reason]
+            for (sample, index), outcome in sorted(set_aside.items())
+            if index == compiled.index
+        }
+        found.append(
+            {
+                "index": compiled.index,
+                "label": compiled.label,
+                "judge": judge_name(compiled.check, model),
+                "why": why,
+                "verdicts": verdicts,
+            }
+        )
+    return found

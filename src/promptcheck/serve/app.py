@@ -1,236 +1,104 @@
-"""The OpenAI-compatible API of ``promptcheck serve``: routes, authentication, and the
-translation between OpenAI requests and the local backend's :class:`GenerationRequest`.
+"""The HTTP side of ``promptcheck serve``'s OpenAI-compatible API, on aiohttp's web server:
+routes, the API key, bodies read within limits, errors in OpenAI's shape, streamed answers.
 
-``/v1/chat/completions`` renders messages in the checkpoint's own format (Dolly's instruction
-format for a Dolly checkpoint, its chat template otherwise); ``/v1/completions`` feeds the prompt
-as it is, as vLLM does, so a client that renders Dolly's format itself (the ``openai`` backend's
-``template: dolly``) gets the same samples from this server as from vLLM. A request's ``seed``
-makes its first choice the very sample the ``local`` backend draws with that seed; the other
-choices' seeds are derived from it.
+Order matters for a server anyone can reach. The key is checked from the request head before
+any of the body is read (for ``Expect: 100-continue`` too, before the client is told to send
+it); a body announced over the size limit is refused from its ``Content-Length``; a body must
+arrive within a time limit. Only then is it parsed, and its prompts tokenized off the event
+loop (:meth:`~promptcheck.serve.batching.BatchingEngine.prepare`). A handler whose client
+leaves is cancelled (aiohttp's ``handler_cancellation``), which cancels its sampling.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
-import secrets
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import replace
-from typing import Protocol, cast
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from promptcheck.backends.base import Generation, GenerationRequest, Message, SamplingParams
-from promptcheck.serve.http import Request, Response
-from promptcheck.serve.protocol import (
-    DONE,
-    Answer,
-    APIError,
-    Choice,
-    Sampling,
-    parse_chat,
-    parse_completion,
-    parse_json,
-    prompts,
-)
-from promptcheck.serve.streaming import TextFeed
+from aiohttp import web
+
+from promptcheck.serve.auth import authorized, check_api_key
+from promptcheck.serve.completions import Completions, Engine, Reply, model_not_found
+from promptcheck.serve.limits import ServerLimits
+from promptcheck.serve.protocol import APIError, parse_json
+
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Handler, Middleware
 
 log = logging.getLogger("promptcheck.serve")
 
-#: max_tokens of a chat request that sets none: as much as the context window leaves, within this.
-DEFAULT_CHAT_MAX_TOKENS = 4096
-_SEED_MASK = (1 << 64) - 1
-
-
-class Engine(Protocol):
-    """What the API needs from a model: :class:`~promptcheck.serve.batching.BatchingEngine`,
-    or a fake in tests. ``generate`` raises :class:`APIError` for what it cannot answer."""
-
-    model_id: str
-    fingerprint: str
-
-    async def generate(self, request: GenerationRequest, *, raw: bool) -> list[Generation]: ...
-
-
-class StreamingEngine(Engine, Protocol):
-    """An engine that streams tokens (it has ``streams_tokens = True``): ``generate`` puts each
-    row's text in ``feed`` as choice ``first_choice + row`` while it is decoded."""
-
-    async def generate(
-        self,
-        request: GenerationRequest,
-        *,
-        raw: bool,
-        feed: TextFeed | None = None,
-        first_choice: int = 0,
-    ) -> list[Generation]: ...
+COMPLETIONS = "/v1/completions"
+CHAT = "/v1/chat/completions"
 
 
 class OpenAIApp:
-    """Answers one HTTP request at a time (concurrently, one task per connection)."""
+    """The API over one engine, as an aiohttp application (:meth:`application`).
 
-    def __init__(self, engine: Engine, *, api_key: str | None = None) -> None:
+    ``api_key`` None serves without a key (the command allows it on loopback only); an empty
+    key is refused, never taken for "no key".
+    """
+
+    def __init__(
+        self,
+        engine: Engine[Any],
+        *,
+        api_key: str | None = None,
+        limits: ServerLimits | None = None,
+    ) -> None:
+        if api_key is not None:
+            check_api_key(api_key)
         self.engine = engine
-        self._api_key = api_key.encode() if api_key else None
+        self.limits = limits or ServerLimits()
+        self.completions = Completions(engine, max_prompt_chars=self.limits.max_prompt_chars)
+        self._api_key = api_key.encode() if api_key is not None else None
         self.created = int(time.time())
+        #: Extra counters for ``GET /health`` (the server adds its connections').
+        self.health: dict[str, Callable[[], dict[str, int]]] = {}
 
-    async def handle(self, request: Request) -> Response:
-        try:
-            return await self._route(request)
-        except APIError as error:
-            return Response(error.status, error.body())
-
-    async def _route(self, request: Request) -> Response:
-        path = request.path.rstrip("/") or "/"
-        method = request.method
-        if path == "/health":
-            return _json(200, {"status": "ok", "model": self.engine.model_id, **self._stats()})
-        routes = {
-            "/v1/models": "GET",
-            "/v1/chat/completions": "POST",
-            "/v1/completions": "POST",
-        }
-        expected = routes.get(path, "GET" if path.startswith("/v1/models/") else None)
-        if expected is None:
-            raise APIError(404, f"unknown URL: {method} {path}", code="unknown_url")
-        if method != expected:
-            raise APIError(405, f"{path} takes {expected}, not {method}", code="method_not_allowed")
-        self._authenticate(request)
-        if path == "/v1/models":
-            return _json(200, {"object": "list", "data": [self._model_card()]})
-        if path.startswith("/v1/models/"):
-            name = path.removeprefix("/v1/models/")
-            if name != self.engine.model_id:
-                raise _model_not_found(name)
-            return _json(200, self._model_card())
-        body = parse_json(request.body)
-        if path == "/v1/chat/completions":
-            return await self._chat(body)
-        return await self._completions(body)
-
-    def _authenticate(self, request: Request) -> None:
-        if self._api_key is None:
-            return
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), self._api_key
-        ):
-            # The key a client sent is never echoed back or logged.
-            raise APIError(401, "invalid or missing API key", code="invalid_api_key")
-
-    async def _chat(self, body: dict[str, object]) -> Response:
-        request, sampling = parse_chat(body)
-        self._check_model(sampling.model)
-        messages = tuple(
-            Message("system" if m.role == "developer" else m.role, m.text())
-            for m in request.messages
+    def application(self, middlewares: Sequence[Middleware] = ()) -> web.Application:
+        """The routes; ``middlewares`` run inside the error handling, before the key check."""
+        app = web.Application(
+            client_max_size=self.limits.max_body_bytes,
+            middlewares=[self._errors, *middlewares, self._authenticate],
         )
-        if sampling.max_tokens is None:
-            sampling = replace(sampling, max_tokens=DEFAULT_CHAT_MAX_TOKENS)
-        generation = _request(None, messages, sampling, prompt_index=0)
-        return await self._respond(True, sampling, [generation], raw=False)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/models/{name:.+}", self._model)
+        app.router.add_post(COMPLETIONS, self._completions, expect_handler=self._expect)
+        app.router.add_post(CHAT, self._chat, expect_handler=self._expect)
+        app.on_response_prepare.append(_server_header)
+        return app
 
-    async def _completions(self, body: dict[str, object]) -> Response:
-        request, sampling = parse_completion(body)
-        self._check_model(sampling.model)
-        requests = [
-            _request(text, None, sampling, prompt_index=index)
-            for index, text in enumerate(prompts(request))
-        ]
-        return await self._respond(False, sampling, requests, raw=True)
+    # -- handlers ------------------------------------------------------------------------------
 
-    async def _respond(
-        self, chat: bool, sampling: Sampling, requests: Sequence[GenerationRequest], *, raw: bool
-    ) -> Response:
-        if sampling.stream and getattr(self.engine, "streams_tokens", False):
-            return await self._stream(chat, sampling, requests, raw=raw)
-        results = await self._generate(requests, raw=raw)
-        return self._answer(chat, sampling, results)
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        stats: dict[str, object] = {}
+        as_dict = getattr(getattr(self.engine, "stats", None), "as_dict", None)
+        if callable(as_dict):
+            stats["stats"] = as_dict()
+        for name, counters in self.health.items():
+            stats[name] = counters()
+        return _json(200, {"status": "ok", "model": self.engine.model_id, **stats})
 
-    async def _generate(
-        self, requests: Sequence[GenerationRequest], *, raw: bool, feed: TextFeed | None = None
-    ) -> list[list[Generation]]:
-        if feed is None:
-            calls = [self.engine.generate(r, raw=raw) for r in requests]
-        else:
-            engine = cast(StreamingEngine, self.engine)
-            offsets = [sum(r.n for r in requests[:i]) for i in range(len(requests))]
-            calls = [
-                engine.generate(r, raw=raw, feed=feed, first_choice=offset)
-                for r, offset in zip(requests, offsets, strict=True)
-            ]
-        outcomes = await asyncio.gather(*calls, return_exceptions=True)
-        results: list[list[Generation]] = []
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            results.append(outcome)
-        return results
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        return _json(200, {"object": "list", "data": [self._model_card()]})
 
-    async def _stream(
-        self, chat: bool, sampling: Sampling, requests: Sequence[GenerationRequest], *, raw: bool
-    ) -> Response:
-        """A response streamed as the sampler decodes it.
-
-        The status is decided by the first text or the end of generation, whichever comes
-        first, so that a request refused before any text (a prompt too long) is still a 4xx.
-        """
-        feed = TextFeed()
-        task = asyncio.ensure_future(self._generate(requests, raw=raw, feed=feed))
-        task.add_done_callback(lambda _: feed.changed.set())
-        try:
-            await feed.changed.wait()
-        except asyncio.CancelledError:
-            feed.cancel()
-            task.cancel()
-            raise
-        failure = task.exception() if task.done() else None
-        if failure is not None:
-            raise failure
-        answer = self._new_answer(chat, [])
-        stream = _choice_events(
-            answer, task, feed, sum(r.n for r in requests), sampling.include_usage
-        )
-        return Response(
-            200,
-            content_type="text/event-stream",
-            headers={"cache-control": "no-cache"},
-            stream=stream,
-        )
-
-    def _new_answer(self, chat: bool, results: Sequence[Sequence[Generation]]) -> Answer:
-        choices = [
-            Choice(index, generation.text or "", generation.finish_reason or "stop")
-            for index, generation in enumerate(g for group in results for g in group)
-        ]
-        return Answer.new(
-            chat,
-            model=self.engine.model_id,
-            fingerprint=self.engine.fingerprint,
-            choices=choices,
-            # OpenAI counts a prompt once per request, whatever n.
-            prompt_tokens=sum((group[0].prompt_tokens or 0) for group in results if group),
-            completion_tokens=sum(g.completion_tokens or 0 for group in results for g in group),
-        )
-
-    def _answer(
-        self, chat: bool, sampling: Sampling, results: Sequence[Sequence[Generation]]
-    ) -> Response:
-        answer = self._new_answer(chat, results)
-        if not sampling.stream:
-            return Response(200, answer.whole())
-        return Response(
-            200,
-            content_type="text/event-stream",
-            headers={"cache-control": "no-cache"},
-            stream=_aiter(answer.events(sampling.include_usage)),
-        )
-
-    def _check_model(self, name: str) -> None:
+    async def _model(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
         if name != self.engine.model_id:
-            raise _model_not_found(name)
+            raise model_not_found(name)
+        return _json(200, self._model_card())
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        reply = await self.completions.completions(await self._body(request))
+        return await _send(request, reply, self.limits.idle_timeout_s)
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        reply = await self.completions.chat(await self._body(request))
+        return await _send(request, reply, self.limits.idle_timeout_s)
 
     def _model_card(self) -> dict[str, object]:
         return {
@@ -240,115 +108,144 @@ class OpenAIApp:
             "owned_by": "promptcheck",
         }
 
-    def _stats(self) -> dict[str, object]:
-        stats = getattr(self.engine, "stats", None)
-        as_dict = getattr(stats, "as_dict", None)
-        return {"stats": as_dict()} if callable(as_dict) else {}
+    # -- what is checked before a body is read -------------------------------------------------
 
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != "/health" and request.match_info.http_exception is None:
+            self._check_key(request)
+        return await handler(request)
 
-def choice_seed(seed: int | None, prompt_index: int, choice: int) -> int:
-    """The seed of one choice: the request's own for the first choice of the first prompt (so a
-    single-sample request reproduces the local backend's sample), derived for the others, and
-    random when the request gives none."""
-    if seed is None:
-        return secrets.randbits(63)
-    if prompt_index == 0 and choice == 0:
-        return seed & _SEED_MASK
-    digest = hashlib.blake2b(f"{seed}:{prompt_index}:{choice}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
-
-
-def _request(
-    prompt: str | None,
-    messages: tuple[Message, ...] | None,
-    sampling: Sampling,
-    *,
-    prompt_index: int,
-) -> GenerationRequest:
-    seeds = tuple(choice_seed(sampling.seed, prompt_index, i) for i in range(sampling.n))
-    params = SamplingParams(
-        temperature=sampling.temperature,
-        top_p=sampling.top_p,
-        max_tokens=sampling.max_tokens or DEFAULT_CHAT_MAX_TOKENS,
-        stop=sampling.stop,
-    )
-    return GenerationRequest(prompt=prompt, messages=messages, params=params, seeds=seeds)
-
-
-def _model_not_found(name: str) -> APIError:
-    return APIError(
-        404, f"the model {name!r} does not exist", param="model", code="model_not_found"
-    )
-
-
-def _json(status: int, data: object) -> Response:
-    return Response(status, json.dumps(data).encode())
-
-
-async def _aiter(events: Iterator[bytes]) -> AsyncIterator[bytes]:
-    for event in events:
-        yield event
-
-
-async def _choice_events(
-    answer: Answer,
-    task: asyncio.Future[list[list[Generation]]],
-    feed: TextFeed,
-    choices: int,
-    include_usage: bool,
-) -> AsyncIterator[bytes]:
-    """Server-sent events of a streamed answer: each choice's text as it is decoded.
-
-    A choice ends with its finish reason as soon as its row ends; choices whose rows did not
-    report their end (a model that answered before any token, say) are completed from the
-    generations. Closing this iterator (the client went away) cancels the rows still sampling.
-    """
-    sent = [""] * choices
-    ended = [False] * choices
-    try:
-        if answer.chat:
-            for index in range(choices):
-                yield answer.chunk(index, "", None, include_usage, role=True)
-        while True:
-            await feed.changed.wait()
-            for index, text, finish_reason in feed.take():
-                if ended[index]:
-                    continue
-                sent[index] += text
-                ended[index] = finish_reason is not None
-                if text:
-                    yield answer.chunk(index, text, None, include_usage)
-                if finish_reason is not None:
-                    yield answer.chunk(index, "", finish_reason, include_usage)
-            if task.done() and not feed.pieces:
-                break
+    async def _expect(self, request: web.Request) -> web.StreamResponse | None:
+        """``Expect: 100-continue``: the key and the announced size are checked before the
+        client is told to send its body (aiohttp calls this before any middleware)."""
         try:
-            results = task.result()
+            self._check_key(request)
+            self._check_length(request)
+            if request.headers.get("Expect", "").lower() != "100-continue":
+                raise APIError(417, "only `Expect: 100-continue` is understood")
         except APIError as error:
-            yield answer.error(error)
-            return
-        except Exception:  # a bug: the status is sent, so it is told in the stream
-            log.exception("streamed generation failed")
-            yield answer.error(APIError(500, "internal server error"))
-            return
-        generations = [g for group in results for g in group]
-        for index, generation in enumerate(generations):
-            if ended[index]:
-                continue
-            text = generation.text or ""
-            rest = text[len(sent[index]) :] if text.startswith(sent[index]) else ""
-            if rest:
-                yield answer.chunk(index, rest, None, include_usage)
-            yield answer.chunk(index, "", generation.finish_reason or "stop", include_usage)
-        if include_usage:
-            final = replace(
-                answer,
-                prompt_tokens=sum((group[0].prompt_tokens or 0) for group in results if group),
-                completion_tokens=sum(g.completion_tokens or 0 for g in generations),
-            )
-            yield final.usage_chunk()
-        yield DONE
+            return _error(error)
+        if request.version >= (1, 1):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # the answer proper has not begun
+        return None
+
+    def _check_key(self, request: web.Request) -> None:
+        if self._api_key is not None and not authorized(
+            request.headers.get("Authorization"), self._api_key
+        ):
+            # The key a client sent is never echoed back or logged.
+            raise APIError(401, "invalid or missing API key", code="invalid_api_key")
+
+    def _check_length(self, request: web.Request) -> None:
+        length = request.content_length
+        if length is not None and length > self.limits.max_body_bytes:
+            raise _too_large(self.limits.max_body_bytes)
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        """The JSON body, read within the size and time limits."""
+        self._check_length(request)
+        try:
+            async with asyncio.timeout(self.limits.body_timeout_s):
+                raw = await request.read()
+        except TimeoutError:
+            raise APIError(
+                408,
+                f"the body did not arrive within {self.limits.body_timeout_s:g} s",
+                code="request_timeout",
+            ) from None
+        except web.HTTPRequestEntityTooLarge:
+            raise _too_large(self.limits.max_body_bytes) from None
+        except web.RequestPayloadError as exc:  # malformed chunked encoding, a short body
+            raise APIError(400, f"the body could not be read: {exc}") from None
+        return parse_json(raw)
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every error answered in OpenAI's shape; a bug is a logged 500, never a dead server."""
+        try:
+            return await handler(request)
+        except APIError as error:
+            return _error(error)
+        except web.HTTPException as exc:  # the router's 404 and 405
+            return _error(_routing_error(exc, request))
+        except ConnectionError:
+            raise  # the client left: aiohttp lets the connection go quietly
+        except Exception:
+            log.exception("handler failed on %s %s", request.method, request.path)
+            return _error(APIError(500, "internal server error"))
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Name the server without its versions (aiohttp's default names Python's and its own)."""
+    response.headers["Server"] = "promptcheck"
+
+
+def _routing_error(exc: web.HTTPException, request: web.Request) -> APIError:
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods - {"HEAD"}))
+        message = f"{request.path} takes {allowed}, not {request.method}"
+        return APIError(405, message, code="method_not_allowed")
+    if exc.status == 404:
+        return APIError(404, f"unknown URL: {request.method} {request.path}", code="unknown_url")
+    return APIError(exc.status, exc.reason)
+
+
+def _too_large(limit: int) -> APIError:
+    return APIError(413, f"the body is over {limit} bytes", code="request_too_large")
+
+
+def _error(error: APIError) -> web.Response:
+    response = web.Response(status=error.status, body=error.body(), content_type="application/json")
+    if error.status in (408, 413):  # the rest of the body is not worth reading
+        response.force_close()
+    return response
+
+
+def _json(status: int, data: object) -> web.Response:
+    return web.Response(
+        status=status, body=json.dumps(data).encode(), content_type="application/json"
+    )
+
+
+async def _send(request: web.Request, reply: Reply, timeout_s: float) -> web.StreamResponse:
+    """Write a reply: whole, or its events as they come (chunked server-sent events).
+
+    Every write must be taken by the client within ``timeout_s``: one that stops reading is
+    dropped (its connection aborted, its rows ended) rather than left holding the connection
+    and its answer in memory.
+    """
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    if reply.events is None:
+        response.content_length = len(reply.body)
+        pieces: AsyncIterator[bytes] = _once(reply.body)
+    else:
+        response.headers.update({"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        pieces = reply.events
+    try:
+        async with asyncio.timeout(timeout_s):
+            await response.prepare(request)
+        async for piece in pieces:
+            async with asyncio.timeout(timeout_s):
+                await response.write(piece)
+        async with asyncio.timeout(timeout_s):
+            await response.write_eof()
+    except TimeoutError:
+        log.info(
+            "a client stopped reading its answer for %g s; its connection is dropped", timeout_s
+        )
+        if request.transport is not None:
+            request.transport.abort()
+    except ConnectionError:
+        pass  # the client left mid-answer: closing the events below ends its rows
     finally:
-        if not task.done():
-            feed.cancel()
-            task.cancel()
+        if reply.events is not None:
+            await reply.events.aclose()
+    return response
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body

@@ -31,6 +31,7 @@ from promptcheck.serve.streaming import RowStreamer, TextFeed
 
 if TYPE_CHECKING:
     from promptcheck.backends.local import LocalBackend, PreparedRequest
+    from promptcheck.backends.sampler import FinishReason, RowObserver
 
 
 @dataclass
@@ -43,6 +44,7 @@ class EngineStats:
     completion_tokens: int = 0
     largest_batch: int = 0
     busy_s: float = 0.0
+    departed: int = 0  # requests whose client left before their answer
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -52,7 +54,17 @@ class EngineStats:
             "completion_tokens": self.completion_tokens,
             "largest_batch": self.largest_batch,
             "busy_s": round(self.busy_s, 3),
+            "departed": self.departed,
         }
+
+
+@dataclass(frozen=True)
+class Job:
+    """A request ready to sample: rendered, tokenized, checked (``BatchingEngine.prepare``)."""
+
+    backend: LocalBackend
+    prepared: PreparedRequest
+    rows: int
 
 
 @dataclass
@@ -63,12 +75,35 @@ class _Pending:
     future: asyncio.Future[list[Generation]] = field(repr=False)
 
 
+class Departure:
+    """The sampler's observer of rows nobody streams: it ends them once their client has left,
+    so that a client that hangs up stops costing decode steps at the next one."""
+
+    def __init__(self) -> None:
+        self.left = False
+
+    def leave(self) -> None:
+        self.left = True
+
+    def token(self, row: int, token_ids: Sequence[int]) -> bool:
+        return not self.left
+
+    def finish(self, row: int, token_ids: Sequence[int], reason: FinishReason) -> None:
+        pass
+
+
 class BatchingEngine:
     """Generates for the server: ``chat`` renders requests in the checkpoint's own format
     (Dolly's, a chat template), ``raw`` takes prompt text as it is (``/v1/completions``).
 
     Both backends share one loaded model and sampler; see the module docstring for scheduling.
+    A request is first prepared (:meth:`prepare`: rendered, tokenized, checked), then sampled
+    (:meth:`generate`), so that every prompt of a request is known to be valid before any of
+    it is sampled or streamed.
     """
+
+    #: ``generate`` takes ``feed``: the app streams tokens as they are decoded.
+    streams_tokens = True
 
     def __init__(
         self,
@@ -95,52 +130,50 @@ class BatchingEngine:
     def describe(self) -> str:
         return f"{self.chat.format} format, {self.chat.device}, {self.chat.dtype}"
 
-    #: ``generate`` takes ``feed``: the app streams tokens as they are decoded.
-    streams_tokens = True
+    async def prepare(self, requests: Sequence[GenerationRequest], *, raw: bool) -> list[Job]:
+        """Render and tokenize ``requests`` in a worker thread, so that a long prompt never
+        holds up the event loop (the tokenizer releases the GIL while it works); the first
+        request the model cannot take is an :class:`APIError` (400)."""
+        backend = self.raw if raw else self.chat
+        return await asyncio.to_thread(_prepare, backend, requests, "prompt" if raw else "messages")
 
     async def generate(
-        self,
-        request: GenerationRequest,
-        *,
-        raw: bool,
-        feed: TextFeed | None = None,
-        first_choice: int = 0,
+        self, job: Job, *, feed: TextFeed | None = None, first_choice: int = 0
     ) -> list[Generation]:
-        """``request.n`` generations; a request the model cannot take is an :class:`APIError`.
+        """``job.rows`` generations of a prepared request.
 
         With ``feed``, the text of row ``r`` is also put there as choice ``first_choice + r``
-        while it is decoded (see :mod:`promptcheck.serve.streaming`).
+        while it is decoded (see :mod:`promptcheck.serve.streaming`). Cancelling the call (its
+        client went away) takes the request out of the queue, or, when it is being sampled,
+        ends its rows at the next decode step; the rest of the batch goes on.
         """
-        backend = self.raw if raw else self.chat
-        param = "prompt" if raw else "messages"
-        try:
-            prepared = backend.prepare(request)
-        except BackendError as exc:
-            raise APIError(400, _message(exc), param=param) from None
-        if not isinstance(prepared, list):
-            loop = asyncio.get_running_loop()
-            if feed is not None:
-                streamer = RowStreamer(
-                    loop,
-                    feed,
-                    backend.prompt_format,
-                    prepared.stop_strings,
-                    request.n,
-                    first_choice,
-                )
-                prepared = replace(prepared, job=replace(prepared.job, observer=streamer))
-            pending = _Pending(backend, prepared, request.n, loop.create_future())
-            self._queue.append(pending)
-            self._arrived.set()
-            if self._task is None or self._task.done():
-                self._task = loop.create_task(self._schedule())
-            generations = await pending.future
+        loop = asyncio.get_running_loop()
+        observer: RowObserver
+        if feed is not None:
+            observer = RowStreamer(
+                loop,
+                feed,
+                job.backend.prompt_format,
+                job.prepared.stop_strings,
+                job.rows,
+                first_choice,
+            )
+            leave = feed.cancel
         else:
-            generations = prepared
-        failed = next((g.error for g in generations if g.error is not None), None)
-        if failed is not None:
-            code = "context_length_exceeded" if "context window" in failed else None
-            raise APIError(400, failed, param=param, code=code)
+            observer = departure = Departure()
+            leave = departure.leave
+        prepared = replace(job.prepared, job=replace(job.prepared.job, observer=observer))
+        pending = _Pending(job.backend, prepared, job.rows, loop.create_future())
+        self._queue.append(pending)
+        self._arrived.set()
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._schedule())
+        try:
+            generations = await pending.future
+        except asyncio.CancelledError:
+            leave()
+            self.stats.departed += 1
+            raise
         self.stats.requests += 1
         self.stats.completion_tokens += sum(g.completion_tokens or 0 for g in generations)
         return generations
@@ -198,6 +231,22 @@ class BatchingEngine:
 
     def _rows(self) -> int:
         return sum(item.rows for item in self._queue)
+
+
+def _prepare(backend: LocalBackend, requests: Sequence[GenerationRequest], param: str) -> list[Job]:
+    """Prepare requests (in a worker thread); a prompt the model cannot take is a 400."""
+    jobs = []
+    for request in requests:
+        try:
+            prepared = backend.prepare(request)
+        except BackendError as exc:
+            raise APIError(400, _message(exc), param=param) from None
+        if isinstance(prepared, list):  # the backend's answer to a prompt it cannot take
+            failed = next((g.error for g in prepared if g.error), None) or "invalid prompt"
+            code = "context_length_exceeded" if "context window" in failed else None
+            raise APIError(400, failed, param=param, code=code)
+        jobs.append(Job(backend, prepared, request.n))
+    return jobs
 
 
 def _run(batch: Sequence[_Pending]) -> list[list[Generation] | BaseException]:

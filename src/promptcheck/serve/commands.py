@@ -1,23 +1,33 @@
 """The ``serve`` subcommand for ``promptcheck.cli`` to mount (``python -m promptcheck.serve`` too).
 
-Importing this module imports neither torch nor transformers; the command loads them when it
-runs. A user error (no checkpoint there, the port taken) prints one message and exits 2.
+Importing this module imports neither torch, transformers nor aiohttp; the command loads them
+when it runs. A user error (no checkpoint there, the port taken, no key) prints one message and
+exits 2.
+
+The server takes a key, or is told explicitly to take none: ``--no-auth``, which is allowed on a
+loopback address only (anyone who can reach a wider address could use the model). An empty key
+is an error, never a way of switching the key off.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from promptcheck.config import ExitCode
-from promptcheck.errors import PromptcheckError
+from promptcheck.errors import ConfigError, PromptcheckError
+from promptcheck.serve.auth import check_api_key, is_loopback
+from promptcheck.serve.limits import ServerLimits
 
-INSTALL_HINT = "install the local extra: pip install 'promptcheck[local]'"
+INSTALL_HINT = "install the serve extra: pip install 'promptcheck[serve]'"
+KEY_NEEDED_HINT = (
+    "give a key with --api-key-env VAR (clients send `Authorization: Bearer KEY`), or "
+    "--no-auth to serve without one on a loopback address"
+)
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,6 +51,11 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     serve.add_argument(
         "--api-key-env", metavar="VAR", help="require the key held by environment variable VAR"
     )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve without a key (only on a loopback --host: any local process can use it)",
+    )
     serve.add_argument("--name", help="model id clients ask for (default: the directory's name)")
     serve.add_argument(
         "--format",
@@ -60,6 +75,42 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         type=int,
         help="torch CPU threads (default: one per core; 1 is often fastest for small models "
         "on a busy machine)",
+    )
+    limits = ServerLimits()
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=limits.max_connections,
+        help=f"open connections at most ({limits.max_connections}); at the cap the longest-idle "
+        "one is closed, or, when all are busy, the new one gets a 503",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=limits.idle_timeout_s,
+        metavar="SECONDS",
+        help=f"close a connection idle this long, one that has not sent a complete request "
+        f"head this long after connecting or its last answer, or one that has not read a piece "
+        f"of its answer this long ({limits.idle_timeout_s:g})",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=limits.body_timeout_s,
+        metavar="SECONDS",
+        help=f"time a client has to send a request body ({limits.body_timeout_s:g}; then 408)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=limits.max_body_bytes,
+        help=f"largest request body ({limits.max_body_bytes}; then 413)",
+    )
+    serve.add_argument(
+        "--max-prompt-chars",
+        type=int,
+        default=limits.max_prompt_chars,
+        help=f"most prompt characters a request may carry ({limits.max_prompt_chars}; then 400)",
     )
     serve.set_defaults(func=run_serve)
 
@@ -81,6 +132,17 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    api_key = _api_key(args)
+    if not 0 <= args.port <= 65535 or args.max_batch_size < 1 or (args.threads or 1) < 1:
+        _error("--port must be 0-65535, --max-batch-size and --threads at least 1")
+        return ExitCode.USAGE
+    limits = ServerLimits(
+        max_connections=args.max_connections,
+        idle_timeout_s=args.idle_timeout,
+        body_timeout_s=args.body_timeout,
+        max_body_bytes=args.max_body_bytes,
+        max_prompt_chars=args.max_prompt_chars,
+    )
     from promptcheck.serve.server import (
         ModelOptions,
         OpenAIServer,
@@ -88,15 +150,6 @@ def _serve(args: argparse.Namespace) -> int:
         serve_until_stopped,
     )
 
-    api_key = args.api_key
-    if args.api_key_env:
-        api_key = os.environ.get(args.api_key_env)
-        if not api_key:
-            _error(f"environment variable {args.api_key_env} is not set")
-            return ExitCode.USAGE
-    if not 0 <= args.port <= 65535 or args.max_batch_size < 1 or (args.threads or 1) < 1:
-        _error("--port must be 0-65535, --max-batch-size and --threads at least 1")
-        return ExitCode.USAGE
     options = ModelOptions(
         format=args.format,
         device=args.device,
@@ -105,32 +158,51 @@ def _serve(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     engine = load_engine(args.directory, options, model_id=args.name)
-    if api_key is None and not _loopback(args.host):
-        print(
-            f"promptcheck serve: warning: listening on {args.host} without an API key: anyone "
-            "who can reach this port can use the model",
-            file=sys.stderr,
-        )
 
     def ready(url: str) -> None:
         print(f"promptcheck serve: {engine.model_id} ({engine.describe()}) at {url}", flush=True)
+        if api_key is None:
+            print(
+                "promptcheck serve: no API key (--no-auth): any process on this machine can "
+                "use the model",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    server = OpenAIServer(engine, api_key=api_key)
+    server = OpenAIServer(engine, api_key=api_key, limits=limits)
     asyncio.run(serve_until_stopped(server, args.host, args.port, ready=ready))
     return ExitCode.OK
 
 
+def _api_key(args: argparse.Namespace) -> str | None:
+    """The key the server requires, or None under ``--no-auth``; raises ConfigError."""
+    if args.api_key is not None and args.api_key_env:
+        raise ConfigError("give --api-key or --api-key-env, not both")
+    key: str | None = args.api_key
+    if args.api_key_env:
+        key = os.environ.get(args.api_key_env)
+        if key is None:
+            raise ConfigError(f"environment variable {args.api_key_env} is not set")
+        if not key:
+            raise ConfigError(f"environment variable {args.api_key_env} is empty")
+    if args.no_auth:
+        if key is not None:
+            raise ConfigError("--no-auth and an API key contradict each other")
+        if not is_loopback(args.host):
+            raise ConfigError(
+                f"--no-auth on {args.host}: anyone who can reach it could use the model",
+                hint="serve without a key on a loopback --host only (127.0.0.1, ::1, "
+                "localhost); elsewhere give --api-key-env VAR",
+            )
+        return None
+    if key is None:
+        raise ConfigError("no API key", hint=KEY_NEEDED_HINT)
+    check_api_key(key)
+    return key
+
+
 def _error(message: str) -> None:
     print(f"promptcheck serve: error: {message}", file=sys.stderr)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 #: Most choices one request may ask for (n x prompts), as OpenAI allows for n.
 MAX_CHOICES = 128
+#: Most stop sequences, and most characters in one: every row of a request matches each of
+#: them on every decode step (in time linear in its length, but still per row).
 MAX_STOP = 16
+MAX_STOP_CHARS = 512
 INT64 = 2**63
 #: The event that ends every stream.
 DONE = b"data: [DONE]\n\n"
@@ -207,6 +210,10 @@ def _sampling(
         raise APIError(400, f"at most {MAX_STOP} stop sequences", param="stop")
     if any(not s for s in stops):
         raise APIError(400, "stop sequences must not be empty", param="stop")
+    if any(len(s) > MAX_STOP_CHARS for s in stops):
+        raise APIError(
+            400, f"stop sequences must be at most {MAX_STOP_CHARS} characters", param="stop"
+        )
     options = request.stream_options
     return Sampling(
         model=request.model,

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from promptcheck.backends.base import BackendContext
-from promptcheck.serve.app import Engine, OpenAIApp
+from promptcheck.serve.app import OpenAIApp
 from promptcheck.serve.batching import BatchingEngine
-from promptcheck.serve.http import HttpServer
-from promptcheck.serve.protocol import error_body
+from promptcheck.serve.completions import Engine
+from promptcheck.serve.connections import ConnectionLimit
+from promptcheck.serve.limits import MAX_HEADERS, MAX_LINE_BYTES, SHUTDOWN_GRACE_S, ServerLimits
 
 
 @dataclass(frozen=True)
@@ -66,25 +71,86 @@ def load_engine(
 
 
 class OpenAIServer:
-    """The HTTP server and the API over one engine, on the running event loop."""
+    """The API over one engine, served by aiohttp on the running event loop.
+
+    aiohttp's runner is given the limits: the keep-alive timeout (which also bounds how long a
+    client may take to send a request head: aiohttp closes a connection waiting for one when it
+    runs out), handler cancellation (a departed client's handler is cancelled, and with it its
+    sampling), no lingering over unread bodies. Connections reach it through a
+    :class:`ConnectionLimit`.
+    """
 
     def __init__(
-        self, engine: Engine, *, api_key: str | None = None, max_body_bytes: int = 16 * 2**20
+        self,
+        engine: Engine[Any],
+        *,
+        api_key: str | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.engine = engine
-        self.app = OpenAIApp(engine, api_key=api_key)
-        self.http = HttpServer(self.app.handle, error_body, max_body_bytes=max_body_bytes)
+        self.limits = limits or ServerLimits()
+        self.app = OpenAIApp(engine, api_key=api_key, limits=self.limits)
+        self.connections = ConnectionLimit(self.limits.max_connections)
+        self.app.health["connections"] = self.connections.as_dict
         self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen; returns the API's base URL (``http://host:port/v1``)."""
-        bound_host, bound_port = await self.http.start(host, port)
+        application = self.app.application(middlewares=[self.connections.middleware])
+        self._runner = web.AppRunner(
+            application,
+            handler_cancellation=True,
+            keepalive_timeout=self.limits.idle_timeout_s,
+            lingering_time=0,
+            auto_decompress=False,  # a compressed body could inflate far past max_body_bytes
+            shutdown_timeout=SHUTDOWN_GRACE_S,
+            max_line_size=MAX_LINE_BYTES,
+            max_field_size=MAX_LINE_BYTES,
+            max_headers=MAX_HEADERS,
+            access_log=None,
+            logger=_QuietClientErrors(logging.getLogger("promptcheck.serve.http"), {}),
+        )
+        await self._runner.setup()
+        self.connections.factory = self._runner.server
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(self.connections, host, port)
+        bound_host, bound_port = self._listener.sockets[0].getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         self.url = f"http://{shown}:{bound_port}/v1"
         return self.url
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        """Stop listening, give requests being answered a moment, then end every connection."""
+        if self._listener is not None:
+            self._listener.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._listener is not None:
+            await self._listener.wait_closed()
+
+
+class _QuietClientErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server log, where a request a client got wrong (malformed HTTP, answered with
+    a 4xx) or a client that left is one line at INFO, without a traceback: those are the
+    client's doing, and anyone who can connect could fill the log with them."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        problem = kwargs.get("exc_info")
+        if isinstance(problem, HttpProcessingError | ConnectionError):
+            kwargs.pop("exc_info")
+            text = str(msg) % args if args else str(msg)
+            super().log(min(level, logging.INFO), "%s: %s", text, _one_line(problem), **kwargs)
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
+def _one_line(exc: BaseException) -> str:
+    """What went wrong, without what the client sent: aiohttp quotes the offending line below
+    its first, and that line may be an ``Authorization`` header."""
+    text = str(getattr(exc, "message", "") or exc or type(exc).__name__)
+    return text.strip().split("\n", 1)[0][:200]
 
 
 async def serve_until_stopped(
@@ -116,9 +182,15 @@ class BackgroundServer:
     """
 
     def __init__(
-        self, engine: Engine, *, api_key: str | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        engine: Engine[Any],
+        *,
+        api_key: str | None = None,
+        limits: ServerLimits | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
-        self.server = OpenAIServer(engine, api_key=api_key)
+        self.server = OpenAIServer(engine, api_key=api_key, limits=limits)
         self.host = host
         self.port = port
         self._loop = asyncio.new_event_loop()

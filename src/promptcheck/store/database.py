@@ -7,14 +7,16 @@ front matters: a transaction that reads first and then writes is refused at once
 locked") when another process wrote in between, without waiting out the busy timeout.
 WAL lets readers go on while one process writes; ``synchronous=NORMAL`` keeps a commit free of
 fsync, at the price of the last commits (never consistency) on a power cut.
+Outputs are kept once per distinct text and cut to a cap (:mod:`promptcheck.store.texts`); error
+texts and check reasons are scrubbed of secrets as they are written.
 Layout and migrations live in :mod:`promptcheck.store.schema`; docs/store.md describes both.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -25,31 +27,45 @@ from dataclasses import asdict, dataclass, field
 from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from promptcheck.backends.base import Generation
 from promptcheck.checks.base import Status
+from promptcheck.config import MAX_STORED_OUTPUT_CHARS
 from promptcheck.errors import StoreError
+from promptcheck.redaction import REDACTED, redact_secrets, scrub_text
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.stats import Outcome, ThresholdVerdict
+from promptcheck.store.reviews import ReviewRecords
 from promptcheck.store.schema import SCHEMA_VERSION, migrate
+from promptcheck.store.texts import TextRow, shown_text, text_row
 from promptcheck.store.usage import combine, usage_by_model
 
-__all__ = ["REDACTED", "SCHEMA_VERSION", "RunInfo", "RunSummary", "Store", "redact_secrets"]
+__all__ = [
+    "REDACTED",
+    "SCHEMA_VERSION",
+    "RunInfo",
+    "RunStatus",
+    "RunSummary",
+    "Store",
+    "redact_secrets",
+]
 
-REDACTED = "<redacted>"
 _BUSY_TIMEOUT_S = 30.0
 # Bound parameters per statement: well under SQLite's historical limit of 999.
 _CHUNK = 900
 _CACHED_FIELDS = attrgetter(
-    "text", "formatted_prompt", "prompt_tokens", "completion_tokens", "latency_s", "finish_reason"
+    "formatted_prompt",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_s",
+    "finish_reason",
+    "served_model",
+    "served_fingerprint",
 )
-# ``status`` is derived, and stored so that SQL can count by it; ``cached`` binds as 0 or 1.
+# After the output's text id and the scrubbed error: ``status`` is derived, and stored so that
+# SQL can count by it; ``cached`` binds as 0 or 1.
 _SAMPLE_FIELDS = attrgetter(
-    "prompt",
-    "seed",
-    "output",
-    "error",
     "status",
     "formatted_prompt",
     "prompt_tokens",
@@ -58,12 +74,20 @@ _SAMPLE_FIELDS = attrgetter(
     "cached",
     "cache_key",
 )
-# Status is a str enum, so SQLite stores its value.
-_CHECK_FIELDS = attrgetter("index", "label", "status", "reason", "score")
+# Status is a str enum, so SQLite stores its value; the reason goes through scrub_text.
+_CHECK_FIELDS = attrgetter("index", "label", "status")
 # Reads by primary-key order, so that SQLite needs no sort.
 _CASES_OF_RUN = "(SELECT id FROM cases WHERE run_id = ?)"
 _STATUS = {status.value: status for status in Status}
-_SECRET_KEY = re.compile(r"api[_-]?key|secret|token|password|authorization", re.IGNORECASE)
+
+
+class RunStatus(enum.StrEnum):
+    """Where a run stands: ``running`` from its creation until a session closes it, as
+    ``finished`` or ``interrupted``. A run whose process was killed stays ``running``."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -93,43 +117,34 @@ class RunSummary(RunInfo):
     undecided: int = 0
     #: What the run's model cost (:mod:`promptcheck.store.usage`); None when nothing was recorded.
     usage: Mapping[str, Any] | None = None
+    #: None for a run recorded before statuses were (schema 3): whether it was cut short is unknown.
+    status: RunStatus | None = None
+
+    @property
+    def state(self) -> str:
+        """The status for listings: ``unfinished`` for a run never closed (still running, or its
+        process was killed), ``unknown`` for a closed run recorded before statuses were."""
+        if self.finished_at is None:
+            return "unfinished"
+        return self.status.value if self.status is not None else "unknown"
 
 
-def redact_secrets(value: Any) -> Any:
-    """A copy of ``value`` with the value of every secret-looking key replaced by ``<redacted>``.
-
-    The store and reports show model specs, and a spec may hold a literal API key. A key ending
-    in ``_env`` names an environment variable, which is what users should write, so it is kept.
-    ``tokenizer`` and an integer under ``*tokens`` (``max_tokens: 200``) are not secrets.
-    """
-    if isinstance(value, Mapping):
-        return {
-            key: REDACTED if _names_secret(str(key), item) else redact_secrets(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact_secrets(item) for item in value]
-    return value
-
-
-def _names_secret(key: str, value: Any) -> bool:
-    if key.lower().endswith("_env"):
-        return False
-    name = re.sub("tokenizer", "", key, flags=re.IGNORECASE)
-    if isinstance(value, int) and not isinstance(value, bool):
-        name = re.sub("tokens", "", name, flags=re.IGNORECASE)
-    return _SECRET_KEY.search(name) is not None
-
-
-class Store:
+class Store(ReviewRecords):
     """A handle on one store file; cheap to open, safe to share between threads of one process.
 
     Every public method either does what it says or raises :class:`StoreError`; a raw
-    ``sqlite3`` exception escaping from here is a bug.
+    ``sqlite3`` exception escaping from here is a bug. Human review's raters, ratings, locks and
+    judge calibrations are read and written by the methods of
+    :class:`~promptcheck.store.reviews.ReviewRecords`.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, max_output_chars: int | None = None) -> None:
+        """``max_output_chars``: outputs longer than this are stored cut (default
+        :data:`~promptcheck.config.MAX_STORED_OUTPUT_CHARS`); it bounds what this handle writes."""
+        if max_output_chars is not None and max_output_chars < 1:
+            raise ValueError(f"max_output_chars must be at least 1, not {max_output_chars}")
         self.path = Path(path)
+        self.max_output_chars = max_output_chars or MAX_STORED_OUTPUT_CHARS
         self._lock = threading.RLock()
         self._connection = self._open()
 
@@ -163,7 +178,7 @@ class Store:
             if row is None:
                 connection.execute(
                     "INSERT INTO runs (id, session, model, model_spec, started_at, label,"
-                    " git_commit, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " git_commit, versions, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run.id,
                         run.session,
@@ -173,6 +188,7 @@ class Store:
                         run.label,
                         run.git_commit,
                         versions,
+                        RunStatus.RUNNING.value,
                     ),
                 )
             elif row[0] != run.model:
@@ -191,12 +207,25 @@ class Store:
                 [(run.id, path, digest) for path, digest in run.suites.items()],
             )
 
-    def finish_run(self, run_id: str, finished_at: float) -> None:
-        """Stamp the end of a run; with several workers the last one to finish sets it."""
+    def finish_run(
+        self, run_id: str, finished_at: float, status: RunStatus = RunStatus.FINISHED
+    ) -> None:
+        """Close a run as ``finished`` or ``interrupted``. With several xdist workers closing the
+        same run, the last end is kept and an interruption seen by any of them sticks."""
+        status = RunStatus(status)
+        if status is RunStatus.RUNNING:
+            raise ValueError("a run is closed as finished or interrupted, not running")
         with self._transaction(f"finishing run {run_id!r}") as connection:
             updated = connection.execute(
-                "UPDATE runs SET finished_at = max(coalesce(finished_at, ?), ?) WHERE id = ?",
-                (finished_at, finished_at, run_id),
+                "UPDATE runs SET finished_at = max(coalesce(finished_at, ?), ?),"
+                " status = CASE WHEN status = ? THEN status ELSE ? END WHERE id = ?",
+                (
+                    finished_at,
+                    finished_at,
+                    RunStatus.INTERRUPTED.value,
+                    status.value,
+                    run_id,
+                ),
             ).rowcount
             if not updated:
                 raise StoreError(f"{self.path}: no run {run_id!r} to finish")
@@ -280,9 +309,10 @@ class Store:
             for start in range(0, len(unique), _CHUNK):
                 chunk = unique[start : start + _CHUNK]
                 cursor.execute(
-                    "SELECT key, text, NULL, formatted_prompt, prompt_tokens, completion_tokens,"
-                    " latency_s, finish_reason FROM generation_cache"
-                    f" WHERE key IN ({', '.join('?' * len(chunk))})",
+                    "SELECT g.key, t.text, NULL, g.formatted_prompt, g.prompt_tokens,"
+                    " g.completion_tokens, g.latency_s, g.finish_reason, g.served_model,"
+                    " g.served_fingerprint FROM generation_cache AS g"
+                    f" JOIN texts AS t ON t.id = g.text_id WHERE g.key IN ({_marks(chunk)})",
                     chunk,
                 )
                 # Positional arguments in Generation's field order (hence the NULL error column)
@@ -293,21 +323,26 @@ class Store:
 
     def cache_generations(self, items: Sequence[tuple[str, Generation]]) -> None:
         """Cache successful generations under their keys; an error is never cached, so that a
-        re-run retries what failed instead of replaying the failure."""
+        re-run retries what failed instead of replaying the failure. Nor is a text longer than
+        the cap: a re-run samples it again rather than scoring a cut text."""
         now = time.time()
+        texts = _TextRows(self.max_output_chars)
         rows = [
-            (key, *_CACHED_FIELDS(generation), now)
+            (key, texts.add(generation.text), *_CACHED_FIELDS(generation), now)
             for key, generation in items
-            if generation.error is None and generation.text is not None
+            if generation.error is None
+            and generation.text is not None
+            and len(generation.text) <= self.max_output_chars
         ]
         if not rows:
             return
         with self._transaction("writing the generation cache") as connection:
+            ids = texts.write(connection)
             connection.executemany(
-                "INSERT OR REPLACE INTO generation_cache (key, text, formatted_prompt,"
-                " prompt_tokens, completion_tokens, latency_s, finish_reason, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                "INSERT OR REPLACE INTO generation_cache (key, text_id, formatted_prompt,"
+                " prompt_tokens, completion_tokens, latency_s, finish_reason, served_model,"
+                " served_fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(key, ids[digest], *rest) for key, digest, *rest in rows],
             )
 
     # -- case results -----------------------------------------------------------------------
@@ -336,16 +371,30 @@ class Store:
             time.time(),
         )
         encoded: dict[int, str] = {}  # samples of one combination usually share their variables
+        texts = _TextRows(self.max_output_chars)
+        scrubbed = functools.cache(scrub_text)  # check reasons repeat across samples
         sample_rows = []
         for pos, sample in enumerate(result.samples):
             variables = encoded.get(id(sample.variables))
             if variables is None:
                 variables = encoded[id(sample.variables)] = _dumps(dict(sample.variables))
+            output = None if sample.output is None else texts.add(sample.output)
+            error = None if sample.error is None else scrubbed(sample.error)
             sample_rows.append(
-                (pos, sample.index, sample.combination, variables, *_SAMPLE_FIELDS(sample))
+                (
+                    pos,
+                    sample.index,
+                    sample.combination,
+                    variables,
+                    sample.prompt,
+                    sample.seed,
+                    output,
+                    error,
+                    *_SAMPLE_FIELDS(sample),
+                )
             )
         check_rows = [
-            (pos, check_pos, *_CHECK_FIELDS(check))
+            (pos, check_pos, *_CHECK_FIELDS(check), scrubbed(check.reason), check.score)
             for pos, sample in enumerate(result.samples)
             for check_pos, check in enumerate(sample.checks)
         ]
@@ -368,12 +417,16 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 case_row,
             ).lastrowid
+            ids = texts.write(connection)
             connection.executemany(
                 "INSERT INTO samples (case_pk, pos, idx, combination, variables, prompt, seed,"
-                " output, error, status, formatted_prompt, prompt_tokens, completion_tokens,"
+                " output_id, error, status, formatted_prompt, prompt_tokens, completion_tokens,"
                 " latency_s, cached, cache_key)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(case_pk, *row) for row in sample_rows],
+                [
+                    (case_pk, *row[:6], None if row[6] is None else ids[row[6]], *row[7:])
+                    for row in sample_rows
+                ],
             )
             connection.executemany(
                 "INSERT INTO check_results (case_pk, pos, check_pos, idx, label, status, reason,"
@@ -397,22 +450,30 @@ class Store:
             return self._case_results(connection, run_id)
 
     def export_run(self, run_id: str) -> dict[str, Any]:
-        """A run with all its cases, samples and checks as plain JSON-ready data."""
+        """A run with all its cases, samples and checks as plain JSON-ready data; each sample
+        also says its output's full length and whether only its first characters are stored."""
+        lengths: dict[int, dict[int, _Lengths]] = defaultdict(dict)
         with self._transaction(f"exporting run {run_id!r}", "DEFERRED") as connection:
             found = self._summaries(connection, run_id, 1)
             if not found:
                 raise StoreError(f"{self.path}: no run {run_id!r}")
-            cases = self._case_results(connection, run_id)
+            cases = self._case_results(connection, run_id, lengths)
         return {
             "schema_version": SCHEMA_VERSION,
             "run": asdict(found[0]),
-            "cases": [_case_json(case) for case in cases],
+            "cases": [_case_json(case, lengths[number]) for number, case in enumerate(cases)],
         }
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _case_results(self, connection: sqlite3.Connection, run_id: str) -> list[CaseResult]:
-        """Every case of a run, read inside the caller's transaction."""
+    def _case_results(
+        self,
+        connection: sqlite3.Connection,
+        run_id: str,
+        lengths: dict[int, dict[int, _Lengths]] | None = None,
+    ) -> list[CaseResult]:
+        """Every case of a run, read inside the caller's transaction; ``lengths`` (when given)
+        receives each output's lengths by case position in the result, then sample position."""
         cases = connection.execute(
             "SELECT id, suite, suite_path, case_id, model, outcome, k, n, threshold,"
             " tolerance, interval_low, interval_high, explanation, tags, properties"
@@ -420,7 +481,12 @@ class Store:
             (run_id,),
         ).fetchall()
         checks = self._checks(connection, run_id)
-        samples = self._samples(connection, run_id, checks)
+        case_lengths: dict[tuple[int, int], _Lengths] = {}
+        samples = self._samples(connection, run_id, checks, case_lengths)
+        if lengths is not None:
+            positions = {case["id"]: number for number, case in enumerate(cases)}
+            for (case_pk, pos), found in case_lengths.items():
+                lengths[positions[case_pk]][pos] = found
         tallies: dict[int, list[CheckTally]] = {}
         for case_pk, index, label, passed, failed, unscored in connection.execute(
             "SELECT case_pk, idx, label, passed, failed, unscored FROM case_tallies"
@@ -538,21 +604,29 @@ class Store:
         connection: sqlite3.Connection,
         run_id: str,
         checks: Mapping[tuple[int, int], list[CheckOutcome]],
+        lengths: dict[tuple[int, int], _Lengths],
     ) -> dict[int, list[SampleOutcome]]:
-        """A run's samples by case row. Samples of one combination share one variables dict."""
+        """A run's samples by case row; ``lengths`` receives each output's lengths by (case row,
+        position). Samples of one combination share one variables dict."""
         samples: dict[int, list[SampleOutcome]] = defaultdict(list)
         parsed: dict[str, Any] = {}
         cursor = connection.cursor()
         cursor.row_factory = None
         for row in cursor.execute(
-            "SELECT case_pk, pos, idx, combination, variables, prompt, seed, output, error,"
-            " formatted_prompt, prompt_tokens, completion_tokens, latency_s, cached, cache_key"
-            f" FROM samples WHERE case_pk IN {_CASES_OF_RUN} ORDER BY case_pk, pos",
+            "SELECT s.case_pk, s.pos, s.idx, s.combination, s.variables, s.prompt, s.seed,"
+            " t.text, s.error, s.formatted_prompt, s.prompt_tokens, s.completion_tokens,"
+            " s.latency_s, s.cached, s.cache_key, t.length FROM samples AS s"
+            " LEFT JOIN texts AS t ON t.id = s.output_id"
+            f" WHERE s.case_pk IN {_CASES_OF_RUN} ORDER BY s.case_pk, s.pos",
             (run_id,),
         ):
             variables = parsed.get(row[4])
             if variables is None:
                 variables = parsed[row[4]] = json.loads(row[4])
+            output = row[7]
+            if output is not None:
+                lengths[row[0], row[1]] = _Lengths(row[15], len(output))
+                output = shown_text(output, row[15])
             samples[row[0]].append(
                 SampleOutcome(
                     index=row[2],
@@ -560,7 +634,7 @@ class Store:
                     variables=variables,
                     prompt=row[5],
                     seed=row[6],
-                    output=row[7],
+                    output=output,
                     checks=tuple(checks.get((row[0], row[1]), ())),
                     error=row[8],
                     formatted_prompt=row[9],
@@ -580,7 +654,7 @@ class Store:
         where, params = ("WHERE id = ?", (run_id,)) if run_id is not None else ("", ())
         rows = connection.execute(
             "SELECT r.id, r.session, r.model, r.model_spec, r.started_at, r.label, r.git_commit,"
-            " r.versions, r.finished_at, r.usage, count(c.id) AS cases,"
+            " r.versions, r.finished_at, r.usage, r.status, count(c.id) AS cases,"
             " coalesce(sum(c.sample_count), 0) AS samples,"
             " coalesce(sum(c.outcome = 'pass'), 0) AS passed,"
             " coalesce(sum(c.outcome = 'fail'), 0) AS failed,"
@@ -596,7 +670,7 @@ class Store:
             chunk = ids[start : start + _CHUNK]
             for id_, path, digest in connection.execute(
                 "SELECT run_id, path, sha256 FROM run_suites"
-                f" WHERE run_id IN ({', '.join('?' * len(chunk))}) ORDER BY run_id, path",
+                f" WHERE run_id IN ({_marks(chunk)}) ORDER BY run_id, path",
                 chunk,
             ):
                 suites[id_][path] = digest
@@ -618,9 +692,65 @@ class Store:
                 failed=row["failed"],
                 undecided=row["undecided"],
                 usage=json.loads(row["usage"]) if row["usage"] else None,
+                status=RunStatus(row["status"]) if row["status"] else None,
             )
             for row in rows
         ]
+
+
+class _Lengths(NamedTuple):
+    """A stored output's length in characters: the model's whole output, and what is kept."""
+
+    full: int
+    stored: int
+
+
+class _TextRows:
+    """The distinct texts of one write, each hashed once however many samples share it."""
+
+    def __init__(self, max_chars: int) -> None:
+        self._max_chars = max_chars
+        self._digests: dict[str, str] = {}
+        self._rows: dict[str, TextRow] = {}
+
+    def add(self, text: str) -> str:
+        """Take ``text`` into the write; its digest, by which :meth:`write` gives its id."""
+        digest = self._digests.get(text)
+        if digest is None:
+            row = text_row(text, self._max_chars)
+            digest = self._digests[text] = row.sha256
+            self._rows[digest] = row
+        return digest
+
+    def write(self, connection: sqlite3.Connection) -> dict[str, int]:
+        """Store the texts not stored yet and return every text's id by digest.
+
+        A text already stored keeps its row; if this write holds more of it (a larger cap),
+        the longer prefix replaces the shorter one (both are prefixes of one text, so the
+        longer compares greater), and no text is ever shortened.
+        """
+        if not self._rows:
+            return {}
+        connection.executemany(
+            "INSERT INTO texts (sha256, text, length) VALUES (?, ?, ?)"
+            " ON CONFLICT (sha256) DO UPDATE SET text = excluded.text"
+            " WHERE excluded.text > texts.text",
+            [(row.sha256, row.text, row.length) for row in self._rows.values()],
+        )
+        ids: dict[str, int] = {}
+        digests = list(self._rows)
+        for start in range(0, len(digests), _CHUNK):
+            chunk = digests[start : start + _CHUNK]
+            for digest, id_ in connection.execute(
+                f"SELECT sha256, id FROM texts WHERE sha256 IN ({_marks(chunk)})", chunk
+            ):
+                ids[digest] = id_
+        return ids
+
+
+def _marks(values: Sequence[object]) -> str:
+    """``?, ?, ?``: one placeholder per value, for an ``IN (...)`` list."""
+    return ", ".join("?" * len(values))
 
 
 def _dumps(value: Any) -> str:
@@ -628,12 +758,16 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def _case_json(case: CaseResult) -> dict[str, Any]:
-    """``asdict`` with enums as their values, plus the derived sample status and rate."""
+def _case_json(case: CaseResult, lengths: Mapping[int, _Lengths]) -> dict[str, Any]:
+    """``asdict`` with enums as their values, plus the derived sample status and rate, and each
+    output's full length and whether it was cut (``lengths`` by sample position)."""
     data = asdict(case, dict_factory=_json_fields)
     data["verdict"]["rate"] = case.verdict.rate
-    for sample, sample_data in zip(case.samples, data["samples"], strict=True):
+    for pos, (sample, sample_data) in enumerate(zip(case.samples, data["samples"], strict=True)):
         sample_data["status"] = sample.status
+        found = lengths.get(pos)
+        sample_data["output_length"] = None if found is None else found.full
+        sample_data["output_truncated"] = found is not None and found.stored < found.full
     return data
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from promptcheck import __version__
-from promptcheck.store.database import RunInfo, RunSummary, redact_secrets
+from promptcheck.store.database import RunInfo, RunStatus, RunSummary, redact_secrets
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class RunFacts:
             finished_at=time.time(),
             cases=len(samples),
             samples=sum(samples),
+            status=RunStatus.FINISHED,
         )
 
     def run_id(self, model: str) -> str:

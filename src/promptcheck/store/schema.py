@@ -4,7 +4,9 @@ The schema version lives in ``PRAGMA user_version``. Migration ``n`` brings a da
 version ``n - 1`` to ``n``; every pending step runs inside one ``BEGIN IMMEDIATE`` transaction, so
 several processes opening an old (or brand-new) file at once migrate it exactly once, and a step
 that fails leaves the file at its old version. Steps are plain SQL statements rather than
-``executescript`` text because ``executescript`` commits the open transaction first.
+``executescript`` text because ``executescript`` commits the open transaction first; a step that
+SQL alone cannot express (hashing texts) is a Python function given the connection, inside the
+same transaction.
 
 A released step is never edited: a change to the layout is a new step appended to
 :data:`MIGRATIONS`, with a committed database of the previous version in ``tests/data/stores/``.
@@ -13,19 +15,23 @@ A released step is never edited: a change to the layout is a new step appended t
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from promptcheck.errors import StoreError
+from promptcheck.store.texts import text_digest
+
+#: One statement of a migration: SQL, or a Python function run with the migrating connection.
+Step = str | Callable[[sqlite3.Connection], None]
 
 
 @dataclass(frozen=True)
 class Migration:
-    """The statements that bring a database from ``version - 1`` to ``version``."""
+    """The statements that bring a database from ``version - 1`` to ``version``, in order."""
 
     version: int
     description: str
-    statements: tuple[str, ...]
+    statements: tuple[Step, ...]
 
 
 _V1 = Migration(
@@ -148,7 +154,186 @@ _V2 = Migration(
     ("ALTER TABLE runs ADD COLUMN usage TEXT",),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+
+def _move_texts_into_table(connection: sqlite3.Connection) -> None:
+    """Move every sample output and cached text into ``texts``, once per distinct text.
+
+    SQLite has no SHA-256, and its ``length()`` stops at a NUL, so both come from Python
+    functions registered for this step only. Texts are moved whole: the cap applies to writes.
+    """
+    functions: dict[str, Callable[[str], str | int]] = {
+        "promptcheck_sha256": text_digest,
+        "promptcheck_length": len,
+    }
+    for name, function in functions.items():
+        connection.create_function(name, 1, function, deterministic=True)
+    try:
+        for table, column in (("samples", "output"), ("generation_cache", "text")):
+            connection.execute(
+                "INSERT OR IGNORE INTO texts (sha256, text, length)"
+                f" SELECT promptcheck_sha256({column}), {column}, promptcheck_length({column})"
+                f" FROM {table} WHERE {column} IS NOT NULL"
+            )
+        connection.execute(
+            "UPDATE samples SET output_id = (SELECT id FROM texts"
+            " WHERE sha256 = promptcheck_sha256(samples.output)), output = NULL"
+            " WHERE output IS NOT NULL"
+        )
+        connection.execute(
+            "INSERT INTO generation_cache_v3 (key, text_id, formatted_prompt, prompt_tokens,"
+            " completion_tokens, latency_s, finish_reason, created_at)"
+            # g.text: inside the subquery a bare ``text`` would be texts.text
+            " SELECT g.key, (SELECT id FROM texts WHERE sha256 = promptcheck_sha256(g.text)),"
+            " g.formatted_prompt, g.prompt_tokens, g.completion_tokens, g.latency_s,"
+            " g.finish_reason, g.created_at FROM generation_cache AS g"
+        )
+    finally:
+        for name in functions:
+            connection.create_function(name, 1, None)
+
+
+_V3 = Migration(
+    3,
+    "outputs stored once in texts (content-addressed, cut to a cap) and a run's status",
+    (
+        """
+        CREATE TABLE texts (
+            id     INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,        -- of the full text's UTF-8 form
+            text   TEXT NOT NULL,               -- the full text, or its first characters
+            length INTEGER NOT NULL             -- the full text's length in characters
+        )
+        """,
+        # samples.output stays (ALTER TABLE DROP COLUMN needs SQLite 3.35), always NULL from now.
+        "ALTER TABLE samples ADD COLUMN output_id INTEGER REFERENCES texts (id)",
+        # Nothing refers to the cache, so it is rebuilt without its text column.
+        """
+        CREATE TABLE generation_cache_v3 (
+            key               TEXT PRIMARY KEY,
+            text_id           INTEGER NOT NULL REFERENCES texts (id),
+            formatted_prompt  TEXT,
+            prompt_tokens     INTEGER,
+            completion_tokens INTEGER,
+            latency_s         REAL NOT NULL,
+            finish_reason     TEXT,
+            created_at        REAL NOT NULL
+        )
+        """,
+        _move_texts_into_table,
+        "DROP TABLE generation_cache",
+        "ALTER TABLE generation_cache_v3 RENAME TO generation_cache",
+        # running when created, finished or interrupted when closed; NULL (unknown) before V3.
+        "ALTER TABLE runs ADD COLUMN status TEXT",
+    ),
+)
+
+_V4 = Migration(
+    4,
+    "human review: raters, review sets, ratings, locks and recorded judge calibrations",
+    (
+        """
+        CREATE TABLE raters (
+            id           INTEGER PRIMARY KEY,
+            name         TEXT NOT NULL UNIQUE,
+            token_sha256 TEXT UNIQUE,           -- of the login token; NULL: cannot log in
+            created_at   REAL NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE review_sets (
+            id         TEXT PRIMARY KEY,        -- run:<run> or comparison:<run a>:<run b>
+            kind       TEXT NOT NULL CHECK (kind IN ('run', 'comparison')),
+            run_a      TEXT NOT NULL,
+            run_b      TEXT,
+            overlap    INTEGER NOT NULL CHECK (overlap >= 1),
+            created_at REAL NOT NULL
+        )
+        """,
+        # An item is a sample named by its natural key, not by cases.id: recording a case again
+        # gives it a new row id, and a rating must outlive that. output_sha256 is what was rated.
+        """
+        CREATE TABLE ratings (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            set_id        TEXT NOT NULL REFERENCES review_sets (id),
+            run_id        TEXT NOT NULL,
+            suite_path    TEXT NOT NULL,
+            case_id       TEXT NOT NULL,
+            model         TEXT NOT NULL,
+            sample        INTEGER NOT NULL,     -- SampleOutcome.index
+            output_sha256 TEXT NOT NULL,
+            rater_id      INTEGER NOT NULL REFERENCES raters (id),
+            verdict       TEXT NOT NULL CHECK (verdict IN ('pass', 'fail')),
+            label         TEXT,
+            note          TEXT,
+            created_at    REAL NOT NULL,
+            UNIQUE (set_id, run_id, suite_path, case_id, model, sample, rater_id, created_at)
+        )
+        """,
+        "CREATE INDEX ratings_item ON ratings (run_id, suite_path, case_id, model, sample)",
+        """
+        CREATE TABLE review_locks (
+            set_id    TEXT PRIMARY KEY REFERENCES review_sets (id),
+            locked_at REAL NOT NULL,
+            locked_by TEXT NOT NULL,
+            ratings   INTEGER NOT NULL,
+            digest    TEXT NOT NULL             -- sha256 of the canonical JSON of the ratings
+        )
+        """,
+        # A rating is never changed or deleted (a change is a new rating), and a locked set takes
+        # none: enforced by the file itself, whatever program writes to it. Editing the file by
+        # hand can drop these; the lock's digest is what detects that.
+        """
+        CREATE TRIGGER ratings_never_change BEFORE UPDATE ON ratings
+        BEGIN SELECT RAISE(ABORT, 'ratings are never changed: a change is a new rating'); END
+        """,
+        """
+        CREATE TRIGGER ratings_never_go BEFORE DELETE ON ratings
+        BEGIN SELECT RAISE(ABORT, 'ratings are never deleted'); END
+        """,
+        """
+        CREATE TRIGGER ratings_stop_at_the_lock BEFORE INSERT ON ratings
+        WHEN EXISTS (SELECT 1 FROM review_locks WHERE set_id = NEW.set_id)
+        BEGIN SELECT RAISE(ABORT, 'the review set is locked'); END
+        """,
+        """
+        CREATE TRIGGER locks_never_change BEFORE UPDATE ON review_locks
+        BEGIN SELECT RAISE(ABORT, 'a lock is never changed'); END
+        """,
+        """
+        CREATE TRIGGER locks_never_go BEFORE DELETE ON review_locks
+        BEGIN SELECT RAISE(ABORT, 'a lock is never lifted'); END
+        """,
+        # What the locked ratings say of each judging check, and whether its verdicts gate: the
+        # runner reads ``gates`` when it scores (run/judge_gates.py).
+        """
+        CREATE TABLE judge_calibrations (
+            suite       TEXT NOT NULL,          -- the suite's name (cases.suite)
+            case_id     TEXT NOT NULL,
+            check_index INTEGER NOT NULL,
+            judge       TEXT NOT NULL,          -- the judge model (the model under test for
+                                                -- self_critique)
+            label       TEXT NOT NULL,
+            figures     TEXT NOT NULL,          -- JSON: counts, estimates, intervals, the floor
+            gates       INTEGER NOT NULL,       -- 0: its verdicts are diagnostic only
+            reason      TEXT NOT NULL,
+            recorded_at REAL NOT NULL,
+            PRIMARY KEY (suite, case_id, check_index, judge)
+        ) WITHOUT ROWID
+        """,
+    ),
+)
+
+_V5 = Migration(
+    5,
+    "the model and fingerprint a hosted API said served each cached generation",
+    (
+        # NULL for generations cached before, and for local backends, which report none.
+        "ALTER TABLE generation_cache ADD COLUMN served_model TEXT",
+        "ALTER TABLE generation_cache ADD COLUMN served_fingerprint TEXT",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
 
@@ -201,7 +386,10 @@ def migrate(
         for step in migrations[found:]:
             try:
                 for statement in step.statements:
-                    connection.execute(statement)
+                    if isinstance(statement, str):
+                        connection.execute(statement)
+                    else:
+                        statement(connection)
             except sqlite3.Error as exc:
                 raise StoreError(
                     f"{path}: migrating the store to schema {step.version} "

@@ -1,6 +1,6 @@
 """A suite file, from YAML text to compiled cases that the runner can sample.
 
-:mod:`~promptcheck.suite.source` reads YAML safely and maps every key to its line;
+:mod:`~promptcheck.yamlsource` reads YAML safely and maps every key to its line;
 :mod:`~promptcheck.suite.format` holds the pydantic models of the format;
 :mod:`~promptcheck.suite.variables` expands variables; :mod:`~promptcheck.suite.judges` checks the
 models and variables that judging checks name; :mod:`~promptcheck.suite.loader` compiles all of it

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from promptcheck.errors import SuiteError
 from promptcheck.project import Identifier, ModelEntry
 from promptcheck.registry import did_you_mean
-from promptcheck.suite.source import PathKey, SourceMap, dotted
+from promptcheck.yamlsource import PathKey, SourceMap, dotted
 
 
 class _Strict(BaseModel):
@@ -52,15 +52,77 @@ class ChatMessage(_Strict):
     content: str
 
 
+class TextFile(_Strict):
+    """``{file: prompts/triage.j2}``: a template kept in its own file, relative to the suite."""
+
+    file: str = Field(description="Path of the template file, relative to the suite's directory.")
+
+
+class MessagesFile(_Strict):
+    """``{file: prompts/chat.yaml}``: chat messages kept in a YAML or JSON file (a list of
+    ``{role, content}``), relative to the suite; each content is a template."""
+
+    file: str = Field(description="Path of a .yaml, .yml or .json list of {role, content}.")
+
+
+#: A tool's name as both OpenAI and Anthropic accept it.
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class ToolModel(_Strict):
+    """A tool the model may call: its name, what it does, the JSON Schema of its arguments."""
+
+    name: str = Field(pattern=TOOL_NAME_PATTERN, description="Letters, digits, _ and -.")
+    description: str = Field("", description="What the tool does; the model reads it.")
+    parameters: dict[str, Any] | str = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the arguments (type: object), inline or a .json/.yaml "
+        "file relative to the suite.",
+    )
+
+
+#: Keys of a ``response_format`` mapping besides the schema: a mapping of only these is the
+#: long form missing ``schema``, not an inline schema.
+_FORMAT_OPTIONS = frozenset({"name", "strict"})
+
+
+class ResponseFormatModel(_Strict):
+    """``response_format: {schema, name, strict}``; a bare mapping is the schema itself, a
+    string the path of a schema file."""
+
+    schema_: dict[str, Any] | str = Field(
+        alias="schema",
+        description="The JSON Schema of the answer, inline or a .json/.yaml file relative to "
+        "the suite.",
+    )
+    name: str = Field("response", pattern=TOOL_NAME_PATTERN, description="The format's name.")
+    strict: bool = Field(
+        True, description="Constrained decoding where it is optional (OpenAI's strict mode)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"schema": data}
+        if isinstance(data, dict) and "schema" not in data and not set(data) <= _FORMAT_OPTIONS:
+            return {"schema": data}
+        return data
+
+
 class CaseModel(_Strict):
     """One prompt with its variables and what every output must satisfy."""
 
     id: Identifier
     description: str = ""
-    prompt: str | None = Field(None, description="Prompt template (Jinja2).")
-    system: str | None = Field(None, description="System message sent before the prompt.")
-    messages: list[ChatMessage] | None = Field(
-        None, description="Chat messages (templates), instead of prompt."
+    prompt: str | TextFile | None = Field(
+        None, description="Prompt template (Jinja2), inline or {file: path}."
+    )
+    system: str | TextFile | None = Field(
+        None, description="System message sent before the prompt, inline or {file: path}."
+    )
+    messages: list[ChatMessage] | MessagesFile | None = Field(
+        None, description="Chat messages (templates), instead of prompt; or {file: path}."
     )
     vars: dict[str, Any] = Field(
         default_factory=dict,
@@ -74,6 +136,19 @@ class CaseModel(_Strict):
     )
     tags: list[str] = Field(default_factory=list, description="Labels; 'critical' is special.")
     models: list[str] | None = Field(None, description="Run this case only on these models.")
+    tools: list[ToolModel] | None = Field(
+        None, description="Tools the model may call (openai, anthropic and scripted backends)."
+    )
+    tool_choice: str | None = Field(
+        None,
+        description="auto, none, required (some tool), or the name of a declared tool "
+        "(that tool); default: the provider's.",
+    )
+    response_format: ResponseFormatModel | None = Field(
+        None,
+        description="A JSON Schema the answer must follow (structured outputs): a schema, a "
+        "schema file's path, or {schema, name, strict}.",
+    )
     samples: int | None = Field(None, strict=True, ge=1, le=100_000)
     temperature: float | None = Field(None, strict=True, ge=0.0, le=5.0)
     top_p: float | None = Field(None, strict=True, gt=0.0, le=1.0)

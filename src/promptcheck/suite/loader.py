@@ -6,6 +6,7 @@ SuiteError with the file and line; nothing the suite says can fail later inside 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Mapping
@@ -14,23 +15,29 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from promptcheck.backends.base import BACKENDS, Message, SamplingParams
-from promptcheck.checks.base import CHECKS, BuildContext
+from promptcheck.backends.base import BACKENDS, Message, SamplingParams, Tool
+from promptcheck.checks.base import CHECKS, BuildContext, Check, NotImportedCheck
+from promptcheck.config import MAX_FILE_BYTES
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
-from promptcheck.importing import import_module
+from promptcheck.files import ProjectFiles, invalid_text, read_regular
+from promptcheck.importing import CodePolicy
 from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.registry import did_you_mean
 from promptcheck.suite.format import (
     CaseModel,
+    ChatMessage,
+    MessagesFile,
     SuiteModel,
+    TextFile,
     validate_suite,
     validation_error,
 )
 from promptcheck.suite.judges import check_variables, judge_models, pair_judges
 from promptcheck.suite.records import CaseSpec, Combination, CompiledCheck, ModelConfig, SuiteSpec
-from promptcheck.suite.source import PathKey, SourceMap, dotted, key_near, load_yaml
+from promptcheck.suite.tools import compile_answer_shape
 from promptcheck.suite.variables import expand
 from promptcheck.templating import Template
+from promptcheck.yamlsource import PathKey, SourceMap, dotted, key_near, load_yaml
 
 SUITE_MARKER = re.compile(rb"^(suite|cases)\s*:", re.MULTILINE)
 
@@ -42,18 +49,24 @@ def is_suite_file(path: Path) -> bool:
     """
     if path.suffix not in (".yaml", ".yml"):
         return False
-    try:
-        return SUITE_MARKER.search(path.read_bytes()) is not None
-    except OSError:
+    try:  # a FIFO or a device named *.yaml is not read (it could block forever)
+        return SUITE_MARKER.search(read_regular(path, MAX_FILE_BYTES, "suite")) is not None
+    except ConfigError:
         return False
 
 
-def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
-    """Read, validate and compile one suite file. Raises SuiteError naming file and line."""
+def load_suite(path: Path, project: ProjectConfig, *, execute: bool = True) -> SuiteSpec:
+    """Read, validate and compile one suite file. Raises SuiteError naming file and line.
+
+    The code a suite names is imported only when the project's policy allows it
+    (:meth:`ProjectConfig.code_policy`); with ``execute`` False (``promptcheck validate``)
+    nothing it names is imported at all.
+    """
+    code = project.code_policy(execute=execute)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SuiteError(f"cannot read suite: {exc.strerror}", path=path) from None
+        raw = read_regular(path, MAX_FILE_BYTES, "the file")
+    except ConfigError as exc:
+        raise SuiteError(f"cannot read suite: {exc.message}", path=path) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -69,8 +82,9 @@ def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
             hint="save it as UTF-8",
         ) from None
     data, source = load_yaml(text, path)
+    _refuse_invalid_text(data, source)
     if isinstance(data, dict):
-        _import_plugins(data.get("plugins"), source)
+        _import_plugins(data.get("plugins"), source, code)
     model = validate_suite(data, source)
     base_dir = path.parent
     models = {
@@ -90,7 +104,9 @@ def load_suite(path: Path, project: ProjectConfig) -> SuiteSpec:
                 hint="case ids must be unique within a suite",
             )
         seen[case.id] = line
-        cases.append(_compile_case(model, case, index, line, source, base_dir, (models, project)))
+        context = BuildContext(base_dir, code, project.project_files())
+        building = (context, not execute and bool(model.plugins))
+        cases.append(_compile_case(model, case, index, (line, source), building, (models, project)))
     return SuiteSpec(
         id=model.suite,
         path=path,
@@ -168,14 +184,18 @@ def _compile_case(
     suite: SuiteModel,
     case: CaseModel,
     index: int,
-    line: int,
-    source: SourceMap,
-    base_dir: Path,
+    where: tuple[int, SourceMap],
+    building: tuple[BuildContext, bool],
     defined: tuple[Mapping[str, ModelConfig], ProjectConfig],
 ) -> CaseSpec:
+    """``building`` is the checks' build context and whether checks unknown here may come from
+    the suite's plugins, which were not imported (validate)."""
+    line, source = where
+    base_dir = building[0].base_dir
     key: PathKey = ("cases", index)
     defaults = suite.defaults
-    templates = _templates(case, source, key)
+    compiled = _templates(case, source, key, building[0].files)
+    templates = compiled[0]
     declared = set(case.vars) | {name for row in case.rows or () for name in row}
     for template_key, template in templates.items():
         missing = sorted(template.variables - declared)
@@ -194,15 +214,17 @@ def _compile_case(
             case.rows,
             base_dir=base_dir,
             seed_text=f"{defaults.seed}:{suite.suite}:{case.id}",
+            files=building[0].files,
         )
     except ConfigError as exc:
         raise _located(exc, source, (*key, "vars", *exc.key)) from None
     rendered = tuple(
-        _render(index, variables, case, templates, source, key)
+        _render(index, variables, case, compiled, source, key)
         for index, variables in enumerate(combinations)
     )
+    answer = compile_answer_shape(case, building[0], source, key)
     built = tuple(
-        _build_check(position, item, base_dir, source, (*key, "expect", position))
+        _build_check(position, item, building, source, (*key, "expect", position), answer.tools)
         for position, item in enumerate(case.expect)
     )
     suite_models, project = defined
@@ -223,6 +245,9 @@ def _compile_case(
         top_p=_pick(case.top_p, defaults.top_p),
         max_tokens=_pick(case.max_tokens, defaults.max_tokens),
         stop=tuple(stop),
+        tools=answer.tools,
+        tool_choice=answer.tool_choice,
+        response_format=answer.response_format,
     )
     return CaseSpec(
         id=case.id,
@@ -273,41 +298,100 @@ def _check_bar(case: CaseModel, defaults: Any, source: SourceMap, key: PathKey) 
     )
 
 
-def _templates(case: CaseModel, source: SourceMap, key: PathKey) -> dict[PathKey, Template]:
-    sources: dict[PathKey, str] = {}
-    if case.prompt is not None:
-        sources[(*key, "prompt")] = case.prompt
-    if case.system is not None:
-        sources[(*key, "system")] = case.system
-    for position, message in enumerate(case.messages or ()):
-        sources[(*key, "messages", position, "content")] = message.content
+def _templates(
+    case: CaseModel, source: SourceMap, key: PathKey, files: ProjectFiles | None
+) -> tuple[dict[PathKey, Template], tuple[str, ...] | None]:
+    """The case's templates by the key they are reported at, and the roles of its chat messages
+    (None without messages); templates kept in files are read as the project allows."""
+    base_dir = source.path.parent
+    files = files if files is not None else ProjectFiles(root=base_dir)
+    sources: dict[PathKey, tuple[str, str]] = {}
+    roles: tuple[str, ...] | None = None
+    for name in ("prompt", "system"):
+        value = getattr(case, name)
+        if isinstance(value, TextFile):
+            text = _read_template(files, base_dir, value.file, source, (*key, name, "file"))
+            sources[(*key, name)] = (text, f"{value.file}: ")
+        elif value is not None:
+            sources[(*key, name)] = (value, "")
+    messages = case.messages
+    if isinstance(messages, MessagesFile):
+        where = (*key, "messages", "file")
+        loaded = _read_messages(files, base_dir, messages.file, source, where)
+        roles = tuple(message.role for message in loaded)
+        for position, message in enumerate(loaded):
+            sources[(*key, "messages", position)] = (message.content, f"{messages.file}: ")
+    elif messages is not None:
+        roles = tuple(message.role for message in messages)
+        for position, message in enumerate(messages):
+            sources[(*key, "messages", position, "content")] = (message.content, "")
     templates = {}
-    for template_key, text in sources.items():
+    for template_key, (text, origin) in sources.items():
         try:
             templates[template_key] = Template(text)
         except ConfigError as exc:
-            raise _located(exc, source, template_key) from None
-    return templates
+            located = ConfigError(origin + exc.message, hint=exc.hint)
+            raise _located(located, source, template_key) from None
+    return templates, roles
+
+
+def _read_template(
+    files: ProjectFiles, base_dir: Path, name: str, source: SourceMap, key: PathKey
+) -> str:
+    try:
+        text = files.read_text(base_dir / name, "template file")
+    except ConfigError as exc:
+        raise _located(exc, source, key) from None
+    bad = invalid_text(text)
+    if bad is not None:  # pragma: no cover - strict UTF-8 decoding cannot produce one
+        raise _located(ConfigError(f"{name} holds {bad}"), source, key)
+    return text
+
+
+def _read_messages(
+    files: ProjectFiles, base_dir: Path, name: str, source: SourceMap, key: PathKey
+) -> list[ChatMessage]:
+    try:
+        data = files.load_document(base_dir / name, "messages file")
+    except ConfigError as exc:
+        raise _located(exc, source, key) from None
+    if not isinstance(data, list) or not data:
+        raise _located(
+            ConfigError(f"{name} must hold a non-empty list of {{role, content}} messages"),
+            source,
+            key,
+        )
+    try:
+        return [ChatMessage.model_validate(item) for item in data]
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise _located(
+            ConfigError(f"{name}: a message's {where}: {first['msg']}"), source, key
+        ) from None
 
 
 def _render(
     index: int,
     variables: Mapping[str, Any],
     case: CaseModel,
-    templates: Mapping[PathKey, Template],
+    compiled: tuple[Mapping[PathKey, Template], tuple[str, ...] | None],
     source: SourceMap,
     key: PathKey,
 ) -> Combination:
+    templates, roles = compiled
+
     def render(template_key: PathKey) -> str:
         try:
             return templates[template_key].render(variables)
         except ConfigError as exc:
             raise _located(exc, source, template_key) from None
 
-    if case.messages is not None:
+    if roles is not None:
+        message_keys = sorted(k for k in templates if k[len(key) : len(key) + 1] == ("messages",))
         messages = tuple(
-            Message(message.role, render((*key, "messages", position, "content")))
-            for position, message in enumerate(case.messages)
+            Message(role, render(message_key))
+            for role, message_key in zip(roles, message_keys, strict=True)
         )
         return Combination(index, variables, None, messages)
     prompt = render((*key, "prompt"))
@@ -318,8 +402,14 @@ def _render(
 
 
 def _build_check(
-    position: int, item: str | dict[str, Any], base_dir: Path, source: SourceMap, key: PathKey
+    position: int,
+    item: str | dict[str, Any],
+    building: tuple[BuildContext, bool],
+    source: SourceMap,
+    key: PathKey,
+    tools: tuple[Tool, ...] = (),
 ) -> CompiledCheck:
+    context, deferred = building
     if isinstance(item, str):
         name, raw = item, None
     elif len(item) == 1:
@@ -336,6 +426,9 @@ def _build_check(
     try:
         check_type = CHECKS.get(name)
     except ConfigError as exc:
+        if deferred:  # may be registered by the suite's plugins, which validate does not import
+            unknown: Check = NotImportedCheck(name, f"check {name!r}")
+            return CompiledCheck(position, name, unknown)
         raise _located(exc, source, key) from None
     params = {} if raw is None else raw
     try:
@@ -347,7 +440,7 @@ def _build_check(
     except Exception as exc:  # a plugin check's validator with a bug
         raise _located(_crashed(exc, f"check {name!r}"), source, (*key, name)) from None
     try:
-        check = check_type.build(validated, BuildContext(base_dir=base_dir))
+        check = check_type.build(validated, dataclasses.replace(context, tools=tools))
     except ConfigError as exc:
         raise _located(exc, source, (*key, name, *exc.key)) from None
     except Exception as exc:  # a plugin check's build with a bug
@@ -375,19 +468,44 @@ def _located(exc: ConfigError, source: SourceMap | None, key: PathKey) -> SuiteE
     )
 
 
-def _import_plugins(plugins: Any, source: SourceMap) -> None:
+def _refuse_invalid_text(data: Any, source: SourceMap) -> None:
+    """A YAML escape such as ``"\\ud800"`` makes a string Python cannot encode: refused at its
+    line, before it reaches a prompt, a model or the store."""
+    stack: list[tuple[PathKey, Any]] = [((), data)]
+    while stack:
+        key, value = stack.pop()
+        items: list[tuple[PathKey, Any]] = []
+        if isinstance(value, dict):
+            items = [((*key, str(k)), v) for k, v in value.items()]
+            items += [(key, k) for k in value if isinstance(k, str)]
+        elif isinstance(value, list):
+            items = [((*key, i), v) for i, v in enumerate(value)]
+        elif isinstance(value, str):
+            bad = invalid_text(value)
+            if bad is not None:
+                raise SuiteError(
+                    f"the text holds {bad}, a lone surrogate, which is not valid Unicode",
+                    path=source.path,
+                    line=source.line_of(key),
+                    key=dotted(source.present(key)) or None,
+                    hint="\\u escapes must pair a high and a low surrogate; use the character",
+                )
+        stack.extend(items)
+
+
+def _import_plugins(plugins: Any, source: SourceMap, code: CodePolicy) -> None:
     if not isinstance(plugins, list):
         return
     for position, module in enumerate(plugins):
         if not isinstance(module, str):
             continue
         try:
-            import_module(module)
+            code.import_module(module)
         except PluginImportError as exc:
             raise SuiteError(
-                str(exc),
+                exc.args[0],
                 path=source.path,
                 line=source.line_of(("plugins", position)),
                 key=f"plugins[{position}]",
-                hint="plugins are imported from the directory pytest runs in",
+                hint=exc.hint or "plugins are imported from the project root",
             ) from None

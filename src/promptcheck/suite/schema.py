@@ -81,13 +81,29 @@ def _variable_schema() -> dict[str, Any]:
             {"type": ["string", "number", "boolean"], "description": "One value."},
             {
                 "type": "object",
-                "description": "Values from a .jsonl, .json, .csv or .yaml file.",
+                "description": "Values from a .jsonl, .json, .csv, .yaml or .parquet file: "
+                "every record or its field, the first 'limit' or a seeded 'sample'.",
                 "properties": {
                     "file": {"type": "string"},
                     "field": {"type": "string"},
                     "limit": {"type": "integer", "minimum": 1},
+                    "sample": {"type": "integer", "minimum": 1},
                 },
                 "required": ["file"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "description": "Values from a Hugging Face dataset saved on disk "
+                "(save_to_disk); 'split' for a dataset with splits.",
+                "properties": {
+                    "dataset": {"type": "string"},
+                    "split": {"type": "string"},
+                    "field": {"type": "string"},
+                    "limit": {"type": "integer", "minimum": 1},
+                    "sample": {"type": "integer", "minimum": 1},
+                },
+                "required": ["dataset"],
                 "additionalProperties": False,
             },
             {

@@ -12,12 +12,14 @@ import csv
 import hashlib
 import itertools
 import json
+import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from promptcheck.errors import ConfigError, SuiteError
-from promptcheck.suite.source import load_yaml
+from promptcheck.errors import ConfigError
+from promptcheck.files import ProjectFiles, refuse_invalid_text
+from promptcheck.suite.tables import dataset_records, parquet_records
 
 #: Strategies a suite may name; their keyword arguments are passed through.
 STRATEGY_NAMES = (
@@ -45,13 +47,19 @@ def expand(
     *,
     base_dir: Path,
     seed_text: str,
+    files: ProjectFiles | None = None,
 ) -> list[dict[str, Any]]:
-    """All combinations, in a stable order: rows (or one empty row) x product of variables."""
+    """All combinations, in a stable order: rows (or one empty row) x product of variables.
+
+    Data files are read as ``files`` allows (by default: under ``base_dir``)."""
+    files = files if files is not None else ProjectFiles(root=base_dir)
     names = list(variables)
     value_lists: list[list[Any]] = []
     for name in names:
         try:
-            values = values_of(name, variables[name], base_dir=base_dir, seed_text=seed_text)
+            values = values_of(
+                name, variables[name], base_dir=base_dir, seed_text=seed_text, files=files
+            )
         except ConfigError as exc:
             raise ConfigError(exc.message, key=(name, *exc.key), hint=exc.hint) from None
         value_lists.append(values)
@@ -73,41 +81,67 @@ def expand(
     return combinations
 
 
-def values_of(name: str, spec: Any, *, base_dir: Path, seed_text: str) -> list[Any]:
+def values_of(
+    name: str, spec: Any, *, base_dir: Path, seed_text: str, files: ProjectFiles | None = None
+) -> list[Any]:
     """The values of one variable; ConfigError keys are relative to the variable's entry."""
     if isinstance(spec, list):
         if not spec:
             raise ConfigError("an empty list of values gives no combinations", key=())
         return spec
     if isinstance(spec, dict):
-        if "file" in spec and "strategy" in spec:
-            raise ConfigError("a variable takes its values from 'file' or 'strategy', not both")
-        if "file" in spec:
-            return _file_values(spec, base_dir)
+        sources = [key for key in ("file", "dataset", "strategy") if key in spec]
+        if len(sources) > 1:
+            raise ConfigError(
+                "a variable takes its values from one of 'file', 'dataset' or 'strategy', "
+                f"not both {' and '.join(repr(key) for key in sources[:2])}"
+            )
+        if "file" in spec or "dataset" in spec:
+            files = files or ProjectFiles(root=base_dir)
+            return _file_values(spec, base_dir, files, f"{seed_text}:{name}")
         if "strategy" in spec:
             return _strategy_values(spec, f"{seed_text}:{name}")
         raise ConfigError(
-            "a variable given as a mapping needs 'file' (values from a data file) or "
-            "'strategy' (values drawn by hypothesis)",
+            "a variable given as a mapping needs 'file' (values from a data file), 'dataset' "
+            "(a saved Hugging Face dataset) or 'strategy' (values drawn by hypothesis)",
             hint="for a literal mapping value, put it in a list: [ {...} ]",
         )
     return [spec]
 
 
-def _file_values(spec: Mapping[str, Any], base_dir: Path) -> list[Any]:
-    unknown = set(spec) - {"file", "field", "limit"}
+def _file_values(
+    spec: Mapping[str, Any], base_dir: Path, files: ProjectFiles, seed_text: str
+) -> list[Any]:
+    """Values from a data file (``file``) or a saved dataset (``dataset``, with ``split``):
+    every record, or its ``field``; the first ``limit``, or ``sample`` of them drawn (seeded)."""
+    source = "dataset" if "dataset" in spec else "file"
+    allowed = {source, "field", "limit", "sample"} | ({"split"} if source == "dataset" else set())
+    unknown = set(spec) - allowed
     if unknown:
         raise ConfigError(f"unknown key {sorted(unknown)[0]!r}", key=(sorted(unknown)[0],))
-    if not isinstance(spec["file"], str):
-        raise ConfigError("'file' must be a path", key=("file",))
-    path = base_dir / spec["file"]
+    if not isinstance(spec[source], str):
+        raise ConfigError(f"'{source}' must be a path", key=(source,))
+    path = base_dir / spec[source]
     field = spec.get("field")
     if field is not None and not isinstance(field, str):
         raise ConfigError("'field' must be the name of a field", key=("field",))
-    limit = spec.get("limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ConfigError("'limit' must be a positive integer", key=("limit",))
-    records = read_records(path)
+    for count in ("limit", "sample"):
+        value = spec.get(count)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ConfigError(f"'{count}' must be a positive integer", key=(count,))
+    if "limit" in spec and "sample" in spec:
+        raise ConfigError("'limit' takes the first records, 'sample' draws some: not both")
+    split = spec.get("split")
+    if split is not None and not isinstance(split, str):
+        raise ConfigError("'split' must be the name of a split", key=("split",))
+    if source == "dataset":
+        records = dataset_records(path, split, files)
+    elif path.suffix.lower() == ".parquet":
+        records = parquet_records(path, files)
+    else:
+        records = read_records(path, files)
     values = []
     for number, record in enumerate(records, start=1):
         if field is None:
@@ -121,12 +155,27 @@ def _file_values(spec: Mapping[str, Any], base_dir: Path) -> list[Any]:
             )
         values.append(record[field])
     if not values:
-        raise ConfigError(f"{path} holds no records", key=("file",))
+        raise ConfigError(f"{path} holds no records", key=(source,))
+    if spec.get("sample"):
+        return _sampled(values, int(spec["sample"]), seed_text)
+    limit = spec.get("limit")
     return values[:limit] if limit else values
 
 
-def read_records(path: Path) -> list[Any]:
-    """Records of a .jsonl, .json, .csv, .yaml or .yml file, with errors naming the line."""
+def _sampled(values: list[Any], count: int, seed_text: str) -> list[Any]:
+    """``count`` of the values drawn without replacement, in their order in the file: the same
+    draw on every run (seeded by the suite seed, suite, case and variable), another per seed."""
+    if count >= len(values):
+        return values
+    seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:8], "big")
+    chosen = sorted(random.Random(seed).sample(range(len(values)), count))
+    return [values[index] for index in chosen]
+
+
+def read_records(path: Path, files: ProjectFiles | None = None) -> list[Any]:
+    """Records of a .jsonl, .json, .csv, .yaml or .yml file, with errors naming the line; the
+    file is read as ``files`` allows (inside the project, a regular file, bounded)."""
+    files = files if files is not None else ProjectFiles(root=path.parent)
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".json", ".csv", ".yaml", ".yml"):
         raise ConfigError(
@@ -135,45 +184,34 @@ def read_records(path: Path) -> list[Any]:
             hint="use .jsonl, .json, .csv, .yaml or .yml",
         )
     try:
-        exists = path.is_file()
-    except (OSError, ValueError):  # a name too long for the file system
-        exists = False
-    if not exists:
-        raise ConfigError(
-            f"data file {path} does not exist",
-            key=("file",),
-            hint="paths are relative to the suite file",
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", key=("file",)) from None
+        if suffix in (".json", ".yaml", ".yml"):
+            data = files.load_document(path, "data file")
+        else:
+            text = files.read_text(path, "data file")
+    except ConfigError as exc:
+        missing = "does not exist" in exc.message
+        hint = "paths are relative to the suite file" if missing else exc.hint
+        raise ConfigError(exc.message, key=("file",), hint=hint) from None
     if suffix == ".jsonl":
         records = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except (ValueError, RecursionError) as exc:
                 raise ConfigError(f"{path}:{number}: invalid JSON: {exc}", key=("file",)) from None
+            try:
+                refuse_invalid_text(record, f"{path}:{number}")
+            except ConfigError as exc:
+                raise ConfigError(exc.message, key=("file",), hint=exc.hint) from None
+            records.append(record)
         return records
     if suffix == ".csv":
         try:
             return list(csv.DictReader(text.splitlines()))
         except csv.Error as exc:
             raise ConfigError(f"{path}: cannot parse CSV: {exc}", key=("file",)) from None
-    if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise ConfigError(f"{path}: invalid JSON: {exc}", key=("file",)) from None
-    else:
-        try:
-            data, _ = load_yaml(text, path)
-        except SuiteError as exc:
-            where = f"{path}:{exc.line}" if exc.line is not None else str(path)
-            raise ConfigError(f"{where}: {exc.message}", key=("file",), hint=exc.hint) from None
     if not isinstance(data, list):
         raise ConfigError(f"{path} must hold a list of records", key=("file",))
     return data

@@ -22,6 +22,7 @@ from fakes.openai_server import OK, FakeOpenAI, Fault, fake_server
 
 from promptcheck.backends.base import (
     BACKENDS,
+    MAX_IDENTITY_CHARS,
     BackendContext,
     Generation,
     GenerationRequest,
@@ -29,8 +30,8 @@ from promptcheck.backends.base import (
     SamplingParams,
 )
 from promptcheck.backends.openai_backend import OpenAIBackend
-from promptcheck.backends.openai_pacing import Pacer, retry_after_seconds
 from promptcheck.backends.openai_params import OpenAIParams
+from promptcheck.backends.pacing import Pacer, retry_after_seconds
 from promptcheck.errors import BackendError
 from promptcheck.formats import dolly_prompt
 
@@ -146,6 +147,41 @@ def test_the_key_is_sent_but_never_kept_or_reported(monkeypatch: pytest.MonkeyPa
     assert len(server.calls) == 1  # a 401 is not retried
 
 
+@pytest.mark.parametrize("offset", [470, 495, 499, 500, 520])
+def test_a_key_across_the_cut_of_a_long_error_leaves_no_part_behind(
+    monkeypatch: pytest.MonkeyPatch, offset: int
+) -> None:
+    """The body is cut to 500 characters: scrubbing after the cut left the key's first half."""
+    secret = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
+    monkeypatch.setenv("PROMPTCHECK_TEST_KEY", secret)
+    message = "x" * offset + secret + " trailing"
+
+    def plan(body: dict[str, Any], attempt: int) -> Fault:
+        return Fault(status=401, message=message)
+
+    with fake_server(plan=plan) as server:
+        [[generation]] = run(build(server, api_key_env="PROMPTCHECK_TEST_KEY"), ask())
+    assert generation.error is not None
+    for start in range(0, len(secret) - 7):
+        assert secret[start : start + 8] not in generation.error, generation.error[-80:]
+
+
+def test_a_token_the_server_echoes_is_scrubbed_even_when_it_is_not_our_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMPTCHECK_TEST_KEY", "sk-ours-0123456789abcdef")
+    leaked = "Bearer eyJhbGciOiJIUzI1NiJ9.payload.signature"
+
+    def plan(body: dict[str, Any], attempt: int) -> Fault:
+        return Fault(status=403, message=f"forbidden for {leaked} at https://u:p@proxy.internal/")
+
+    with fake_server(plan=plan) as server:
+        [[generation]] = run(build(server, api_key_env="PROMPTCHECK_TEST_KEY"), ask())
+    error = generation.error or ""
+    assert "eyJhbGciOiJIUzI1NiJ9" not in error and "u:p@" not in error
+    assert "Bearer <redacted>" in error and "https://<redacted>@proxy.internal/" in error
+
+
 # --- request bodies ------------------------------------------------------------------------
 
 
@@ -234,6 +270,39 @@ def test_sparse_answers_of_compatible_servers_are_read(
         [[generation]] = run(build(server), ask())
     assert (generation.text, generation.finish_reason, generation.error) == (text, reason, None)
     assert generation.prompt_tokens is None and generation.completion_tokens is None
+    assert generation.served_model is None and generation.served_fingerprint is None
+
+
+def test_what_served_each_answer_is_kept() -> None:
+    with fake_server(served_model="m-2024-08-06", system_fingerprint="fp_44709d6fcb") as server:
+        [generations] = run(build(server, n_per_request=2), ask(seeds=(1, 2)))
+    assert {(g.served_model, g.served_fingerprint) for g in generations} == {
+        ("m-2024-08-06", "fp_44709d6fcb")
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "fingerprint", "kept"),
+    [
+        (7, ["fp"], (None, None)),  # not strings: nothing is kept
+        ("", "", (None, None)),
+        ("m" * 5000, "fp", ("m" * MAX_IDENTITY_CHARS, "fp")),  # cut
+        ("m\ud800", "fp", ("m\\ud800", "fp")),  # a lone surrogate, escaped for the store
+        ("m\x1b[2J", "f\u202ep", ("m\\x1b[2J", "f\\u202ep")),  # never a terminal control
+    ],
+)
+def test_a_served_identity_is_kept_only_as_a_short_encodable_string(
+    model: object, fingerprint: object, kept: tuple[str | None, str | None]
+) -> None:
+    answer = {
+        "model": model,
+        "system_fingerprint": fingerprint,
+        "choices": [{"message": {"content": "hi"}}],
+    }
+    with fake_server(plan=lambda body, attempt: Fault(answer=answer)) as server:
+        [[generation]] = run(build(server), ask())
+    assert generation.error is None
+    assert (generation.served_model, generation.served_fingerprint) == kept
 
 
 @pytest.mark.parametrize(

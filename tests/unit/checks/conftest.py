@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from promptcheck.checks import CHECKS, BuildContext, Check, CheckContext
+from promptcheck.importing import CodePolicy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -22,10 +23,17 @@ def _fixture_modules_importable() -> Iterator[None]:
     sys.path.remove(str(FIXTURES))
 
 
-def build_check(name: str, raw: Any = None, base_dir: Path = FIXTURES) -> Check:
-    """Validate ``raw`` (the value under the ``expect`` key) with the check's params, then build."""
+def build_check(
+    name: str, raw: Any = None, base_dir: Path = FIXTURES, trusted: tuple[str, ...] = ()
+) -> Check:
+    """Validate ``raw`` (the value under the ``expect`` key) with the check's params, then build.
+
+    The fixture folder plays the project root: its modules are the project's own code; other
+    modules must be ``trusted``, as ``[tool.promptcheck] trusted_modules`` would.
+    """
     check_type = CHECKS.get(name)
-    return check_type.build(check_type.params.model_validate(raw), BuildContext(base_dir))
+    context = BuildContext(base_dir, CodePolicy(root=base_dir, trusted=trusted))
+    return check_type.build(check_type.params.model_validate(raw), context)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptcheck.checks import CHECKS, BuildContext, Check, CheckContext, CheckResult, Status
+from promptcheck.importing import CodePolicy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -58,6 +59,9 @@ PARAMS: dict[str, list[Any]] = {
     # without a model to ask, judges are unscored; test_judge_parsing fuzzes how they read answers
     "judge": [{"rubric": "three options", "model": "gpt"}],
     "self_critique": [None, {"question": "Three options?", "revise": True}],
+    # they read the context's calls (none here); test_tool_checks fuzzes calls
+    "tool_call": [None, {"name": "lookup", "count": 1, "arguments": {"city": "P.*"}}],
+    "no_tool_call": [None, "lookup"],
 }
 
 CASES = [(name, raw) for name, raws in PARAMS.items() for raw in raws]
@@ -111,7 +115,7 @@ OUTPUTS = (
 def built(name: str, raw_json: str) -> Check:
     check_type = CHECKS.get(name)
     params = check_type.params.model_validate(json.loads(raw_json))
-    return check_type.build(params, BuildContext(FIXTURES))
+    return check_type.build(params, BuildContext(FIXTURES, CodePolicy(root=FIXTURES)))
 
 
 def test_every_builtin_check_is_fuzzed() -> None:

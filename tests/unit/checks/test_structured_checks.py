@@ -176,20 +176,19 @@ class TestJsonSchema:
         assert result.status is Status.FAIL
         assert result.reason.startswith("$.lines[0].sku: 'abc' does not match")
 
-    def test_dangling_ref_is_unscored(self, make_check: MakeCheck, context: CheckContext) -> None:
-        check = make_check("json_schema", "refs/dangling.json")
-        result = check.evaluate('{"a": 1}', context)
-        assert result.status is Status.UNSCORED
-        assert result.reason == "the schema's $ref 'missing.json' cannot be resolved"
-        assert check.evaluate('{"b": 1}', context).status is Status.PASS
+    def test_a_dangling_ref_is_an_error_when_the_check_is_built(
+        self, make_check: MakeCheck
+    ) -> None:
+        """Before, every sample was unscored and the case passed 0/0: now the suite is refused."""
+        with pytest.raises(ConfigError, match=r"\$ref 'missing.json' cannot be resolved") as info:
+            make_check("json_schema", "refs/dangling.json")
+        assert info.value.key == ("schema",)
 
-    def test_remote_ref_is_not_fetched(self, make_check: MakeCheck, context: CheckContext) -> None:
-        check = make_check("json_schema", {"$ref": "https://example.com/schema.json"})
-        result = check.evaluate("1", context)
-        assert (result.status, result.reason) == (
-            Status.UNSCORED,
-            "the schema's $ref 'https://example.com/schema.json' cannot be resolved",
-        )
+    def test_a_remote_ref_is_not_fetched_but_refused(self, make_check: MakeCheck) -> None:
+        with pytest.raises(
+            ConfigError, match=r"'https://example\.com/schema\.json' cannot be resolved"
+        ):
+            make_check("json_schema", {"$ref": "https://example.com/schema.json"})
 
     @pytest.mark.parametrize(
         ("raw", "message"),
@@ -306,7 +305,7 @@ class TestPydantic:
     )
     def test_config_errors(self, make_check: MakeCheck, path: str, message: str) -> None:
         with pytest.raises(ConfigError, match=message) as info:
-            make_check("pydantic", path)
+            make_check("pydantic", path, trusted=("pydantic",))
         assert info.value.key == ("model",)
 
 

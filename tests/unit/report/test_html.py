@@ -7,6 +7,7 @@ tests/e2e/test_html_report.py; here the markup is read with the standard library
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import re
 import sys
@@ -22,7 +23,7 @@ from promptcheck.errors import PromptcheckError
 from promptcheck.report import html as html_report
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.stats import threshold_verdict
-from promptcheck.store.database import RunInfo, Store
+from promptcheck.store.database import RunInfo, RunStatus, Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package
 
@@ -305,3 +306,12 @@ def test_every_case_gets_its_own_anchor() -> None:
     ids = re.findall(r'<tr [^>]*id="([^"]+)"', text)
     assert ids == ["case-suites_a.yaml__a_b", "case-suites_a.yaml__a_b_"]
     assert all(f'href="#{anchor}"' in text for anchor in ids)
+
+
+def test_an_interrupted_or_unfinished_run_says_so_in_the_header() -> None:
+    cases = [sampled_case("fine", 150, 150)]
+    interrupted = dataclasses.replace(CAND, status=RunStatus.INTERRUPTED)
+    unfinished = run_summary("20261128-open-new", "new", finished=False)
+    text = html_report.render(None, [interrupted, unfinished], {CAND.id: cases, unfinished.id: []})
+    assert '<span class="warn">interrupted</span>' in text
+    assert text.count('<span class="warn">never finished</span>') == 1

@@ -3,15 +3,21 @@ HTTP: routes, requests turned into generation requests, answers, streams, errors
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from fakes.echo_engine import API_KEY, Served
+from fakes.echo_engine import API_KEY, EchoEngine, Served
 
-from promptcheck.backends.base import Message
-from promptcheck.serve.app import choice_seed
+from promptcheck.backends.base import Generation, GenerationRequest, Message
+from promptcheck.serve.completions import Completions, choice_seed
+from promptcheck.serve.limits import ServerLimits
+from promptcheck.serve.protocol import APIError
+from promptcheck.serve.server import BackgroundServer
+from promptcheck.serve.streaming import TextFeed
 
 openai = pytest.importorskip("openai")
 
@@ -229,6 +235,7 @@ USER = [{"role": "user", "content": "x"}]
         ({"n": 129}, "n"),
         ({"stop": ["a", ""]}, "stop"),
         ({"stop": [str(i) for i in range(17)]}, "stop"),
+        ({"stop": ["x" * 513]}, "stop"),
         ({"seed": 2**64}, "seed"),
         ({"stream": "yes"}, "stream"),
         ({"tools": [{"type": "function"}]}, "tools"),
@@ -271,3 +278,57 @@ def test_an_engine_bug_is_a_500_and_the_server_goes_on(served: Served) -> None:
     status, _, data = raw(served, "POST", "/v1/completions", body)
     assert status == 500 and json.loads(data)["error"]["type"] == "server_error"
     assert raw(served, "GET", "/v1/models")[0] == 200
+
+
+def test_a_batch_of_prompts_with_one_refused_is_a_400_before_any_stream(served: Served) -> None:
+    body = {"model": "echo", "prompt": ["fine", "too long"], "stream": True, "max_tokens": 4}
+    status, headers, data = raw(served, "POST", "/v1/completions", body)
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert json.loads(data)["error"]["code"] == "context_length_exceeded"
+
+
+def test_prompts_over_the_size_limit_are_refused_before_tokenizing() -> None:
+    engine = EchoEngine()
+    with BackgroundServer(engine, api_key=API_KEY, limits=ServerLimits(max_prompt_chars=10)) as url:
+        served = Served(url, engine)
+        fits = {"model": "echo", "prompt": ["12345", "67890"]}
+        assert raw(served, "POST", "/v1/completions", fits)[0] == 200
+        over = {"model": "echo", "prompt": ["12345", "678901"]}
+        status, _, data = raw(served, "POST", "/v1/completions", over)
+        assert status == 400 and json.loads(data)["error"]["code"] == "context_length_exceeded"
+        chat = {"model": "echo", "messages": [{"role": "user", "content": "x" * 11}]}
+        status, _, data = raw(served, "POST", "/v1/chat/completions", chat)
+        assert status == 400 and json.loads(data)["error"]["param"] == "messages"
+    assert [request.prompt for request, _ in engine.requests] == ["12345", "67890"]
+
+
+class FailingMidStream:
+    """A streaming engine whose rows send some text, then run out of memory."""
+
+    model_id = "oom"
+    fingerprint = "fp_oom"
+    streams_tokens = True
+
+    async def prepare(self, requests: Sequence[GenerationRequest], *, raw: bool) -> list[int]:
+        return [request.n for request in requests]
+
+    async def generate(
+        self, job: int, *, feed: TextFeed | None = None, first_choice: int = 0
+    ) -> list[Generation]:
+        assert feed is not None
+        feed.put(first_choice, "partial", None)
+        await asyncio.sleep(0)
+        raise APIError(503, "out of memory", code="overloaded")
+
+
+def test_a_failure_after_the_first_chunk_is_an_error_event_then_done() -> None:
+    async def main() -> list[bytes]:
+        completions = Completions(FailingMidStream(), max_prompt_chars=100)
+        reply = await completions.completions({"model": "oom", "prompt": "x", "stream": True})
+        assert reply.events is not None
+        return [event async for event in reply.events]
+
+    events = asyncio.run(asyncio.wait_for(main(), 10))
+    assert json.loads(events[0].removeprefix(b"data: "))["choices"][0]["text"] == "partial"
+    assert json.loads(events[-2].removeprefix(b"data: "))["error"]["code"] == "overloaded"
+    assert events[-1] == b"data: [DONE]\n\n"

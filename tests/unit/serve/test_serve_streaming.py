@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptcheck.backends.prompting import PromptFormat
 from promptcheck.formats import DOLLY_SPECIAL_TOKENS, END_KEY
-from promptcheck.serve.streaming import IncrementalDecoder, RowStreamer, TextFeed
+from promptcheck.serve.streaming import IncrementalDecoder, RowStreamer, StopMatcher, TextFeed
 
 #: Special tokens (skipped when decoding), as in Dolly's tokenizer.
 SPECIAL = {50_000 + i: token for i, token in enumerate(DOLLY_SPECIAL_TOKENS)}
@@ -192,3 +193,62 @@ def test_a_row_streamer_feeds_the_loop_and_stops_when_cancelled() -> None:
     assert {choice for choice, _, _ in pieces} == {4}
     assert pieces[-1][2] == "stop" and all(reason is None for _, _, reason in pieces[:-1])
     assert not goes_on
+
+
+# -- stop strings matched in linear time ---------------------------------------------------------
+
+
+def brute_force(pieces: Sequence[str], stops: Sequence[str]) -> tuple[int | None, int]:
+    """(where the text is cut, the tail held back) as the definitions say, the slow way: the
+    text is cut at the earliest stop string in the text up to the first piece that completes
+    one; otherwise the held tail is the longest that begins a stop string."""
+    text = ""
+    for piece in pieces:
+        text += piece
+        hits = [i for i in (text.find(stop) for stop in stops if stop) if i >= 0]
+        if hits:
+            return min(hits), 0
+    held = max(
+        (size for stop in stops for size in range(1, len(stop)) if text.endswith(stop[:size])),
+        default=0,
+    )
+    return None, held
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    pieces=st.lists(st.text("abc", max_size=6), max_size=12),
+    stops=st.lists(st.text("abc", min_size=1, max_size=5), max_size=3),
+)
+def test_the_stop_matcher_finds_what_the_definition_finds(
+    pieces: list[str], stops: list[str]
+) -> None:
+    matcher = StopMatcher(stops)
+    for piece in pieces:
+        matcher.feed(piece)
+        if matcher.found is not None:
+            break
+    found, held = brute_force(pieces, stops)
+    assert matcher.found == found
+    if found is None:
+        assert matcher.held() == held
+
+
+@pytest.mark.parametrize("size", [10, 100, 2000])
+def test_stop_matching_costs_steps_linear_in_the_text_whatever_the_stops_length(
+    size: int,
+) -> None:
+    """A stop string that is almost the text (``a`` x (size-1) then ``b``, over a text of
+    ``a``s sent three characters at a time: each piece used to cost a scan of every length
+    of the stop string) costs a few steps per character, and the decoder still holds back
+    exactly the tail that may begin it."""
+    stop = "a" * (size - 1) + "b"
+    text = "a" * 9_000
+    d = decoder(stops=(stop,))
+    sent = "".join(d.update(ids(text[: k + 3])) for k in range(0, len(text), 3))
+    assert sent == text[: len(text) - (size - 1)]
+    assert d.matcher.steps <= 3 * len(text)
+    other = StopMatcher(["x" * size, "ay" * size, stop])
+    for k in range(0, len(text), 3):
+        other.feed(text[k : k + 3])
+    assert other.steps <= 3 * 3 * len(text)  # three stop strings: three passes at most

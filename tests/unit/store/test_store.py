@@ -23,7 +23,14 @@ from promptcheck.checks.base import Status
 from promptcheck.errors import StoreError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.stats import Outcome, ThresholdVerdict
-from promptcheck.store.database import SCHEMA_VERSION, RunInfo, RunSummary, Store, redact_secrets
+from promptcheck.store.database import (
+    SCHEMA_VERSION,
+    RunInfo,
+    RunStatus,
+    RunSummary,
+    Store,
+    redact_secrets,
+)
 
 RUN = "20260101-120000-abcdef"
 
@@ -222,6 +229,15 @@ def test_cache_hits_misses_and_errors(store: Store) -> None:
     assert store.cached_generations([]) == {}
 
 
+def test_the_cache_keeps_what_served_each_generation(store: Store) -> None:
+    """A cached re-run can only tell that a model changed behind its name if the cache knows
+    which model and fingerprint drew each sample."""
+    hosted = Generation("x", served_model="gpt-4o-2024-08-06", served_fingerprint="fp_1")
+    local = Generation("y")
+    store.cache_generations([("hosted", hosted), ("local", local)])
+    assert store.cached_generations(["hosted", "local"]) == {"hosted": hosted, "local": local}
+
+
 def test_cache_replaces_and_chunks_large_lookups(store: Store) -> None:
     store.cache_generations([("k", Generation("old"))])
     store.cache_generations([("k", Generation("new", latency_s=1.5))])
@@ -264,6 +280,42 @@ def test_finish_run_keeps_the_latest_end(store: Store) -> None:
         store.finish_run("ghost", 1.0)
 
 
+def test_a_run_is_running_until_closed_as_finished_or_interrupted(tmp_path: Path) -> None:
+    with Store(tmp_path / "p.db") as store:
+        for run_id in ("done", "stopped", "killed"):
+            store.create_run(make_run(run_id))
+        store.finish_run("done", 10.0, RunStatus.FINISHED)
+        store.finish_run("stopped", 10.0, RunStatus.INTERRUPTED)
+        runs = {run.id: run for run in store.runs()}
+    assert {run_id: run.status for run_id, run in runs.items()} == {
+        "done": RunStatus.FINISHED,
+        "stopped": RunStatus.INTERRUPTED,
+        "killed": RunStatus.RUNNING,
+    }
+    assert {run_id: run.state for run_id, run in runs.items()} == {
+        "done": "finished",
+        "stopped": "interrupted",
+        "killed": "unfinished",
+    }
+
+
+def test_an_interruption_seen_by_any_worker_sticks(store: Store) -> None:
+    store.finish_run(RUN, 100.0, RunStatus.FINISHED)
+    store.finish_run(RUN, 110.0, RunStatus.INTERRUPTED)
+    store.finish_run(RUN, 120.0, RunStatus.FINISHED)
+    store.create_run(make_run())  # a late worker joining changes nothing
+    run = store.run(RUN)
+    assert (run.status, run.finished_at) == (RunStatus.INTERRUPTED, 120.0)
+    with pytest.raises(ValueError, match="not running"):
+        store.finish_run(RUN, 130.0, RunStatus.RUNNING)
+
+
+def test_a_run_recorded_before_statuses_has_an_unknown_one() -> None:
+    closed = RunSummary(**asdict(make_run()), finished_at=5.0)
+    assert (closed.status, closed.state) == (None, "unknown")
+    assert replace(closed, finished_at=None).state == "unfinished"
+
+
 def test_runs_are_listed_newest_first_with_counts(tmp_path: Path) -> None:
     with Store(tmp_path / "p.db") as store:
         for number in range(5):
@@ -276,7 +328,9 @@ def test_runs_are_listed_newest_first_with_counts(tmp_path: Path) -> None:
     counts = listed[1]
     assert (counts.cases, counts.samples) == (3, 10)
     assert (counts.passed, counts.failed, counts.undecided) == (1, 1, 1)
-    assert listed[0] == RunSummary(**asdict(make_run("run-4", started_at=1004.0)))
+    assert listed[0] == RunSummary(
+        **asdict(make_run("run-4", started_at=1004.0)), status=RunStatus.RUNNING
+    )
 
 
 def test_run_lookup_by_id_prefix_and_label(tmp_path: Path) -> None:
@@ -357,6 +411,35 @@ def test_no_secret_reaches_the_database_files(tmp_path: Path) -> None:
         assert secret.encode() not in written
 
 
+def test_error_texts_and_check_reasons_are_scrubbed_as_they_are_written(store: Store) -> None:
+    key = "sk-" + "A1b2C3d4" * 4
+    failed = SampleOutcome(
+        0, 0, {}, "p", 1, None, error="HTTP 401 from https://bob:hunter2@api.example.com/v1"
+    )
+    judged = SampleOutcome(
+        1,
+        0,
+        {},
+        "p",
+        2,
+        "out",
+        checks=(
+            CheckOutcome(0, "judge", Status.UNSCORED, f"judge error: invalid key {key}"),
+            CheckOutcome(1, "regex", Status.PASS, "matched"),
+        ),
+    )
+    store.record_case(RUN, replace(make_case(), samples=(failed, judged)))
+    (case,) = store.case_results(RUN)
+    assert case.samples[0].error == "HTTP 401 from https://<redacted>@api.example.com/v1"
+    assert [check.reason for check in case.samples[1].checks] == [
+        "judge error: invalid key <redacted>",
+        "matched",
+    ]
+    store.close()
+    written = b"".join(path.read_bytes() for path in store.path.parent.iterdir())
+    assert b"hunter2" not in written and key.encode() not in written
+
+
 # -- opening, versions, errors -----------------------------------------------------------------
 
 
@@ -368,7 +451,7 @@ def test_fresh_store_is_versioned_wal_with_foreign_keys(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
     with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
 
 
 def test_store_from_a_newer_promptcheck_is_refused(tmp_path: Path) -> None:

@@ -3,11 +3,17 @@
 ``tests/data/stores/schema-v1.sqlite3`` was written while the schema was at version 1, by
 ``python tests/unit/store/test_store_schema.py tests/data/stores/schema-v1.sqlite3``. Every later
 promptcheck must read it with the same content: a migration that loses or changes its data fails
-``test_committed_v1_store_still_reads_the_same``. (Not ``.db``: the repository ignores ``*.db``.)
+``test_committed_v1_store_still_reads_the_same``. ``schema-v2.sqlite3`` was written the same way
+while the schema was at version 2 (main at 5a75f0c; ``write_v2_fixture``), and is held to the same
+rule, and so is ``schema-v3.sqlite3`` (main at efaed23; ``write_v3_fixture``), the store a
+review (schema 4: raters, ratings, locks) starts from, and ``schema-v4.sqlite3`` (main at
+fe89603; ``write_v4_fixture``), a hosted model's cache from before schema 5 kept what served
+each generation. (Not ``.db``: the repository ignores ``*.db``.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sqlite3
 import sys
@@ -22,8 +28,10 @@ from promptcheck.checks.base import Status
 from promptcheck.errors import StoreError
 from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutcome
 from promptcheck.stats import Outcome, ThresholdVerdict
-from promptcheck.store.database import RunInfo, Store
+from promptcheck.store.database import RunInfo, RunStatus, Store
+from promptcheck.store.reviews import ItemKey, Rating
 from promptcheck.store.schema import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
+from promptcheck.store.texts import text_digest
 
 STORES = Path(__file__).parents[2] / "data" / "stores"
 
@@ -77,6 +85,46 @@ def test_a_newer_database_is_refused(connection: sqlite3.Connection) -> None:
     migrate(connection, "fake.db", STEPS)
     with pytest.raises(StoreError, match=r"written by a newer promptcheck \(schema 3\)"):
         migrate(connection, "fake.db", STEPS[:2])
+
+
+def test_python_steps_run_in_order_within_the_transaction(connection: sqlite3.Connection) -> None:
+    def note_from_python(raw: sqlite3.Connection) -> None:
+        assert raw.in_transaction
+        raw.execute("INSERT INTO log SELECT -2, user_version FROM pragma_user_version")
+
+    mixed = Migration(
+        2,
+        "sql, python, sql",
+        (
+            "INSERT INTO log VALUES (-1, -1)",
+            note_from_python,
+            "INSERT INTO log VALUES (-3, -3)",
+        ),
+    )
+    assert migrate(connection, "fake.db", (STEPS[0], mixed)) == 0
+    assert state(connection) == (2, [(1, 0), (-1, -1), (-2, 1), (-3, -3)])
+
+
+def test_a_failing_python_step_rolls_every_pending_step_back(
+    connection: sqlite3.Connection,
+) -> None:
+    def sqlite_fails(raw: sqlite3.Connection) -> None:
+        raw.execute("INSERT INTO log VALUES (9, 9)")
+        raw.execute("SELECT * FROM nowhere")
+
+    def python_fails(raw: sqlite3.Connection) -> None:
+        raw.execute("INSERT INTO log VALUES (9, 9)")
+        raise RuntimeError("a bug in a step")
+
+    migrate(connection, "fake.db", STEPS[:1])
+    for failing, raised, match in (
+        (sqlite_fails, StoreError, r"schema 3 \(python\) failed: no such table: nowhere"),
+        (python_fails, RuntimeError, "a bug in a step"),
+    ):
+        with pytest.raises(raised, match=match):
+            migrate(connection, "fake.db", (*STEPS[:2], Migration(3, "python", (failing,))))
+        assert state(connection) == (1, [(1, 0)])
+        assert not connection.in_transaction
 
 
 def test_steps_must_be_numbered_in_order(connection: sqlite3.Connection) -> None:
@@ -176,9 +224,12 @@ def test_committed_v1_store_still_reads_the_same(tmp_path: Path) -> None:
         2,
         1,
     )
+    assert (summary.status, summary.state) == (None, "unknown")  # closed before statuses were
     with closing(sqlite3.connect(path)) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # the sample's output and the cached generation are one text
+        assert raw.execute("SELECT text, length FROM texts").fetchall() == [("A) B) C)", 8)]
 
 
 def test_a_v1_store_migrates_to_v2_and_records_usage(tmp_path: Path) -> None:
@@ -196,7 +247,7 @@ def test_a_v1_store_migrates_to_v2_and_records_usage(tmp_path: Path) -> None:
         assert store.case_results(V1_RUN.id) == v1_cases()
     assert summary.usage == {"requests": 3, "completion_tokens": 12, "cost": None}
     with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_usage_of_an_unknown_run_is_refused(tmp_path: Path) -> None:
@@ -204,5 +255,357 @@ def test_usage_of_an_unknown_run_is_refused(tmp_path: Path) -> None:
         store.record_usage("nope", {"requests": 1})
 
 
+# -- the committed version-2 database ----------------------------------------------------------
+
+V2_RUN = RunInfo(
+    id="20250601-000000-v2fixture-gpt",
+    session="fixture-v2",
+    model="gpt",
+    model_spec={"backend": "openai", "model": "gpt-x", "api_key_env": "OPENAI_API_KEY"},
+    started_at=1_748_736_000.0,
+    label="release-1",
+    git_commit="89abcdef0123456789abcdef0123456789abcdef",
+    versions={"promptcheck": "0.1.0", "python": "3.11.7", "openai": "1.40.0"},
+    suites={"suites/json.yaml": "7" * 64},
+)
+#: A run whose process was killed: created, never finished.
+V2_KILLED = RunInfo(
+    id="20250601-000100-v2fixture-gpt",
+    session="fixture-v2-killed",
+    model="gpt",
+    model_spec={"backend": "openai", "model": "gpt-x"},
+    started_at=1_748_736_060.0,
+    versions={"promptcheck": "0.1.0", "python": "3.11.7"},
+    suites={"suites/json.yaml": "7" * 64},
+)
+V2_USAGE = {"requests": 4, "retries": 1, "prompt_tokens": 40, "completion_tokens": 20, "cost": 0.5}
+#: The same output twice, one with a NUL and characters beyond ASCII (so that a length counted
+#: by SQLite, which stops at a NUL and may count bytes, would be wrong), and an error.
+V2_OUTPUTS = ('{"a": 1}', '{"a": 1}', "na\u00efve \U0001f525\x00after a NUL", None)
+
+
+def v2_cases() -> list[CaseResult]:
+    samples = []
+    for index, output in enumerate(V2_OUTPUTS):
+        checks: tuple[CheckOutcome, ...] = ()
+        if output is not None:
+            passed = output.startswith("{")
+            checks = (
+                CheckOutcome(
+                    0,
+                    "json",
+                    Status.PASS if passed else Status.FAIL,
+                    "" if passed else "not JSON: Expecting value: line 1 column 1 (char 0)",
+                ),
+            )
+        samples.append(
+            SampleOutcome(
+                index=index,
+                combination=0,
+                variables={"topic": "json"},
+                prompt="Reply with JSON",
+                seed=100 + index,
+                output=output,
+                checks=checks,
+                error="HTTP 503: overloaded" if output is None else None,
+                formatted_prompt=None if output is None else "Reply with JSON",
+                prompt_tokens=None if output is None else 10,
+                completion_tokens=None if output is None else 5,
+                latency_s=0.25,
+                cached=index == 1,
+                cache_key=f"{index:x}" * 64,
+            )
+        )
+    verdict = ThresholdVerdict(Outcome.UNDECIDED, 2, 3, 0.9, 0.05, (0.09, 0.99), "2/3 undecided")
+    return [
+        CaseResult(
+            suite="json",
+            suite_path="suites/json.yaml",
+            case_id="json-reply",
+            model="gpt",
+            samples=tuple(samples),
+            verdict=verdict,
+            tallies=(CheckTally(0, "json", 2, 1),),
+            tags=(),
+            properties={"adaptive": {"used": 4, "max": 4}},
+        )
+    ]
+
+
+#: The cached generations: both distinct outputs of the samples, and one no sample holds.
+V2_CACHE = {
+    "0" * 64: Generation('{"a": 1}', None, "Reply with JSON", 10, 5, 0.25, "stop"),
+    "2" * 64: Generation(V2_OUTPUTS[2], None, "Reply with JSON", 10, 5, 0.25, "length"),
+    "f" * 64: Generation("only in the cache", None, None, None, None, 0.1, None),
+}
+
+
+def write_v2_fixture(path: Path) -> None:
+    """Write the fixture; only meaningful while SCHEMA_VERSION was 2 (it is committed)."""
+    assert SCHEMA_VERSION == 2, "the v2 fixture must be written by a schema-2 promptcheck"
+    with Store(path) as store:
+        store.create_run(V2_RUN)
+        store.create_run(V2_KILLED)
+        for case in v2_cases():
+            store.record_case(V2_RUN.id, case)
+        store.record_usage(V2_RUN.id, V2_USAGE)
+        store.finish_run(V2_RUN.id, V2_RUN.started_at + 30)
+        store.cache_generations(list(V2_CACHE.items()))
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
+        raw.execute("VACUUM")
+
+
+def test_committed_v2_store_still_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v2.sqlite3"
+    shutil.copyfile(STORES / "schema-v2.sqlite3", path)
+    with Store(path) as store:
+        killed, finished = store.runs()
+        assert store.case_results(V2_RUN.id) == v2_cases()
+        assert store.cached_generations([*V2_CACHE, "absent"]) == V2_CACHE
+    assert (finished.id, killed.id) == (V2_RUN.id, V2_KILLED.id)
+    assert (finished.label, finished.usage, finished.finished_at) == (
+        V2_RUN.label,
+        V2_USAGE,
+        V2_RUN.started_at + 30,
+    )
+    assert (finished.cases, finished.samples, finished.undecided) == (1, 4, 1)
+    assert killed.finished_at is None
+
+
+def test_a_v2_store_migrates_its_texts_once_and_knows_no_status(tmp_path: Path) -> None:
+    """Version 3 moves outputs and cached texts into ``texts``, one row per distinct text, and
+    adds a run's status: unknown for runs recorded before."""
+    path = tmp_path / "schema-v2.sqlite3"
+    shutil.copyfile(STORES / "schema-v2.sqlite3", path)
+    with Store(path) as store:
+        killed, finished = store.runs()
+        exported = store.export_run(V2_RUN.id)
+    assert (finished.status, finished.state) == (None, "unknown")
+    assert (killed.status, killed.state) == (None, "unfinished")
+    assert exported["run"]["status"] is None
+    lengths = [(s["output_length"], s["output_truncated"]) for s in exported["cases"][0]["samples"]]
+    assert lengths == [(8, False), (8, False), (19, False), (None, False)]  # NUL counted
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert sorted(raw.execute("SELECT text, length FROM texts")) == [
+            (V2_OUTPUTS[2], 19),
+            ("only in the cache", 17),
+            ('{"a": 1}', 8),
+        ]
+        assert raw.execute("SELECT count(*) FROM samples WHERE output IS NOT NULL").fetchone() == (
+            0,
+        )
+        columns = {row[1] for row in raw.execute("PRAGMA table_info(generation_cache)")}
+        assert "text" not in columns and "text_id" in columns
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_a_migrated_store_reuses_its_texts_and_closes_runs_with_a_status(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v2.sqlite3"
+    shutil.copyfile(STORES / "schema-v2.sqlite3", path)
+    with Store(path) as store:
+        store.create_run(dataclasses.replace(V2_RUN, id="after-migration"))
+        store.record_case("after-migration", v2_cases()[0])
+        store.cache_generations([("new-key", V2_CACHE["0" * 64])])
+        store.finish_run("after-migration", 1.0, RunStatus.INTERRUPTED)
+        assert store.case_results("after-migration") == v2_cases()
+        assert store.run("after-migration").status == RunStatus.INTERRUPTED
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("SELECT count(*) FROM texts").fetchone() == (3,)
+
+
+# -- the committed version-3 database ----------------------------------------------------------
+
+V3_RUN = RunInfo(
+    id="20250901-000000-v3fixture-small",
+    session="fixture-v3",
+    model="small",
+    model_spec={"backend": "scripted"},
+    started_at=1_756_684_800.0,
+    label="before-review",
+    versions={"promptcheck": "0.1.0", "python": "3.11.7"},
+    suites={"suites/triage.yaml": "9" * 64},
+)
+#: Four samples of a case with a format check and a judge: the judge and the check agree on
+#: two, disagree on one, and the judge could not tell on one; one output holds markup.
+V3_SAMPLES = (
+    ('{"priority": "P2"}', Status.PASS, Status.PASS),
+    ("<script>alert(1)</script>", Status.FAIL, Status.FAIL),
+    ('{"priority": "P9"}', Status.PASS, Status.FAIL),
+    ('{"priority": "P1"}', Status.PASS, Status.UNSCORED),
+)
+
+
+def v3_cases() -> list[CaseResult]:
+    samples = tuple(
+        SampleOutcome(
+            index=index,
+            combination=0,
+            variables={"ticket": "the site is down"},
+            prompt="Classify the ticket as JSON",
+            seed=300 + index,
+            output=output,
+            checks=(
+                CheckOutcome(0, "json_schema", schema, "" if schema is Status.PASS else "bad"),
+                CheckOutcome(1, "judge", judge, f"judge said {judge.value}", None),
+            ),
+            latency_s=0.5,
+            cache_key=f"{index + 3:x}" * 64,
+        )
+        for index, (output, schema, judge) in enumerate(V3_SAMPLES)
+    )
+    verdict = ThresholdVerdict(Outcome.UNDECIDED, 1, 3, 0.9, 0.05, (0.01, 0.9), "1/3 undecided")
+    return [
+        CaseResult(
+            suite="triage",
+            suite_path="suites/triage.yaml",
+            case_id="ticket-json",
+            model="small",
+            samples=samples,
+            verdict=verdict,
+            tallies=(CheckTally(0, "json_schema", 3, 1), CheckTally(1, "judge", 1, 2, 1)),
+            properties={"judges": [{"index": 1, "label": "judge", "judge": "big", "pairs": [0]}]},
+        )
+    ]
+
+
+def write_v3_fixture(path: Path) -> None:
+    """Write the fixture; only meaningful while SCHEMA_VERSION was 3 (it is committed)."""
+    assert SCHEMA_VERSION == 3, "the v3 fixture must be written by a schema-3 promptcheck"
+    with Store(path) as store:
+        store.create_run(V3_RUN)
+        for case in v3_cases():
+            store.record_case(V3_RUN.id, case)
+        store.finish_run(V3_RUN.id, V3_RUN.started_at + 20)
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
+        raw.execute("VACUUM")
+
+
+def test_committed_v3_store_still_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v3.sqlite3"
+    shutil.copyfile(STORES / "schema-v3.sqlite3", path)
+    with Store(path) as store:
+        (summary,) = store.runs()
+        assert store.case_results(V3_RUN.id) == v3_cases()
+    assert (summary.label, summary.status, summary.samples) == (
+        "before-review",
+        RunStatus.FINISHED,
+        4,
+    )
+
+
+def test_a_v3_store_migrates_to_review_tables_and_takes_ratings(tmp_path: Path) -> None:
+    """Version 4 adds raters, review sets, ratings, locks and judge calibrations; the runs of a
+    version-3 file are reviewed as they are."""
+    path = tmp_path / "schema-v3.sqlite3"
+    shutil.copyfile(STORES / "schema-v3.sqlite3", path)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
+    with Store(path) as store:
+        assert store.case_results(V3_RUN.id) == v3_cases()
+        assert store.review_sets() == [] and store.raters() == []
+        digests = store.output_digests(V3_RUN.id)
+        item = ItemKey(V3_RUN.id, "suites/triage.yaml", "ticket-json", "small", 1)
+        store.save_rater("alice", "a" * 64, 1.0)
+        store.open_review_set("run", V3_RUN.id, None, 2, 1.0)
+        store.add_ratings(
+            [Rating(f"run:{V3_RUN.id}", item, digests[item], "alice", "fail", 2.0, note="<b>")]
+        )
+        lock = store.lock_review_set(f"run:{V3_RUN.id}", "alice", 3.0)
+        assert store.ungated_judges("triage", "ticket-json") == {}
+    with Store(path) as store:
+        (rating,) = store.ratings()
+        assert (rating.item, rating.verdict, rating.note) == (item, "fail", "<b>")
+        assert store.review_set(f"run:{V3_RUN.id}").lock == lock
+    assert digests[item] == text_digest("<script>alert(1)</script>")
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+        assert {"raters", "review_sets", "ratings", "review_locks", "judge_calibrations"} <= tables
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+V4_RUN = dataclasses.replace(
+    V3_RUN,
+    id="20251201-000000-v4fixture-gpt",
+    session="fixture-v4",
+    model="gpt",
+    model_spec={"backend": "openai", "model": "gpt-4o"},
+    label="hosted",
+)
+#: Cached generations of a hosted model, from before the cache knew what served them.
+V4_CACHE = {
+    "a" * 64: Generation('{"priority": "P2"}', None, "Classify", 12, 6, 0.4, "stop"),
+    "b" * 64: Generation("<script>alert(1)</script>", None, "Classify", 12, 9, 0.5, "stop"),
+}
+
+
+def v4_cases() -> list[CaseResult]:
+    return [dataclasses.replace(case, model="gpt") for case in v3_cases()]
+
+
+def write_v4_fixture(path: Path) -> None:
+    """Write the fixture; only meaningful while SCHEMA_VERSION was 4 (it is committed)."""
+    assert SCHEMA_VERSION == 4, "the v4 fixture must be written by a schema-4 promptcheck"
+    with Store(path) as store:
+        store.create_run(V4_RUN)
+        for case in v4_cases():
+            store.record_case(V4_RUN.id, case)
+        store.finish_run(V4_RUN.id, V4_RUN.started_at + 20)
+        store.cache_generations(list(V4_CACHE.items()))
+        item = ItemKey(V4_RUN.id, "suites/triage.yaml", "ticket-json", "gpt", 1)
+        store.save_rater("alice", "a" * 64, 1.0)
+        store.open_review_set("run", V4_RUN.id, None, 2, 1.0)
+        digest = store.output_digests(V4_RUN.id)[item]
+        store.add_ratings([Rating(f"run:{V4_RUN.id}", item, digest, "alice", "fail", 2.0)])
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
+        raw.execute("VACUUM")
+
+
+def test_committed_v4_store_still_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v4.sqlite3"
+    shutil.copyfile(STORES / "schema-v4.sqlite3", path)
+    with Store(path) as store:
+        (summary,) = store.runs()
+        assert store.case_results(V4_RUN.id) == v4_cases()
+        assert store.cached_generations(list(V4_CACHE)) == V4_CACHE
+        (rating,) = store.ratings()
+    assert (summary.label, summary.status) == ("hosted", RunStatus.FINISHED)
+    assert (rating.rater, rating.verdict) == ("alice", "fail")
+
+
+def test_a_v4_store_learns_what_served_its_new_cached_generations(tmp_path: Path) -> None:
+    """Version 5 adds the served model and fingerprint to the cache: unknown (None) for what
+    was cached before, kept for what is cached after."""
+    path = tmp_path / "schema-v4.sqlite3"
+    shutil.copyfile(STORES / "schema-v4.sqlite3", path)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 4
+    served = Generation("x", served_model="gpt-4o-2024-08-06", served_fingerprint="fp_1")
+    with Store(path) as store:
+        old = store.cached_generations(list(V4_CACHE))
+        store.cache_generations([("c" * 64, served)])
+    with Store(path) as store:
+        assert store.cached_generations(["c" * 64]) == {"c" * 64: served}
+    assert old == V4_CACHE
+    assert all(g.served_model is None and g.served_fingerprint is None for g in old.values())
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+#: Which fixture a promptcheck of each schema version writes (the ``__main__`` below).
+FIXTURE_WRITERS = {
+    1: write_v1_fixture,
+    2: write_v2_fixture,
+    3: write_v3_fixture,
+    4: write_v4_fixture,
+}
+
 if __name__ == "__main__":
-    write_v1_fixture(Path(sys.argv[1]))
+    if SCHEMA_VERSION not in FIXTURE_WRITERS:
+        sys.exit(f"no fixture is written at schema {SCHEMA_VERSION}: add a writer first")
+    FIXTURE_WRITERS[SCHEMA_VERSION](Path(sys.argv[1]))

@@ -12,8 +12,8 @@ import pytest
 
 from promptcheck.backends.base import BackendContext
 from promptcheck.backends.openai_backend import build_openai
-from promptcheck.backends.openai_pacing import Usage
 from promptcheck.backends.openai_params import OpenAIParams
+from promptcheck.backends.pacing import Usage
 from promptcheck.backends.sampler import SamplerUsage
 from promptcheck.cli import main
 from promptcheck.comparison.engine import compare_results

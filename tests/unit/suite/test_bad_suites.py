@@ -60,7 +60,8 @@ def _backends_without_local(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def project() -> ProjectConfig:
-    return ProjectConfig(base_dir=CORPUS)
+    # the corpus names standard-library code to provoke errors about it: this project trusts it
+    return ProjectConfig(base_dir=CORPUS, trusted_modules=("json", "textwrap", "string"))
 
 
 def load_error(path: Path, project: ProjectConfig) -> SuiteError:
@@ -100,6 +101,9 @@ def collected_corpus(pytester: pytest.Pytester) -> list[Path]:
     """The corpus copied into pytester's directory; the files pytest collects as suites."""
     target = pytester.path / "suites"
     shutil.copytree(CORPUS, target)
+    pytester.makepyprojecttoml(
+        '[tool.promptcheck]\ntrusted_modules = ["json", "textwrap", "string"]\n'
+    )
     pytester.makeconftest(
         "import importlib.util\n"
         "from promptcheck.backends.base import BACKENDS\n"

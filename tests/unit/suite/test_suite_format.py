@@ -19,7 +19,7 @@ from promptcheck.suite.format import (
     validate_suite,
     validation_error,
 )
-from promptcheck.suite.source import SourceMap, load_yaml
+from promptcheck.yamlsource import SourceMap, load_yaml
 
 PATH = Path("suite.yaml")
 

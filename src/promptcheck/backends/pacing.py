@@ -1,7 +1,8 @@
-"""What an endpoint costs and how fast it may be asked: usage, per-minute pacing, Retry-After.
+"""What a hosted model costs and how fast it may be asked: usage, per-minute pacing, Retry-After.
 
-Kept apart from the request path of :mod:`promptcheck.backends.openai_backend`: these are pure
-bookkeeping over time and headers, tested without a server.
+Shared by the ``openai`` and ``anthropic`` backends and kept apart from their request paths:
+pure bookkeeping over time and headers, tested without a server. The usage counters are the
+same for every provider, so the store adds them up without knowing which one a model used.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 @dataclass
 class Usage:
-    """What a model has cost so far: requests, attempts, tokens as the endpoint counted them."""
+    """What a model has cost so far: requests, attempts, tokens as the provider counted them."""
 
     requests: int = 0
     retries: int = 0
@@ -97,9 +98,8 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def estimated_tokens(shown: str, body: Mapping[str, Any], n: int, limit_field: str) -> float:
+def estimated_tokens(shown: str, max_tokens: object, n: int) -> float:
     """Tokens a request counts against a tpm limit when sent: ~4 characters per prompt token,
-    plus the completion limit for every sample asked for."""
-    limit = body.get(limit_field)
-    completion = limit if isinstance(limit, int) else 0
+    plus the completion limit (``max_tokens``) for every sample asked for."""
+    completion = max_tokens if isinstance(max_tokens, int) else 0
     return len(shown) / 4 + 8 + completion * n

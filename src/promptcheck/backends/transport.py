@@ -1,9 +1,10 @@
-"""The HTTP transport under the ``openai`` client: aiohttp where it is installed, else httpx.
+"""The HTTP transport under a provider's client: aiohttp where it is installed, else httpx.
 
-The client sends requests through httpx by default; with the ``aiohttp`` extra of ``openai``
-installed it can send them through aiohttp instead (``openai.DefaultAioHttpClient``), which spends
-less CPU per request. On a 2-core machine 2,000 requests at 64 in flight take 2.0 s through aiohttp
-against 3.5 s through httpx (docs/hosted-apis.md, Performance), and a client whose CPU is the
+The ``openai`` and ``anthropic`` clients are built alike: they send requests through httpx by
+default, and with their ``aiohttp`` extra installed they can send them through aiohttp instead
+(``DefaultAioHttpClient`` of the client's module), which spends less CPU per request. On a
+2-core machine 2,000 requests at 64 in flight take 2.0 s through aiohttp against 3.5 s through
+httpx (docs/hosted-apis.md, Performance), and a client whose CPU is the
 bottleneck is what keeps a run from its ideal time. ``auto`` takes aiohttp when it is there.
 
 aiohttp's errors reach the client translated to httpx's, and a dropped connection arrives as a
@@ -23,22 +24,24 @@ from promptcheck.errors import BackendError
 Transport = Literal["auto", "aiohttp", "httpx"]
 
 
-def check_transport(transport: Transport) -> None:
-    """Refuse ``aiohttp`` where it is not installed, before any request is made."""
+def check_transport(transport: Transport, extra: str = "openai") -> None:
+    """Refuse ``aiohttp`` where it is not installed, before any request is made; ``extra`` is
+    the promptcheck extra that installs it (the backend's name)."""
     if transport == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
-        raise _unusable()
+        raise _unusable(extra)
 
 
-def http_client(openai: ModuleType, transport: Transport, timeout_s: float) -> object | None:
-    """The ``http_client`` to give ``AsyncOpenAI``; None keeps the client's own httpx one."""
+def http_client(client_module: ModuleType, transport: Transport, timeout_s: float) -> object | None:
+    """The ``http_client`` to give the client (``AsyncOpenAI``, ``AsyncAnthropic``); None keeps
+    the client's own httpx one."""
     if transport == "httpx":
         return None
-    usable = hasattr(openai, "DefaultAioHttpClient")  # openai >= 1.8x
+    usable = hasattr(client_module, "DefaultAioHttpClient")  # openai >= 1.8x, anthropic >= 0.5x
     if not (usable and importlib.util.find_spec("aiohttp") is not None):
         if transport == "aiohttp":
-            raise _unusable()
+            raise _unusable(client_module.__name__)
         return None
-    client: object = openai.DefaultAioHttpClient(timeout=timeout_s)
+    client: object = client_module.DefaultAioHttpClient(timeout=timeout_s)
     return client
 
 
@@ -54,10 +57,10 @@ def connection_error_behind_timeout(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _unusable() -> BackendError:
+def _unusable(extra: str) -> BackendError:
     return BackendError(
         "http_client: aiohttp needs the aiohttp package "
-        "(and an openai client recent enough to use it)",
-        hint="pip install 'openai[aiohttp]' (or 'promptcheck[openai]'), "
+        f"(and an {extra} client recent enough to use it)",
+        hint=f"pip install '{extra}[aiohttp]' (or 'promptcheck[{extra}]'), "
         "or write `http_client: httpx`",
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptcheck.errors import SuiteError
-from promptcheck.suite.source import (
+from promptcheck.yamlsource import (
     MAX_ALIAS_NODES,
     MAX_DEPTH,
     SourceMap,

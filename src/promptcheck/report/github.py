@@ -1,0 +1,149 @@
+"""What a GitHub Actions job shows of a run: annotations at the YAML line, the job summary, outputs.
+
+GitHub reads three things a step writes (docs.github.com, "Workflow commands"):
+
+* ``::error file=PATH,line=N,title=T::MESSAGE`` lines on standard output become annotations,
+  shown on the pull request's diff at that line: one per failed or regressed case, at the case's
+  line in its suite file (the path relative to the repository, ``GITHUB_WORKSPACE``); a
+  ``::warning`` line without a file is one for the whole run (a model changed behind its name);
+* Markdown appended to the file ``GITHUB_STEP_SUMMARY`` names is the job's summary page;
+* ``name=value`` lines appended to the file ``GITHUB_OUTPUT`` names are the step's outputs, for
+  later steps and for the packaged action (``action.yml``): the verdict counts and report paths.
+
+The plugin writes them when ``GITHUB_ACTIONS`` is ``true`` (or ``--promptcheck-github``), and
+nothing otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from promptcheck.errors import PromptcheckError
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One ``::error`` of a failed case: where it is and what happened."""
+
+    path: str
+    line: int
+    title: str
+    message: str
+
+    def command(self) -> str:
+        """The workflow command, its values escaped as GitHub requires."""
+        return (
+            f"::error file={_property(self.path)},line={self.line},"
+            f"title={_property(self.title)}::{_data(self.message)}"
+        )
+
+
+def warning(message: str) -> str:
+    """The ``::warning`` command of a session-wide warning (a model that changed behind its
+    name), shown on the run's summary page rather than at a line."""
+    return f"::warning title=promptcheck::{_data(message)}"
+
+
+def enabled(forced: bool, environment: Mapping[str, str] = os.environ) -> bool:
+    """Whether to write for GitHub: asked for, or running in GitHub Actions."""
+    return forced or environment.get("GITHUB_ACTIONS", "").lower() == "true"
+
+
+def repository_path(path: Path, environment: Mapping[str, str] = os.environ) -> str:
+    """``path`` relative to the repository checked out (``GITHUB_WORKSPACE``), as annotations
+    name files; relative to the working directory when the workspace is not known or not above."""
+    resolved = path.resolve()
+    for base in (environment.get("GITHUB_WORKSPACE"), os.getcwd()):
+        if base:
+            try:
+                return resolved.relative_to(Path(base).resolve()).as_posix()
+            except ValueError:
+                continue
+    return resolved.as_posix()
+
+
+def annotation(
+    path: Path, line: int, properties: Mapping[str, object], longrepr: str
+) -> Annotation:
+    """The annotation of a failed case item (``line`` 1-based): from the verdict or comparison
+    properties the item reported, else from the first line of its failure text."""
+    suite, case, model = (properties.get(f"promptcheck_{k}") for k in ("suite", "case", "model"))
+    change = properties.get("promptcheck_change")
+    if change is not None:
+        base = float(str(properties.get("promptcheck_baseline_rate", "nan")))
+        cand = float(str(properties.get("promptcheck_candidate_rate", "nan")))
+        title = f"promptcheck: {suite}::{case} {change} on {model}"
+        message = (
+            f"{case} {change}: {base:.1%} on the baseline, {cand:.1%} on {model} "
+            f"(difference {cand - base:+.1%})"
+        )
+    elif "promptcheck_verdict" in properties:
+        verdict = str(properties.get("promptcheck_verdict")).upper()
+        title = f"promptcheck: {suite}::{case} {verdict} on {model}"
+        message = f"{case}: {properties.get('promptcheck_summary')}"
+    else:
+        first = next((text for text in longrepr.splitlines() if text.strip()), "failed")
+        title, message = f"promptcheck: {path.name}", first
+    return Annotation(repository_path(path), line, title, message)
+
+
+def write_summary(markdown: str, environment: Mapping[str, str] = os.environ) -> None:
+    """Append the run's Markdown to the job summary."""
+    _append(environment.get("GITHUB_STEP_SUMMARY"), markdown.rstrip("\n") + "\n", "job summary")
+
+
+def write_outputs(
+    outputs: Mapping[str, object], environment: Mapping[str, str] = os.environ
+) -> None:
+    """Append ``name=value`` lines to the step's outputs (values on one line each)."""
+    lines = "".join(f"{name}={_one_line(value)}\n" for name, value in outputs.items())
+    _append(environment.get("GITHUB_OUTPUT"), lines, "step outputs")
+
+
+def publish(
+    markdown: str | None,
+    outcomes: Sequence[str],
+    changes: Mapping[str, int],
+    failed: int,
+    reports: Mapping[str, Path | None],
+    environment: Mapping[str, str] = os.environ,
+) -> None:
+    """Write a session's job summary (``markdown``) and its step outputs: the count of each
+    verdict (``pass``, ``fail``, ``undecided``) and, in a comparison, of each change
+    (``regressed``, ``improved``, ``unchanged``, ``inconclusive`` ...), the failed items, and
+    the paths of the reports written (empty when not asked for)."""
+    if markdown is not None:
+        write_summary(markdown, environment)
+    counts: dict[str, object] = {name: 0 for name in ("pass", "fail", "undecided")}
+    for outcome in outcomes:
+        counts[outcome] = int(str(counts.get(outcome, 0))) + 1
+    counts.update(changes)
+    counts["failed_items"] = failed
+    for name, path in reports.items():
+        counts[name] = repository_path(path, environment) if path is not None else ""
+    write_outputs(counts, environment)
+
+
+def _append(target: str | None, text: str, what: str) -> None:
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise PromptcheckError(f"cannot write the GitHub {what} to {target}: {exc}") from exc
+
+
+def _one_line(value: object) -> str:
+    return str(value).replace("\r", " ").replace("\n", " ")
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")

@@ -1,0 +1,54 @@
+"""Workflow commands, job summary and step outputs, as GitHub Actions reads them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from promptcheck.report.github import Annotation, enabled, publish, repository_path
+
+
+def test_an_annotation_escapes_what_github_would_read_as_syntax() -> None:
+    note = Annotation("suites/a,b.yaml", 7, "x: y, z", "line one\nline two 50% done\r")
+    assert note.command() == (
+        "::error file=suites/a%2Cb.yaml,line=7,title=x%3A y%2C z::line one%0Aline two 50%25 done%0D"
+    )
+
+
+def test_enabled_by_the_environment_or_the_option() -> None:
+    assert enabled(False, {"GITHUB_ACTIONS": "true"})
+    assert not enabled(False, {"GITHUB_ACTIONS": "false"}) and not enabled(False, {})
+    assert enabled(True, {})
+
+
+def test_paths_are_relative_to_the_workspace(tmp_path: Path) -> None:
+    suite = tmp_path / "repo" / "suites" / "x.yaml"
+    environment = {"GITHUB_WORKSPACE": str(tmp_path / "repo")}
+    assert repository_path(suite, environment) == "suites/x.yaml"
+
+
+def test_publish_appends_the_summary_and_one_line_outputs(tmp_path: Path) -> None:
+    summary, output = tmp_path / "summary.md", tmp_path / "output.txt"
+    summary.write_text("earlier step\n")
+    environment = {
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_WORKSPACE": str(tmp_path),
+    }
+    publish(
+        "# report\nline",
+        ["pass", "fail", "pass"],
+        {"regressed": 1},
+        2,
+        {"markdown": tmp_path / "out" / "r.md", "html": None},
+        environment,
+    )
+    assert summary.read_text() == "earlier step\n# report\nline\n"
+    assert output.read_text().splitlines() == [
+        "pass=2",
+        "fail=1",
+        "undecided=0",
+        "regressed=1",
+        "failed_items=2",
+        "markdown=out/r.md",
+        "html=",
+    ]
