@@ -105,7 +105,7 @@ def run_plan(args: argparse.Namespace) -> int:
     suites = [load_suite(path, project) for path in suite_files(args.paths)]
     store = store_path(root, args.store, project.store)
     baseline = resolve_baseline(args.baseline, project.known_models, store)
-    inputs, missing = case_inputs(suites, baseline, project, root)
+    inputs, missing = case_inputs(suites, baseline, project, root, args.model)
     if not inputs:
         raise PromptcheckError(
             f"no case of these suites is in baseline {args.baseline!r}: nothing to compare"
@@ -142,15 +142,23 @@ def suite_files(paths: list[Path]) -> list[Path]:
 
 
 def case_inputs(
-    suites: list[SuiteSpec], baseline: Baseline, project: ProjectConfig, root: Path
+    suites: list[SuiteSpec],
+    baseline: Baseline,
+    project: ProjectConfig,
+    root: Path,
+    candidate: str | None = None,
 ) -> tuple[list[CaseInput], list[str]]:
     """The compared cases (those the baseline has, all of them against a model) and the names
-    of those a stored baseline lacks."""
+    of those a stored baseline lacks. A stored baseline is topped up by its model when that is
+    configured and is not the candidate (whose stored run is never mixed with new samples)."""
     inputs: list[CaseInput] = []
     missing: list[str] = []
     for suite in suites:
         path = stored_suite_path(suite.path, root)
-        top_up = find_model(baseline.model, suite.models, project) is not None
+        top_up = (
+            candidate != baseline.model
+            and find_model(baseline.model, suite.models, project) is not None
+        )
         for case in suite.cases:
             name = case_name(path, case.id)
             stored = None if baseline.live else baseline.cases.get((path, case.id))

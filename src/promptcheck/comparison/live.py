@@ -485,12 +485,19 @@ class LiveComparison:
                 ref.case.threshold,
                 max(ref.case.samples, len(ref.case.combinations)),
                 stored.get(ref.key),
-                ref.key not in stored
-                or find_model(self.baseline.model, ref.suite.models, context.project) is not None,
+                ref.key not in stored or self._top_up_model(ref, context) is not None,
             )
             for ref in refs
         ]
         return budget_for(inputs, self.settings.targets, context.samples)
+
+    def _top_up_model(self, ref: CaseRef, context: ComparisonContext) -> ModelConfig | None:
+        """The model that may top up a stored baseline case: the baseline's, when configured,
+        and never the candidate's own (that would mix its past samples with its present ones,
+        hiding the very change a comparison with its stored run is for, and the drift check)."""
+        if self.baseline.model == ref.model.name:
+            return None
+        return find_model(self.baseline.model, ref.suite.models, context.project)
 
     def _against(
         self,
@@ -511,7 +518,7 @@ class LiveComparison:
                 against[ref.key] = model_named(baseline.model, ref.suite, context.project)
                 continue
             case = stored[ref.key]
-            model = find_model(baseline.model, ref.suite.models, context.project)
+            model = self._top_up_model(ref, context)
             target = budget[ref.key].baseline_target
             if target is not None and needs_top_up(case, target) and model is not None:
                 top_ups.append((ref, model, case))
