@@ -18,6 +18,33 @@ STORE_HELP = f"run store (default: [tool.promptcheck] store, else {DEFAULT_STORE
 #: Requests in flight per model when neither an option nor the project says.
 DEFAULT_CONCURRENCY = 8
 
+#: Comparisons (``--promptcheck-baseline``, ``promptcheck compare``, ``promptcheck plan``):
+#: the chance of any false regression across a suite, ...
+DEFAULT_ALPHA = 0.05
+#: ... the chance that any case which dropped by the detectable drop is called unchanged, ...
+DEFAULT_BETA = 0.2
+#: ... the drop a case may show without being a regression (drops beyond it are tested), ...
+DEFAULT_MARGIN = 0.0
+#: ... the drop in conformance a comparison is planned to catch, which "unchanged" rules out
+#: (0.95 -> 0.80 is the drop docs/statistics.md holds the gate to) ...
+DEFAULT_DETECT = 0.15
+#: ... and the chance of catching it, on one case of a suite, that the plan buys.
+DEFAULT_POWER = 0.8
+#: A case's planned samples are a multiple of this (the adaptive round) ...
+PLAN_STEP = 10
+#: ... and at most this many: past it a plan reports the drop it can detect instead.
+MAX_PLANNED_SAMPLES = 1000
+#: A stored baseline's rate enters a plan as its one-sided lower bound at this confidence: a
+#: lower rate needs more samples, so a lucky baseline does not shrink the plan.
+PLANNING_CONFIDENCE = 0.8
+#: Where plans keep the exact test's cut-offs between runs, beside the run store (a cache: it
+#: only sizes plans and states detectable drops, and a damaged one is ignored) ...
+POWER_CACHE_FILE = "power-cache.json"
+#: ... and the largest such file read, in bytes.
+POWER_CACHE_MAX_BYTES = 8_000_000
+#: A stored baseline older than this many days is reported as stale: the model behind a hosted
+#: name changes, and a re-recorded baseline is an independent draw (docs/statistics.md).
+BASELINE_MAX_AGE_DAYS = 30
 #: Bounds on what a suite can make promptcheck do (docs/security.md): a rendered prompt's length
 #: and the time one render may take.
 MAX_RENDERED_CHARS = 1_000_000
@@ -95,6 +122,9 @@ class Options:
     pairwise: str | None = None
     pairwise_rubric: str | None = None
     pairwise_margin: float | None = None
+    detect: float | None = None
+    power: float | None = None
+    baseline_refresh: bool = False
     #: Write annotations, the job summary and step outputs for GitHub Actions; None: when the
     #: environment says the run is in GitHub Actions (GITHUB_ACTIONS=true).
     github: bool | None = None

@@ -17,6 +17,8 @@ import pytest
 
 from promptcheck.config import (
     COMPARISON_FAIL_ON,
+    DEFAULT_DETECT,
+    DEFAULT_POWER,
     DEFAULT_STORE,
     FAIL_ON,
     THRESHOLD_FAIL_ON,
@@ -57,7 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="promptcheck_samples",
         default=None,
         metavar="N",
-        help="samples per case, overriding the suites.",
+        help="samples per case, overriding the suites; with --promptcheck-baseline, overriding "
+        "each case's planned budget (the summary says what a smaller one can detect).",
     )
     group.addoption(
         "--promptcheck-fresh",
@@ -106,6 +109,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="compare the candidate (--promptcheck-model) with BASELINE: a model of "
         "[tool.promptcheck.models], run live, or a stored run id, id prefix or label, "
         "whose samples are reused. Items fail when their case regressed.",
+    )
+    group.addoption(
+        "--promptcheck-baseline-refresh",
+        action="store_true",
+        dest="promptcheck_baseline_refresh",
+        default=None,
+        help="with --promptcheck-baseline naming a stored run: re-record it (its model sampled "
+        "afresh, with new seeds), compare with the new run, which takes over the stored run's "
+        "label.",
+    )
+    group.addoption(
+        "--promptcheck-detect",
+        type=float,
+        dest="promptcheck_detect",
+        default=None,
+        metavar="DROP",
+        help="with --promptcheck-baseline: the drop in conformance each case's samples are "
+        f"planned to catch, and that 'unchanged' rules out (default {DEFAULT_DETECT:g}).",
+    )
+    group.addoption(
+        "--promptcheck-power",
+        type=float,
+        dest="promptcheck_power",
+        default=None,
+        metavar="P",
+        help="with --promptcheck-baseline: the chance of catching that drop on one case of the "
+        f"suite that the plan buys (default {DEFAULT_POWER:g}).",
     )
     group.addoption(
         "--promptcheck-pairwise",
@@ -436,6 +466,9 @@ def _options(config: pytest.Config) -> Options:
             pairwise=config.getoption("promptcheck_pairwise") or None,
             pairwise_rubric=config.getoption("promptcheck_pairwise_rubric"),
             pairwise_margin=config.getoption("promptcheck_pairwise_margin"),
+            detect=config.getoption("promptcheck_detect"),
+            power=config.getoption("promptcheck_power"),
+            baseline_refresh=bool(config.getoption("promptcheck_baseline_refresh")),
             github=config.getoption("promptcheck_github"),
         )
     except ValueError as exc:

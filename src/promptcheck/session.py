@@ -179,12 +179,14 @@ class PromptcheckSession:
     # --- a group of cases at once ----------------------------------------------------------
 
     def planned(self, refs: Sequence[CaseRef]) -> int:
-        """Samples the not-yet-sampled cases of ``refs`` may draw (for the progress bar)."""
-        per_model = 2 if self.comparison is not None and self.comparison.live else 1
-        return per_model * sum(
+        """Samples the not-yet-sampled cases of ``refs`` may draw (for the progress bar); in a
+        comparison, the planned budget of each case (the comparison's plan)."""
+        todo = [ref for ref in refs if ref.key not in self._sampled]
+        if self.comparison is not None:
+            return self.comparison.planned_samples(todo, self._comparison_context())
+        return sum(
             max(self.options.samples or ref.case.samples, len(ref.case.combinations))
-            for ref in refs
-            if ref.key not in self._sampled
+            for ref in todo
         )
 
     def outcome(self, ref: CaseRef, group: Sequence[CaseRef]) -> CaseOutcome:
@@ -207,7 +209,9 @@ class PromptcheckSession:
         if self.comparison is not None and self.comparison.baseline.run is not None:
             baseline_run = self.comparison.baseline.run.id
         if sampled.baseline is not None and sampled.baseline_model is not None:
-            baseline_run = self.run_id(sampled.suite, sampled.baseline_model, label=False)
+            # a re-recorded baseline takes over the stored run's label; a live one has none
+            label = self.comparison.baseline.label if self.comparison is not None else None
+            baseline_run = self.run_id(sampled.suite, sampled.baseline_model, label=label or False)
             self.store.record_case(baseline_run, sampled.baseline)
         row = None
         if self.report is not None:
@@ -231,22 +235,27 @@ class PromptcheckSession:
             facts=self.facts,
             samples=self.options.samples,
             adaptive=self.options.adaptive,
+            cache_dir=self.store_path.parent,
         )
 
     def relative(self, path: Path) -> str:
         """A suite's path as stored (relative to the project root)."""
         return stored_suite_path(path, self.root)
 
-    def run_id(self, suite: SuiteSpec, model: ModelConfig, *, label: bool = True) -> str:
+    def run_id(self, suite: SuiteSpec, model: ModelConfig, *, label: bool | str = True) -> str:
         """The store's run for this session and model, created on first use (idempotent).
 
-        ``label=False`` for a live baseline's run: the label names the candidate's run.
+        ``label=False`` for a live baseline's run: the label names the candidate's run; a string
+        labels the run with it (a re-recorded baseline keeps the stored run's label).
         """
         run_id = self.facts.run_id(model.name)
         if (run_id, str(suite.path)) in self._registered:
             return run_id
         suites = {self.relative(suite.path): suite.sha256}
-        self.store.create_run(self.facts.info(model.name, model.spec, suites, labelled=label))
+        info = self.facts.info(model.name, model.spec, suites, labelled=label is True)
+        if isinstance(label, str):
+            info = dataclasses.replace(info, label=label)
+        self.store.create_run(info)
         self._registered.add((run_id, str(suite.path)))
         self._runs[model.name] = run_id  # only runs that exist are finished
         return run_id

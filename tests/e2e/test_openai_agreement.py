@@ -6,7 +6,8 @@ The checkpoint answers YES with probability 0.8 and NO otherwise, whatever the p
 case's true conformance is known (0.8, 0.2, 1.0). The three runs must agree:
 
 * completions, one sample per request: the same seed reaches the same sampler with the same
-  token ids, so every sample is *identical* to the local one;
+  token ids, so every sample is *identical* to what the local backend draws with its seed (each
+  model draws seeds of its own, so the local backend is asked for the served samples' seeds);
 * chat with n = 16: the server derives the seeds of a request's other choices, so samples
   differ, but each case's conformance must be consistent with the local run (Fisher's exact
   test) and with the true rate (an exact binomial interval), and every verdict must be equal.
@@ -16,8 +17,9 @@ Sampling is a pure function of the seeds, so these checks are deterministic, not
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakes
 from fakes.branching_model import build_branching_dolly, torch_threads
 from scipy.stats import binomtest, fisher_exact
 
+from promptcheck.backends.base import BACKENDS, BackendContext, Generation, GenerationRequest
+from promptcheck.project import load_project_config
+from promptcheck.results import SampleOutcome
 from promptcheck.serve import BackgroundServer, load_engine
+from promptcheck.suite import CaseSpec, load_suite
 from tests.integration.conftest import Project, suite_yaml
 
 P_YES = 0.8
@@ -79,6 +85,32 @@ def server_url(checkpoint: Path) -> Iterator[str]:
         yield url
 
 
+def generate_locally(
+    checkpoint: Path, case: CaseSpec, samples: Sequence[SampleOutcome]
+) -> dict[int, Generation]:
+    """What the ``local`` backend draws for these samples (their combinations and seeds), by
+    seed, with the case's sampling parameters: the request the runner would send."""
+    entry = BACKENDS.get("local")
+    backend = entry.build(
+        entry.params.model_validate({"path": str(checkpoint)}), BackendContext(checkpoint.parent)
+    )
+    by_combination: dict[int, list[int]] = {}
+    for sample in samples:
+        by_combination.setdefault(sample.combination, []).append(sample.seed)
+
+    async def every() -> dict[int, Generation]:
+        found: dict[int, Generation] = {}
+        for index, seeds in by_combination.items():
+            combination = case.combinations[index]
+            request = GenerationRequest(
+                combination.prompt, combination.messages, case.sampling, tuple(seeds)
+            )
+            found.update(zip(seeds, await backend.generate(request), strict=True))
+        return found
+
+    return asyncio.run(every())
+
+
 def test_the_served_model_agrees_with_the_local_one(
     pytester: pytest.Pytester, checkpoint: Path, server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,15 +148,22 @@ def test_the_served_model_agrees_with_the_local_one(
         {key.split("[")[0]: value for key, value in runs[name].items()}
         for name in ("local", "completions", "chat")
     )
+    suite = load_suite(project.path / "suites" / "yes_no.yaml", load_project_config(project.path))
+    cases = {spec.id: spec for spec in suite.cases}
     for case, rate in TRUE_RATE.items():
         reference = local[case]
         assert reference.errors == exact[case].errors == chat[case].errors == 0
-        # completions, one sample per request: sample for sample the local model's
-        by_seed = {s.seed: s.output for s in reference.samples}
-        assert {s.seed: s.output for s in exact[case].samples} == by_seed
-        assert {s.formatted_prompt for s in exact[case].samples} == {
-            s.formatted_prompt for s in reference.samples
+        # completions, one sample per request: sample for sample what the local model draws
+        # with the same seeds (each model draws seeds of its own: ask the local one for these)
+        local_draws = generate_locally(checkpoint, cases[case], exact[case].samples)
+        assert {s.seed: s.output for s in exact[case].samples} == {
+            seed: generation.text for seed, generation in local_draws.items()
         }
+        assert (
+            {s.formatted_prompt for s in exact[case].samples}
+            == {generation.formatted_prompt for generation in local_draws.values()}
+            == {s.formatted_prompt for s in reference.samples}
+        )
         # chat with n: the same verdict, and rates consistent with each other and the truth
         assert (
             reference.verdict.outcome == exact[case].verdict.outcome == chat[case].verdict.outcome

@@ -139,3 +139,40 @@ def test_a_live_comparison_stops_unchanged_cases_early(pytester: pytest.Pytester
     baseline = project.results(runs["old"])["stable[old]"]
     assert len(baseline.samples) == int(cases["stable[new]"]["promptcheck_samples_used"])
     result.stdout.fnmatch_lines(["*stable*UNCHANGED*", "verdict: 1 case regressed"])
+
+
+def test_offline_compare_of_an_adaptive_live_comparison_agrees_with_it(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The candidate's run records each case's sequential comparison against the baseline run;
+    ``promptcheck compare`` of the two runs reads it back instead of treating the stopped counts
+    as fixed samples, so the offline verdicts are the live gate's."""
+    from promptcheck import cli
+
+    project = Project(pytester)
+    project.configure(
+        {
+            "old": {"backend": "scripted", "rules": [{"match": ".", "outputs": ["GOOD"]}]},
+            "new": {
+                "backend": "scripted",
+                "rules": [
+                    {"match": "^json", "outputs": ["GOOD", "BAD"]},
+                    {"match": ".", "outputs": ["GOOD"]},
+                ],
+            },
+        },
+        default="new",
+    )
+    project.suite("live", LIVE)
+    live = project.run("--promptcheck-baseline", "old", "--promptcheck-adaptive")
+    section = live.stdout.str().split("= promptcheck comparison =")[1]
+    live_rows = [line for line in section.splitlines() if line.startswith("  suites/")]
+    runs = {run.model: run.id for run in project.runs()}
+    stable = project.results(runs["new"])["stable[new]"]
+    recorded = stable.properties["adaptive"]["comparison"]
+    assert recorded["baseline_run"] == runs["old"]
+    capsys.readouterr()
+    assert cli.main(["compare", runs["old"], runs["new"]]) == 1
+    offline = capsys.readouterr().out.splitlines()
+    assert [line for line in offline if line.startswith("  suites/")] == live_rows
+    assert not any("anytime-valid" in line for line in offline)

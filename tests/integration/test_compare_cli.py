@@ -94,7 +94,7 @@ def test_case_sets_that_differ_are_compared_on_their_intersection(
     code, out, _ = compare("baseline", migrated.runs()[1].id[:-2], "--json")
     assert code == ExitCode.FAILED
     document = json.loads(out)
-    assert document["format_version"] == 1
+    assert document["format_version"] == 2
     assert [case["name"] for case in document["cases"]] == [
         "suites/main.yaml::json-case",
         "suites/main.yaml::stable-one",
@@ -103,7 +103,9 @@ def test_case_sets_that_differ_are_compared_on_their_intersection(
     assert document["only_in_candidate"] == ["suites/extra.yaml::only-new"]
     warnings = "\n".join(document["warnings"])
     assert "compared on the 2 cases both runs hold; 2 other(s) listed" in warnings
-    assert "fewer than 150 scored baseline samples (fewest 40)" in warnings
+    assert "these samples can detect drops of" in warnings
+    strength = document["baseline_strength"]
+    assert (strength["fewest_samples"], strength["stored"]) == (40, True)
 
 
 def test_markdown_summary_is_written(migrated: Project, compare: Compare) -> None:
@@ -166,7 +168,12 @@ def test_inconclusive_fails_only_when_asked(project: Project, compare: Compare) 
     ("args", "message"),
     [
         (["no-such-run", "baseline"], "no run id, id prefix or label matches 'no-such-run'"),
-        (["baseline", "baseline", "--margin", "0.1"], "tolerance must be at least the margin"),
+        (
+            ["baseline", "baseline", "--margin", "0.2"],
+            "the drop to detect must be above the margin",
+        ),
+        (["baseline", "baseline", "--detect", "1"], "the drop to detect must be above"),
+        (["baseline", "baseline", "--power", "0"], "power must be in (0, 1)"),
         (["baseline", "baseline", "--alpha", "1"], "alpha must be in (0, 1)"),
     ],
 )
@@ -214,9 +221,12 @@ def test_the_store_comes_from_the_option_or_the_project(
     assert "is compared with itself" in out
 
 
-def test_an_adaptive_run_compared_offline_is_flagged(project: Project, compare: Compare) -> None:
-    """Cases its adaptive sampling stopped early are compared as if their counts were fixed:
-    the report says so, through the store (which keeps each case's adaptive figures)."""
+def test_an_adaptive_run_compared_offline_uses_anytime_valid_bounds(
+    project: Project, compare: Compare
+) -> None:
+    """Cases its adaptive sampling stopped are not read as fixed samples: their comparison uses
+    anytime-valid bounds, and the report says so, through the store (which keeps each case's
+    adaptive figures)."""
     project.configure(MODELS, default=None)
     project.suite(
         "main",
@@ -231,6 +241,10 @@ def test_an_adaptive_run_compared_offline_is_flagged(project: Project, compare: 
     old, adaptive = project.runs()
     _, out, _ = compare(old.id, adaptive.id)
     assert (
-        "warning: adaptive sampling stopped suites/main.yaml::steady early in one of the runs"
-        in out
+        "warning: adaptive sampling drew suites/main.yaml::steady in one of the runs; their "
+        "stopped counts are compared with anytime-valid bounds" in out
     )
+    _, text, _ = compare(old.id, adaptive.id, "--json")
+    (case,) = json.loads(text)["cases"]
+    assert case["method"] == "anytime"
+    assert case["candidate"]["n"] < 100  # stopped early: a perfect case passes at 30

@@ -105,8 +105,25 @@ def test_a_check_that_cannot_tell_leaves_samples_unscored(project: Project) -> N
             "suite: s\ncases:\n  - id: a\n    prompt: '{{ missing }}'\n    expect: [json]\n",
             "*bad.yaml:4: cases[[]0[]].prompt: undefined template variable 'missing'*",
         ),
+        (
+            "suite: s\ndefaults:\n  tolerance: 0.1\ncases:\n  - id: a\n    prompt: p\n"
+            "    threshold: 0.1\n    expect: [json]\n",
+            "*bad.yaml:7: cases[[]0[]].threshold: threshold 0.1 minus tolerance 0.1 is 0: no rate "
+            "would be clearly below the bar, so every model would pass*",
+        ),
+        (
+            "suite: s\ndefaults:\n  threshold: 0.0\ncases:\n  - id: a\n    prompt: p\n"
+            "    expect: [json]\n",
+            "*bad.yaml:3: defaults.threshold: threshold 0 minus tolerance 0.05 is -0.05*",
+        ),
     ],
-    ids=["yaml-syntax", "unknown-check", "undefined-variable"],
+    ids=[
+        "yaml-syntax",
+        "unknown-check",
+        "undefined-variable",
+        "threshold-within-tolerance",
+        "threshold-zero",
+    ],
 )
 def test_a_bad_suite_is_one_collection_error_without_traceback(
     project: Project, text: str, message: str

@@ -82,9 +82,10 @@ def test_changing_the_model_invalidates_the_cache(pytester: pytest.Pytester) -> 
     project.run()
     first, second = (project.results(run.id) for run in project.runs())
     assert cached_flags(second) == {False}
-    assert [s.seed for s in first["case[demo]"].samples] == [
+    # another model draws other seeds: a baseline's and a candidate's samples are independent
+    assert {s.seed for s in first["case[demo]"].samples}.isdisjoint(
         s.seed for s in second["case[demo]"].samples
-    ]
+    )
 
 
 def test_errors_are_not_cached(project: Project) -> None:

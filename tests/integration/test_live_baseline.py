@@ -6,6 +6,8 @@ The models are scripted, so which case regressed is known: ``old`` conforms on e
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from promptcheck import cli
@@ -54,6 +56,13 @@ def changes(output: str) -> dict[str, str]:
     return found
 
 
+def drawn_samples(output: str) -> int:
+    """The samples a case drew, from the comparison's budget line (every case drew as many)."""
+    found = re.search(r"^drawn: (\d+) samples a case", output, re.MULTILINE)
+    assert found is not None, "no budget line in the comparison"
+    return int(found.group(1))
+
+
 def test_a_degraded_candidate_fails_only_where_it_regressed(migrating: Project) -> None:
     result = migrating.run(
         "--promptcheck-model", "new", "--promptcheck-baseline", "old", "--junitxml=report.xml"
@@ -62,8 +71,8 @@ def test_a_degraded_candidate_fails_only_where_it_regressed(migrating: Project) 
     result.stdout.fnmatch_lines(
         [
             "*main::json-case on model 'new': REGRESSED against the baseline",
-            "*baseline  40/40 = 100.0%*",
-            "*candidate *40 = *",
+            "*baseline  */* = 100.0%*",
+            "*candidate */* = *",
             "*check [[]1[]] equals: passed 100.0% -> *(dropped, unadjusted)",
             "*FAILED suites/main.yaml::json-case[[]new[]]*",
         ]
@@ -147,16 +156,59 @@ def test_a_short_stored_baseline_is_topped_up_by_its_model(migrating: Project) -
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "warning: 1 baseline case(s) had fewer samples than the candidate's plan and were "
-            "topped up by model 'old' (cached samples reused)"
+            "warning: 1 baseline case(s) had fewer samples than the candidate's budget (or were "
+            "stopped by adaptive sampling) and were topped up by model 'old' (cached samples "
+            "reused)"
         ]
     )
+    drawn = drawn_samples(result.stdout.str())
     topped_run = [run for run in migrating.runs() if run.model == "old"][-1]
     (topped,) = migrating.results(topped_run.id).values()
-    assert len(topped.samples) == 40
+    assert len(topped.samples) == drawn > 10
     # the ten stored samples came back from the cache: topped up, not drawn again
     assert [s.cached for s in topped.samples[:10]] == [True] * 10
     assert not any(s.cached for s in topped.samples[10:])
+
+
+def test_a_refreshed_baseline_is_a_new_draw_that_takes_the_label(migrating: Project) -> None:
+    migrating.run("--promptcheck-model", "old", "--promptcheck-label", "blessed", "-k", "stable")
+    (stored,) = migrating.runs()
+    result = migrating.run(
+        "--promptcheck-model",
+        "new",
+        "--promptcheck-baseline",
+        "blessed",
+        "--promptcheck-baseline-refresh",
+        "-k",
+        "stable",
+    )
+    result.assert_outcomes(passed=2)
+    refreshed = [run for run in migrating.runs() if run.model == "old"][-1]
+    assert refreshed.id != stored.id and refreshed.label == "blessed"
+    # compared with the new run, drawn live: the label now names it
+    assert f"baseline  {refreshed.id} (model old, label blessed)" in result.stdout.str()
+    old_seeds = {s.seed for s in migrating.results(stored.id)["stable-one[old]"].samples}
+    new_case = migrating.results(refreshed.id)["stable-one[old]"]
+    assert old_seeds.isdisjoint(s.seed for s in new_case.samples)  # a new, independent draw
+    assert not any(s.cached for s in new_case.samples)
+    assert new_case.properties["draw"]
+    with migrating.store() as store:
+        assert store.run("blessed").id == refreshed.id
+
+
+def test_refreshing_needs_a_stored_run_and_its_model(migrating: Project) -> None:
+    result = migrating.run(
+        "--promptcheck-model",
+        "new",
+        "--promptcheck-baseline",
+        "old",
+        "--promptcheck-baseline-refresh",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--promptcheck-baseline-refresh re-records a stored run*"])
+    result = migrating.run("--promptcheck-model", "new", "--promptcheck-baseline-refresh")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*re-records a baseline*add --promptcheck-baseline BASELINE*"])
 
 
 def test_a_short_baseline_without_its_model_is_reported(migrating: Project) -> None:
@@ -205,7 +257,8 @@ def test_markdown_summary_of_the_comparison(migrating: Project) -> None:
     result.stdout.fnmatch_lines([f"Markdown summary written to {target}"])
     text = target.read_text(encoding="utf-8")
     assert text.startswith("## :x: promptcheck: 1 case regressed\n")
-    assert "| `suites/main.yaml::json-case` | **regressed** | 40/40 = 100.0% [" in text
+    assert "| `suites/main.yaml::json-case` | **regressed** | " in text
+    assert "- budget: planned " in text  # what the samples were sized to catch
 
 
 @pytest.mark.parametrize(
@@ -232,6 +285,19 @@ def test_markdown_summary_of_the_comparison(migrating: Project) -> None:
         (
             ["--promptcheck-fail-on", "regressed", "--promptcheck-model", "new"],
             "*'regressed' applies to comparisons: add --promptcheck-baseline BASELINE*",
+        ),
+        (
+            ["--promptcheck-baseline", "old", "--promptcheck-detect", "1.5"],
+            "*the drop to detect must be above the margin (0) and below 1, got 1.5*",
+        ),
+        (
+            ["--promptcheck-baseline", "old", "--promptcheck-power", "1"],
+            "*power must be in (0, 1), got 1*",
+        ),
+        (
+            ["--promptcheck-model", "new", "--promptcheck-detect", "0.1"],
+            "*--promptcheck-detect and --promptcheck-power plan a comparison*"
+            "add --promptcheck-baseline BASELINE*",
         ),
     ],
 )

@@ -56,7 +56,9 @@ MAIN = suite_yaml(
     """,
     defaults="samples: 40",
 )
-LIVE = ("--promptcheck-model", "new", "--promptcheck-baseline", "old")
+#: A fixed budget: these tests count the judge's pairs, not what a plan would draw.
+FIXED = ("--promptcheck-samples", "40")
+LIVE = ("--promptcheck-model", "new", "--promptcheck-baseline", "old", *FIXED)
 
 
 @pytest.fixture
@@ -130,6 +132,7 @@ def test_a_regressed_item_shows_the_pairwise_line_and_junit_carries_it(
         "broken",
         "--promptcheck-baseline",
         "old",
+        *FIXED,
         "--promptcheck-pairwise",
         "picky",
         "--junitxml",

@@ -51,7 +51,7 @@ def test_the_failure_the_page_shows(pytester: pytest.Pytester) -> None:
         [
             "weather-assistant::weather-question on model 'scripted-assistant': FAIL",
             "  conformance 38/40 = 95.0% (95% CI 83.1%-99.4%), threshold 100.0%",
-            "    #14 seed=8684428681091267481 (city='Paris')",
+            "    #10 seed=5264514247232971789 (city='Paris')",
             "      tool_call fail: no tool call; the output is text: 'It is probably sunny.'",
             "      output: It is probably sunny.",
         ]

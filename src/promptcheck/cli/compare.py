@@ -22,7 +22,16 @@ from promptcheck.comparison import (
     pairwise_params,
     resolve_judge,
 )
-from promptcheck.config import COMPARISON_FAIL_ON, STORE_HELP, ExitCode, concurrency
+from promptcheck.comparison.budget import kept_cuts
+from promptcheck.config import (
+    COMPARISON_FAIL_ON,
+    DEFAULT_ALPHA,
+    DEFAULT_DETECT,
+    DEFAULT_POWER,
+    STORE_HELP,
+    ExitCode,
+    concurrency,
+)
 from promptcheck.errors import PromptcheckError
 from promptcheck.report.comparison_text import text_lines
 from promptcheck.results import CaseResult
@@ -57,18 +66,28 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="drops up to this much are not regressions (default 0)",
     )
     compare.add_argument(
+        "--detect",
         "--tolerance",
+        dest="detect",
         type=float,
-        metavar="T",
-        default=0.05,
-        help="a case is unchanged once a drop this large is ruled out (default 0.05)",
+        metavar="DROP",
+        default=DEFAULT_DETECT,
+        help="the drop the report says the samples can or cannot catch, and that a case must "
+        f"rule out to be unchanged (default {DEFAULT_DETECT:g}; --tolerance is its old name)",
+    )
+    compare.add_argument(
+        "--power",
+        type=float,
+        metavar="P",
+        default=DEFAULT_POWER,
+        help=f"the power the detectable drops are stated at (default {DEFAULT_POWER:g})",
     )
     compare.add_argument(
         "--alpha",
         type=float,
         metavar="A",
-        default=0.05,
-        help="chance of any false regression across the suite (default 0.05)",
+        default=DEFAULT_ALPHA,
+        help=f"chance of any false regression across the suite (default {DEFAULT_ALPHA:g})",
     )
     compare.add_argument("--md", type=Path, metavar="PATH", help="write a Markdown summary here")
     compare.add_argument(
@@ -112,14 +131,17 @@ def run_compare(args: argparse.Namespace) -> int:
     ``main`` prints as one line and turns into exit code 2, as for every other command."""
     from promptcheck.report.files import write_comparison_files
 
-    settings = CompareSettings(margin=args.margin, tolerance=args.tolerance, alpha=args.alpha)
+    settings = CompareSettings(
+        margin=args.margin, detect=args.detect, alpha=args.alpha, power=args.power
+    )
     pairwise = pairwise_params(args.pairwise, args.pairwise_rubric, args.pairwise_margin)
     with open_store(args.store) as store:
         base_run = store.run(args.baseline)
         cand_run = store.run(args.candidate)
         base_cases = store.case_results(base_run.id)
         cand_cases = store.case_results(cand_run.id)
-        report = compare_results(base_run, base_cases, cand_run, cand_cases, settings)
+        with kept_cuts(store.path.parent):  # the detectable drops reuse the plans' cut-offs
+            report = compare_results(base_run, base_cases, cand_run, cand_cases, settings)
         if not report.rows:
             raise PromptcheckError(
                 f"runs {report.baseline.id} and {report.candidate.id} have no case in common "

@@ -10,10 +10,19 @@ silence:
 * cases are matched by (suite path, case id); suite paths are stored relative to the project
   root, so runs from a CI checkout and a laptop match. Cases held by one run only are listed,
   never compared, and the verdict covers the intersection;
-* a baseline case with fewer scored samples than the candidate's, or fewer than
-  :data:`MIN_BASELINE_SAMPLES`, limits what the comparison can detect: it is reported;
+* what the samples can detect is stated: per case, the smallest drop the exact test catches
+  with the settings' power at the level the suite's first regression needs
+  (:mod:`promptcheck.stats.power`), and a baseline case with fewer scored samples than the
+  candidate's is noted;
+* the baseline's strength is stated: its samples and its age against the candidate (a guarantee
+  that holds on average over baselines is only as good as the one baseline reused, and a hosted
+  model changes behind its name; docs/statistics.md says when to re-record);
 * a suite file whose content changed between the runs is reported: a case of the same id may ask
-  something else now.
+  something else now;
+* a case that adaptive sampling stopped on either side is not read as a fixed sample (that
+  would raise false alarms beyond alpha): it is compared with anytime-valid bounds
+  (:func:`promptcheck.stats.stopped_comparison`), or, when the candidate's run recorded its
+  sequential comparison against this very baseline run, with that (:mod:`.adaptive`).
 
 Per check, the pass counts are compared too, for diagnosis only: which check moved. Those
 comparisons are not adjusted for multiplicity and never decide anything.
@@ -36,8 +45,18 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
+from promptcheck.comparison.adaptive import recorded_comparison, sampled_adaptively
+from promptcheck.comparison.budget import Budget, Targets, planning_rate
 from promptcheck.comparison.drift import baseline_drift
-from promptcheck.config import FAILING
+from promptcheck.config import (
+    BASELINE_MAX_AGE_DAYS,
+    DEFAULT_ALPHA,
+    DEFAULT_BETA,
+    DEFAULT_DETECT,
+    DEFAULT_MARGIN,
+    DEFAULT_POWER,
+    FAILING,
+)
 from promptcheck.errors import ConfigError, StoreError
 from promptcheck.results import ADAPTIVE_KEY
 from promptcheck.stats import (
@@ -47,6 +66,9 @@ from promptcheck.stats import (
     Comparison,
     compare_rates,
     decide,
+    detectable_drop,
+    first_rejection_level,
+    stopped_comparison,
 )
 
 if TYPE_CHECKING:
@@ -55,7 +77,6 @@ if TYPE_CHECKING:
     from promptcheck.store.database import RunSummary, Store
 
 __all__ = [
-    "MIN_BASELINE_SAMPLES",
     "CaseRow",
     "CheckDiagnosis",
     "CompareSettings",
@@ -67,12 +88,6 @@ __all__ = [
     "with_pairwise",
 ]
 
-#: Fewest scored baseline samples a case should have. At 150 against 150, a drop from 0.95 to
-#: 0.80 on one case of a 50-case suite is caught with power 0.83 (docs/statistics.md, live
-#: baseline); with a 50-sample baseline it is 0.09 against 150 candidate samples and no higher
-#: against 400 or 1,000 (exact sums over the outcomes): the baseline's own uncertainty bounds
-#: what any candidate can be shown to fall below.
-MIN_BASELINE_SAMPLES = 150
 #: Names listed in one warning before "and N more".
 _LISTED = 5
 
@@ -85,27 +100,35 @@ CHANGE_ORDER = (Change.REGRESSED, Change.IMPROVED, Change.INCONCLUSIVE, Change.U
 class CompareSettings:
     """The knobs of a comparison (docs/statistics.md explains the defaults).
 
-    Validated here, once, so that a bad ``--margin`` is a usage error naming the option rather
-    than a ``ValueError`` from deep inside the statistics.
+    ``detect`` is the drop the comparison is planned to catch with probability ``power``, and the
+    drop an "unchanged" verdict rules out. Validated here, once, so that a bad ``--margin`` is a
+    usage error naming the option rather than a ``ValueError`` from deep inside the statistics.
     """
 
-    margin: float = 0.0
-    tolerance: float = 0.05
-    alpha: float = 0.05
-    beta: float = 0.2
+    margin: float = DEFAULT_MARGIN
+    detect: float = DEFAULT_DETECT
+    alpha: float = DEFAULT_ALPHA
+    beta: float = DEFAULT_BETA
+    power: float = DEFAULT_POWER
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.margin < 1.0:
             raise ConfigError(f"margin must be in [0, 1), got {self.margin:g}")
-        if not self.margin <= self.tolerance < 1.0:
+        if not self.margin < self.detect < 1.0:
             raise ConfigError(
-                f"tolerance must be at least the margin ({self.margin:g}) and below 1, "
-                f"got {self.tolerance:g}"
+                f"the drop to detect must be above the margin ({self.margin:g}) and below 1, "
+                f"got {self.detect:g}",
+                hint="a margin ignores drops up to itself, so only larger drops can be caught",
             )
-        for name in ("alpha", "beta"):
+        for name in ("alpha", "beta", "power"):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise ConfigError(f"{name} must be in (0, 1), got {value:g}")
+
+    @property
+    def targets(self) -> Targets:
+        """The settings as a budget's plan needs them."""
+        return Targets(self.alpha, self.beta, self.margin, self.detect, self.power)
 
 
 class Side(enum.StrEnum):
@@ -152,6 +175,10 @@ class CaseRow:
     pairwise: PairwiseCheck | None = None
     #: The runs ("baseline", "candidate") whose adaptive sampling stopped this case early.
     stopped_early: tuple[str, ...] = ()
+    #: The smallest drop these samples catch with the settings' power at the level the suite's
+    #: first regression needs (None: not computed, for a sequential or anytime comparison, or
+    #: no drop is caught so often).
+    detectable: float | None = None
 
     @property
     def name(self) -> str:
@@ -191,6 +218,8 @@ class ComparisonReport:
     only_in_baseline: tuple[str, ...] = ()
     only_in_candidate: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: The live gate's plan of samples per case (None offline: nothing was planned).
+    budget: Budget | None = None
 
     def by_change(self, change: Change) -> tuple[CaseRow, ...]:
         return tuple(row for row in self.rows if row.change == change)
@@ -219,6 +248,23 @@ class ComparisonReport:
         return {name: outcomes.count(name) for name in ("fail", "undecided", "pass")}
 
     @property
+    def detectable(self) -> float | None:
+        """The largest of the cases' detectable drops: every compared case with a fixed-sample
+        comparison would have been caught had it dropped this much (None: none computed)."""
+        drops = [row.detectable for row in self.rows if row.detectable is not None]
+        return max(drops) if drops else None
+
+    @property
+    def strength(self) -> BaselineStrength | None:
+        """How strong the baseline is: its samples and its age (None: nothing compared)."""
+        counts = sorted(row.comparison.n_baseline for row in self.rows)
+        if not counts:
+            return None
+        age = max(0.0, self.candidate.started_at - self.baseline.started_at) / 86_400.0
+        stored = self.baseline.session != self.candidate.session
+        return BaselineStrength(counts[0], counts[len(counts) // 2], age, stored)
+
+    @property
     def headline(self) -> str:
         """One sentence for the top of a report: the worst news first."""
         counts = self.counts
@@ -232,6 +278,39 @@ class ComparisonReport:
             undecided = count_cases(counts["inconclusive"])
             return f"no regression found; {undecided} inconclusive{pairwise}"
         return "no regression" + pairwise
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BaselineStrength:
+    """What a comparison leans on: the baseline's scored samples a case (fewest and median),
+    its age in days when the candidate started, and whether it was stored (reused) rather
+    than drawn in the same session."""
+
+    fewest: int
+    median: int
+    age_days: float
+    stored: bool
+
+    @property
+    def stale(self) -> bool:
+        return self.stored and self.age_days > BASELINE_MAX_AGE_DAYS
+
+    def describe(self) -> str:
+        where = (
+            f"stored, recorded {self.age_days:.1f} day(s) before the candidate"
+            if self.stored
+            else "drawn in this session"
+        )
+        return f"{self.median} scored samples a case (fewest {self.fewest}), {where}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "fewest_samples": self.fewest,
+            "median_samples": self.median,
+            "age_days": round(self.age_days, 3),
+            "stored": self.stored,
+            "stale": self.stale,
+        }
 
 
 def case_name(suite_path: str, case_id: str) -> str:
@@ -269,7 +348,8 @@ def compare_results(
 
     A case is critical (Holm rather than Benjamini-Hochberg) when either run tags it
     ``critical``: the tag may have been added since the baseline, and the stricter family is
-    the safe reading.
+    the safe reading. A case sampled adaptively on either side is compared as the module
+    docstring says (its recorded sequential comparison, else anytime-valid bounds).
     """
     settings = settings or CompareSettings()
     base = _by_key(baseline_run, baseline_cases)
@@ -278,21 +358,15 @@ def compare_results(
     comparisons: dict[str, Comparison] = {}
     critical: set[str] = set()
     for key in common:
-        b, c = base[key].verdict, cand[key].verdict
         name = case_name(*key)
-        comparisons[name] = compare_rates(
-            b.k,
-            b.n,
-            c.k,
-            c.n,
-            margin=settings.margin,
-            tolerance=settings.tolerance,
-            beta=settings.beta,
-        )
+        comparisons[name] = case_comparison(base[key], cand[key], baseline_run.id, settings)
         if CRITICAL_TAG in base[key].tags or CRITICAL_TAG in cand[key].tags:
             critical.add(name)
-    verdicts = decide(comparisons, critical=critical, alpha=settings.alpha)
-    rows = tuple(_row(base[key], cand[key], verdicts[case_name(*key)], settings) for key in common)
+    verdicts = decide(comparisons, critical=critical, alpha=settings.alpha, beta=settings.beta)
+    rows = tuple(
+        _row(base[key], cand[key], verdicts[case_name(*key)], settings, len(common))
+        for key in common
+    )
     report = ComparisonReport(
         baseline=baseline_run,
         candidate=candidate_run,
@@ -306,6 +380,38 @@ def compare_results(
     if drift is not None:
         warnings.append(drift)
     return dataclasses.replace(report, warnings=tuple(warnings))
+
+
+def case_comparison(
+    base: CaseResult, cand: CaseResult, baseline_run: str, settings: CompareSettings
+) -> Comparison:
+    """One case's comparison: exact on fixed samples; for a case sampled adaptively on either
+    side, the sequential comparison the candidate's run recorded against this baseline run,
+    else anytime-valid bounds (a stopped count is not a fixed sample)."""
+    b, c = base.verdict, cand.verdict
+    recorded = recorded_comparison(cand, baseline_run, (b.k, b.n, c.k, c.n))
+    if (
+        recorded is not None
+        and recorded.margin == settings.margin
+        and recorded.tolerance == settings.detect
+    ):
+        return recorded
+    stopped_b, stopped_c = sampled_adaptively(base), sampled_adaptively(cand)
+    if stopped_b or stopped_c:
+        sides = [side for side, s in (("baseline", stopped_b), ("candidate", stopped_c)) if s]
+        return stopped_comparison(
+            b.k,
+            b.n,
+            c.k,
+            c.n,
+            baseline_stopped=stopped_b,
+            candidate_stopped=stopped_c,
+            margin=settings.margin,
+            tolerance=settings.detect,
+            note=f"sampled adaptively in the {' and '.join(sides)} run: compared with "
+            "anytime-valid bounds, valid however sampling stopped",
+        )
+    return compare_rates(b.k, b.n, c.k, c.n, margin=settings.margin, tolerance=settings.detect)
 
 
 def _by_key(run: RunSummary, cases: Sequence[CaseResult]) -> dict[tuple[str, str], CaseResult]:
@@ -327,7 +433,11 @@ def _by_key(run: RunSummary, cases: Sequence[CaseResult]) -> dict[tuple[str, str
 
 
 def _row(
-    base: CaseResult, cand: CaseResult, verdict: CaseChange, settings: CompareSettings
+    base: CaseResult,
+    cand: CaseResult,
+    verdict: CaseChange,
+    settings: CompareSettings,
+    cases: int,
 ) -> CaseRow:
     b, c = base.verdict, cand.verdict
     notes = []
@@ -338,9 +448,15 @@ def _row(
         )
     if b.n < c.n:
         notes.append(f"the baseline has fewer scored samples ({b.n}) than the candidate ({c.n})")
-    if b.n < MIN_BASELINE_SAMPLES:
-        notes.append(
-            f"the baseline has {b.n} scored samples, below the minimum of {MIN_BASELINE_SAMPLES}"
+    detectable = None
+    if verdict.comparison.method == "exact" and b.n and c.n:
+        detectable = detectable_drop(
+            planning_rate(base.verdict.threshold, (b.k, b.n), settings.detect),
+            b.n,
+            c.n,
+            target=settings.power,
+            level=first_rejection_level(settings.alpha, max(1, cases)),
+            margin=settings.margin,
         )
     tags = tuple(dict.fromkeys((*cand.tags, *base.tags)))
     return CaseRow(
@@ -358,6 +474,7 @@ def _row(
         stopped_early=tuple(
             side for side, result in (("baseline", base), ("candidate", cand)) if _early(result)
         ),
+        detectable=detectable,
     )
 
 
@@ -393,8 +510,7 @@ def _diagnose(
             c.passed,
             c.passed + c.failed,
             margin=settings.margin,
-            tolerance=settings.tolerance,
-            beta=settings.beta,
+            tolerance=settings.detect,
         )
         direction = ""
         if comparison.p_regressed <= settings.alpha:
@@ -458,20 +574,29 @@ def report_warnings(report: ComparisonReport) -> Iterable[str]:
     ]
     if empty:
         yield f"no scored samples on one side, so inconclusive: {_listing(empty)}"
-    short = [row for row in report.rows if row.comparison.n_baseline < MIN_BASELINE_SAMPLES]
-    if short:
-        fewest = min(row.comparison.n_baseline for row in short)
+    strength = report.strength
+    if strength is not None and strength.stale:
         yield (
-            f"{len(short)} of {count_cases(len(report.rows))} have fewer than "
-            f"{MIN_BASELINE_SAMPLES} scored baseline samples (fewest {fewest}): even a drop from "
-            "95% to 80% may go unflagged; record the baseline with --promptcheck-samples 400"
+            f"the baseline run {base.id} was recorded {strength.age_days:.0f} days before the "
+            f"candidate (more than {BASELINE_MAX_AGE_DAYS}): a hosted model may have changed "
+            "behind its name; re-record it with --promptcheck-baseline-refresh"
         )
-    early = [r.name for r in report.rows if r.stopped_early and r.comparison.method == "exact"]
-    if early:
+    detectable = report.detectable
+    target = report.settings.detect
+    if detectable is not None and detectable > target + 1e-9:
         yield (
-            f"adaptive sampling stopped {_listing(early)} early in one of the runs; this "
-            "comparison treats their counts as fixed samples, so their verdicts may differ from "
-            "the sequential ones of a live comparison (docs/statistics.md)"
+            f"these samples can detect drops of {detectable:.2f} or more with power "
+            f"{report.settings.power:g}, not {target:g}: a smaller drop may go unflagged "
+            "(`promptcheck plan` gives the samples needed)"
+        )
+    stopped = [
+        r.name for r in report.rows if r.comparison.method == "anytime" and r.comparison.n_baseline
+    ]
+    if stopped:
+        yield (
+            f"adaptive sampling drew {_listing(stopped)} in one of the runs; their stopped counts "
+            "are compared with anytime-valid bounds, which hold however sampling stopped but "
+            "catch less than the exact test (docs/statistics.md)"
         )
     behind = [
         row.name for row in report.rows if row.comparison.n_baseline < row.comparison.n_candidate

@@ -41,13 +41,38 @@ def run_line(role: str, run: RunSummary) -> str:
     return f"{role} {run.id} (model {run.model}{label}{commit})"
 
 
+def settings_line(report: ComparisonReport) -> str:
+    """The knobs of the comparison in one line."""
+    s = report.settings
+    return (
+        f"margin {s.margin:g}, detect drops of {s.detect:g} (power {s.power:g}), alpha "
+        f"{s.alpha:g} against false regressions and beta {s.beta:g} against false 'unchanged' "
+        "across the suite"
+    )
+
+
+def strength_lines(report: ComparisonReport) -> list[str]:
+    """The settings, what the baseline is worth, and what the budget buys (planned or not)."""
+    lines = [settings_line(report)]
+    strength = report.strength
+    if strength is not None:
+        lines.append(f"baseline strength: {strength.describe()}")
+    if report.budget is not None:
+        lines.extend(report.budget.lines())
+    elif report.detectable is not None:
+        lines.append(
+            f"these samples detect drops of {report.detectable:.2f} or more with power "
+            f"{report.settings.power:g} (the weakest case)"
+        )
+    return lines
+
+
 def text_lines(report: ComparisonReport) -> list[str]:
     """The comparison for a terminal: a table of every case, worst news first."""
-    s = report.settings
     lines = [
         run_line("baseline ", report.baseline),
         run_line("candidate", report.candidate),
-        f"margin {s.margin:g}, tolerance {s.tolerance:g}, alpha {s.alpha:g} across the suite",
+        *strength_lines(report),
         "",
     ]
     header = ("case", "change", "baseline", "candidate", "difference", "adj. p")

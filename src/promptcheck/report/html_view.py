@@ -342,7 +342,7 @@ def _summary(report: ComparisonReport) -> SummaryView:
         compared=count_cases(counts["compared"]),
         counts=tuple((c.value, counts[c.value]) for c in CHANGE_ORDER),
         margin=f"{s.margin:g}",
-        tolerance=f"{s.tolerance:g}",
+        tolerance=f"{s.detect:g}",
         alpha=f"{s.alpha:g}",
         warnings=tuple(report.warnings),
     )

@@ -8,6 +8,14 @@ Rates and p-values are plain floats in [0, 1]; intervals are ``[low, high]`` pai
 cost (requests, retries, failed_requests, prompt_tokens, completion_tokens, cost; see
 :mod:`promptcheck.store.usage`), or null when the run recorded none; and ``status``: running
 (never closed), finished, interrupted, or null for a run stored before statuses were.
+
+Version 2: ``settings.min_baseline_samples`` is gone (what the samples can detect is stated
+instead), ``settings.tolerance`` became ``settings.detect`` (the drop the comparison is planned
+to catch, which "unchanged" rules out) beside ``settings.power``, and a case's ``noninferior``
+says whether that drop is ruled out at the suite's beta (Bonferroni over the cases), not per
+case. Added: ``baseline_strength`` (samples a case and age of the baseline), ``budget`` (the
+live gate's plan per case; null offline), ``detectable`` (the weakest case's detectable drop),
+and per case ``p_noninferior``, ``p_noninferior_adjusted`` and ``detectable``.
 """
 
 from __future__ import annotations
@@ -19,13 +27,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from promptcheck.comparison.budget import Budget
     from promptcheck.comparison.engine import CaseRow, CheckDiagnosis, ComparisonReport
     from promptcheck.review import CalibrationRow
     from promptcheck.stats import Comparison
     from promptcheck.store.database import RunSummary
 
 #: Version of the document below; see the module docstring for when it changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KIND = "promptcheck.comparison"
 
 
@@ -34,21 +43,20 @@ def to_dict(
 ) -> dict[str, Any]:
     """The report as JSON-ready data, ``format_version`` first; with ``calibration`` (the
     judges of the two runs against human ratings: promptcheck review) under ``calibration``."""
-    from promptcheck.comparison.engine import MIN_BASELINE_SAMPLES
-
+    strength = report.strength
     data = {
         "format_version": FORMAT_VERSION,
         "kind": KIND,
         "headline": report.headline,
-        "settings": {
-            **dataclasses.asdict(report.settings),
-            "min_baseline_samples": MIN_BASELINE_SAMPLES,
-        },
+        "settings": dataclasses.asdict(report.settings),
         "baseline": _run(report.baseline),
         "candidate": _run(report.candidate),
+        "baseline_strength": strength.as_dict() if strength is not None else None,
+        "budget": _budget(report.budget) if report.budget is not None else None,
+        "detectable": report.detectable,
         "counts": report.counts,
         "warnings": list(report.warnings),
-        "cases": [_case(row) for row in report.rows],
+        "cases": [_case(row, report.settings.beta) for row in report.rows],
         "only_in_baseline": list(report.only_in_baseline),
         "only_in_candidate": list(report.only_in_candidate),
     }
@@ -79,7 +87,7 @@ def _run(run: RunSummary) -> dict[str, Any]:
     return data
 
 
-def _case(row: CaseRow) -> dict[str, Any]:
+def _case(row: CaseRow, report_beta: float) -> dict[str, Any]:
     verdict = row.verdict
     c = row.comparison
     return {
@@ -98,11 +106,41 @@ def _case(row: CaseRow) -> dict[str, Any]:
         **_contrast(c),
         "p_regressed_adjusted": verdict.p_regressed_adjusted,
         "p_improved_adjusted": verdict.p_improved_adjusted,
-        "noninferior": c.noninferior,
+        "p_noninferior": c.p_noninferior,
+        "p_noninferior_adjusted": verdict.p_noninferior_adjusted,
+        "noninferior": verdict.p_noninferior_adjusted <= report_beta * (1.0 + 1e-9),
+        "detectable": row.detectable,
         "method": c.method,
         "notes": list(row.notes),
         # unadjusted across checks: says which check moved, decides nothing
         "check_diagnosis": [_check(check) for check in row.checks],
+    }
+
+
+def _budget(budget: Budget) -> dict[str, Any]:
+    """The live gate's plan: the targets, the level, and per case what was planned and drawn."""
+    return {
+        **dataclasses.asdict(budget.targets),
+        "level": budget.level,
+        "option": budget.option,
+        "detectable": budget.weakest,
+        "statement": budget.lines(),
+        "cases": [
+            {
+                "name": case.name,
+                "planning_rate": case.rate,
+                "rate_from": "baseline" if case.from_baseline else "threshold",
+                "planned": case.plan.samples,
+                "planned_baseline": case.plan.baseline_samples,
+                "power": case.plan.power,
+                "unchanged_probability": case.plan.unchanged,
+                "reached": case.plan.reached,
+                "samples": case.samples,
+                "stored_baseline": case.stored,
+                "detectable": case.detectable,
+            }
+            for case in budget.cases
+        ],
     }
 
 

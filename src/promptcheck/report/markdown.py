@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from promptcheck.comparison.engine import (
-    MIN_BASELINE_SAMPLES,
     CaseRow,
     ComparisonReport,
     count_cases,
@@ -85,9 +84,11 @@ def _render(report: ComparisonReport, budget: _Budget) -> str:
             else f"{counts[c.value]} {c.value}"
             for c in (Change.REGRESSED, Change.IMPROVED, Change.INCONCLUSIVE, Change.UNCHANGED)
         )
-        + f". Margin {s.margin:g}, tolerance {s.tolerance:g}; false alarms held at "
-        f"{s.alpha:g} across the suite (Holm for `critical` cases, Benjamini-Hochberg for the "
-        "rest); adjusted p-values compare with that figure.",
+        + f". Margin {s.margin:g}; false alarms held at {s.alpha:g} across the suite (Holm "
+        "for `critical` cases, Benjamini-Hochberg for the rest); adjusted p-values compare with "
+        f"that figure. Unchanged means a drop of {_pp(s.detect)} is ruled out (beta "
+        f"{s.beta:g} across the suite).",
+        *_strength(report),
     ]
     if report.warnings:
         parts.append("> [!WARNING]\n" + "\n".join(f"> - {_text(w)}" for w in report.warnings))
@@ -101,7 +102,7 @@ def _render(report: ComparisonReport, budget: _Budget) -> str:
     if inconclusive:
         parts.append(
             "### Inconclusive\n\nNo drop shown, but a drop of "
-            f"{_pp(s.tolerance)} or more is not ruled out either: more samples would tell.\n\n"
+            f"{_pp(s.detect)} or more is not ruled out either: more samples would tell.\n\n"
             + _table(inconclusive, budget)
         )
     pairwise = _pairwise(report, budget)
@@ -122,11 +123,28 @@ def _render(report: ComparisonReport, budget: _Budget) -> str:
         total = len(report.only_in_baseline) + len(report.only_in_candidate)
         parts.append(_folded(f"Not compared ({total}): in one run only", "\n".join(lines)))
     parts.append(
-        f"<sub>Rates are conforming / scored samples with 95% Clopper-Pearson intervals; "
-        f"differences in percentage points with Newcombe's 95% interval. A baseline should "
-        f"have at least {MIN_BASELINE_SAMPLES} scored samples a case.</sub>"
+        "<sub>Rates are conforming / scored samples with 95% Clopper-Pearson intervals; "
+        "differences in percentage points with Newcombe's 95% interval. `promptcheck plan` gives "
+        "the samples a case needs to detect a drop.</sub>"
     )
     return "\n\n".join(parts) + "\n"
+
+
+def _strength(report: ComparisonReport) -> list[str]:
+    """What the baseline is worth and what the budget buys: the part of the comment that says
+    how much a clean result means."""
+    lines = []
+    strength = report.strength
+    if strength is not None:
+        lines.append(f"- **Baseline strength:** {_text(strength.describe())}")
+    if report.budget is not None:
+        lines.extend(f"- {_text(line)}" for line in report.budget.lines())
+    elif report.detectable is not None:
+        lines.append(
+            f"- These samples detect drops of **{report.detectable:.2f}** or more with power "
+            f"{report.settings.power:g} (the weakest case)."
+        )
+    return ["\n".join(lines)] if lines else []
 
 
 def _run(role: str, run: RunSummary) -> str:

@@ -37,12 +37,14 @@ class SampledCase:
 
 @dataclass(frozen=True)
 class CaseJob:
-    """One case to sample on one model: the unit :meth:`Runner.run_cases` overlaps."""
+    """One case to sample on one model: the unit :meth:`Runner.run_cases` overlaps. ``draw``
+    other than "" draws the model's samples afresh (new seeds): a re-recorded baseline."""
 
     case: CaseSpec
     model: ModelConfig
     samples: int | None = None
     adaptive: bool = False
+    draw: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,11 @@ class ComparisonJob:
     """One case on a candidate against a baseline: a live model, or a pinned stored result.
 
     A pinned result is used as it is (its samples are not drawn again); a live baseline is
-    sampled alongside the candidate, round for round when adaptive.
+    sampled alongside the candidate, round for round when adaptive. ``tolerance`` is the drop
+    an early "unchanged" rules out, ``beta`` this case's share of the suite's beta (the suite's
+    over its number of cases); ``baseline_stopped`` says a pinned baseline was itself stopped by
+    adaptive sampling (its count is then bounded anytime-validly); ``baseline_draw`` is the
+    draw of a live baseline re-recorded afresh.
     """
 
     case: CaseSpec
@@ -59,8 +65,10 @@ class ComparisonJob:
     samples: int | None = None
     adaptive: bool = False
     margin: float = 0.0
-    tolerance: float = 0.05
+    tolerance: float = 0.15
     beta: float = 0.2
+    baseline_stopped: bool = False
+    baseline_draw: str = ""
 
 
 @dataclass(frozen=True)

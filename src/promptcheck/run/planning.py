@@ -2,6 +2,12 @@
 
 Sample i of a plan is the same whether the case is drawn in one go or in adaptive rounds, and
 its cache key is its content (prompt, sampling, model, seed), so runs share cached samples.
+
+Seeds differ between models: the comparison's exact tests assume the baseline's and the
+candidate's samples independent, and with one seed per sample index a local model's sample i on
+both models would share its random numbers, which correlates the two outcomes in a direction
+nothing controls (docs/statistics.md measures what that does). A ``draw`` other than the default
+gives a model a fresh, independent set of samples: a re-recorded baseline.
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ from dataclasses import dataclass
 from promptcheck.backends.base import SamplingParams
 from promptcheck.run.model_access import model_key
 from promptcheck.suite import CaseSpec, Combination, ModelConfig
+
+#: Key of a result's draw in ``CaseResult.properties`` (absent: the model's default draw).
+DRAW_KEY = "draw"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +36,19 @@ class PlannedSample:
 
 
 def plan_samples(
-    case: CaseSpec, model: ModelConfig, samples: int, fingerprint: str = ""
+    case: CaseSpec, model: ModelConfig, samples: int, fingerprint: str = "", draw: str = ""
 ) -> list[PlannedSample]:
     """Spread ``samples`` over the combinations round-robin (at least one each), with seeds.
 
-    A sample's seed depends on the suite seed, the suite, the case, the combination's variables
-    and the repeat number only, so the same sample is drawn again on a re-run (and found in the
-    cache) whatever else changed in the suite.
+    A sample's seed depends on the model (its backend, parameters and fingerprint), the suite
+    seed, the suite, the case, the combination's variables, the repeat number and ``draw``
+    only, so the same sample is drawn again on a re-run (and found in the cache) whatever else
+    changed in the suite, and two models never share a sample's random numbers.
     """
     combinations = case.combinations
     total = max(samples, len(combinations))
     model_text = model_key(model, fingerprint)
+    model_seed = hashlib.blake2b(f"{model_text}\0{draw}".encode(), digest_size=16).hexdigest()
     sampling = case.sampling
     decides = [sampling.temperature, sampling.top_p, sampling.max_tokens, list(sampling.stop)]
     if sampling.tools or sampling.tool_choice or sampling.response_format:
@@ -50,7 +61,8 @@ def plan_samples(
         variables = json.dumps(combination.variables, sort_keys=True, default=str)
         seed_roots.append(
             hashlib.blake2b(
-                f"{case.seed}\0{case.suite}\0{case.id}\0{variables}".encode(), digest_size=16
+                f"{case.seed}\0{case.suite}\0{case.id}\0{variables}\0{model_seed}".encode(),
+                digest_size=16,
             )
         )
         prompt = combination.prompt

@@ -25,7 +25,7 @@ from promptcheck.results import ADAPTIVE_KEY, CaseResult, SampleOutcome
 from promptcheck.run.jobs import CaseJob, ComparedCase, ComparisonJob
 from promptcheck.run.judge_gates import diagnostic_checks
 from promptcheck.run.model_access import CaseModels
-from promptcheck.run.planning import PlannedSample, plan_samples
+from promptcheck.run.planning import DRAW_KEY, PlannedSample, plan_samples
 from promptcheck.run.scoring import Revisions, SetAside, sample_outcome, score_samples, summarize
 from promptcheck.stats import ComparisonMonitor, Decision, ThresholdMonitor, ThresholdVerdict
 from promptcheck.suite import CaseSpec, ModelConfig
@@ -91,10 +91,12 @@ class CaseSampler:
         case: CaseSpec,
         model: ModelConfig,
         samples: int | None,
+        draw: str = "",
     ) -> None:
         self.runner = runner
         self.case = case
         self.model = model
+        self.seed_draw = draw
         self.outcomes: list[SampleOutcome] = []
         self.revisions: Revisions = {}
         #: Judging checks below the calibration floor (by index, with why), and their outcomes.
@@ -107,7 +109,7 @@ class CaseSampler:
         except PromptcheckError as exc:
             self._error = f"cannot start model {model.name!r}: {exc}"
         fingerprint = str(getattr(self._backend, "fingerprint", ""))
-        self.planned = plan_samples(case, model, samples or case.samples, fingerprint)
+        self.planned = plan_samples(case, model, samples or case.samples, fingerprint, draw)
         self._models: CaseModels | None = None
         if self._backend is not None and any(check.judging for check in case.checks):
             self._models = CaseModels(
@@ -180,6 +182,10 @@ class CaseSampler:
             self.set_aside,
             self.diagnostic,
         )
+        if self.seed_draw:
+            # a later top-up must draw the same samples: the draw goes with the result
+            properties = {**result.properties, DRAW_KEY: self.seed_draw}
+            result = dataclasses.replace(result, properties=properties)
         if verdict is not None:
             result = dataclasses.replace(result, verdict=verdict)
         if adaptive is not None:
@@ -250,7 +256,7 @@ class Runner:
         async def every() -> list[CaseResult]:
             return list(
                 await asyncio.gather(
-                    *(self.arun_case(j.case, j.model, j.samples, j.adaptive) for j in jobs)
+                    *(self.arun_case(j.case, j.model, j.samples, j.adaptive, j.draw) for j in jobs)
                 )
             )
 
@@ -275,8 +281,10 @@ class Runner:
         self._loop.run_until_complete(self.backends.aclose())
         self._loop.close()
 
-    def sampler(self, case: CaseSpec, model: ModelConfig, samples: int | None) -> CaseSampler:
-        return CaseSampler(self, case, model, samples)
+    def sampler(
+        self, case: CaseSpec, model: ModelConfig, samples: int | None, draw: str = ""
+    ) -> CaseSampler:
+        return CaseSampler(self, case, model, samples, draw)
 
     async def arun_case(
         self,
@@ -284,8 +292,9 @@ class Runner:
         model: ModelConfig,
         samples: int | None = None,
         adaptive: bool = False,
+        draw: str = "",
     ) -> CaseResult:
-        sampler = self.sampler(case, model, samples)
+        sampler = self.sampler(case, model, samples, draw)
         if not adaptive or not 0.0 < case.tolerance < 1.0:
             # with no tolerance, no number of samples separates the hypotheses: draw them all
             await sampler.draw(sampler.size)
@@ -315,7 +324,7 @@ class Runner:
         """A case on the candidate against its baseline, in rounds when adaptive."""
         candidate = self.sampler(job.case, job.candidate, job.samples)
         live = (
-            self.sampler(job.case, job.baseline, job.samples)
+            self.sampler(job.case, job.baseline, job.samples, job.baseline_draw)
             if isinstance(job.baseline, ModelConfig)
             else None
         )
@@ -332,6 +341,7 @@ class Runner:
             beta=job.beta,
             max_samples=candidate.size,
             round_size=self.round_size,
+            baseline_stopped=job.baseline_stopped,
         )
         first = len(job.case.combinations)
         decision: Decision | None = None

@@ -6,6 +6,10 @@
 * :mod:`~promptcheck.stats.multiplicity`: which cases of a suite changed, with false alarms
   controlled across all of them (Holm, Benjamini-Hochberg)?
 * :mod:`~promptcheck.stats.sequential`: when may adaptive sampling stop (anytime-valid monitors)?
+* :mod:`~promptcheck.stats.stopped`: what do counts that adaptive sampling stopped show, read
+  after the fact?
+* :mod:`~promptcheck.stats.power`: how many samples catch a drop, and which drop a budget
+  catches (exact power of the regression test)?
 * :mod:`~promptcheck.stats.betainc`: the incomplete beta function the bounds are made of.
 
 numpy and scipy are imported inside the functions that need them.
@@ -21,12 +25,20 @@ from promptcheck.stats.multiplicity import (
     holm,
     suite_adjust,
 )
+from promptcheck.stats.power import (
+    Plan,
+    detectable_drop,
+    first_rejection_level,
+    plan_budget,
+    regression_power,
+)
 from promptcheck.stats.sequential import (
     ComparisonMonitor,
     Decision,
     ThresholdMonitor,
     confidence_sequence,
 )
+from promptcheck.stats.stopped import stopped_comparison
 from promptcheck.stats.threshold import (
     Outcome,
     ThresholdVerdict,
@@ -51,6 +63,7 @@ __all__ = [
     "ComparisonMonitor",
     "Decision",
     "Outcome",
+    "Plan",
     "ThresholdMonitor",
     "ThresholdVerdict",
     "benjamini_hochberg",
@@ -59,10 +72,15 @@ __all__ = [
     "confidence_sequence",
     "critical_cases",
     "decide",
+    "detectable_drop",
     "exact_pvalue",
+    "first_rejection_level",
     "holm",
     "lower_bound",
     "newcombe_interval",
+    "plan_budget",
+    "regression_power",
+    "stopped_comparison",
     "suite_adjust",
     "threshold_verdict",
     "upper_bound",

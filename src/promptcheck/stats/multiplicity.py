@@ -4,6 +4,10 @@
 Holm (family-wise error) over the cases tagged ``critical``, Benjamini-Hochberg (false discovery
 rate) over the others, with alpha split between the two families in proportion to their sizes, so
 that with nothing changed the whole suite raises a false alarm with probability at most alpha.
+A case is unchanged when a drop of its ``tolerance`` (the drop the comparison is planned to
+detect) is ruled out at level beta / m (Bonferroni): the chance that *any* case which dropped
+that much is called unchanged is then at most beta, whatever the other cases do, so a gate that
+also fails on inconclusive cases claims something about the whole suite.
 """
 
 from __future__ import annotations
@@ -115,6 +119,8 @@ class CaseChange:
     p_regressed_adjusted: float
     p_improved_adjusted: float
     explanation: str
+    #: ``p_noninferior`` times the number of cases (Bonferroni), capped at 1: unchanged at <= beta.
+    p_noninferior_adjusted: float = 1.0
 
 
 def _describe(c: Comparison) -> str:
@@ -134,15 +140,18 @@ def decide(
     *,
     critical: Collection[str] = (),
     alpha: float = 0.05,
+    beta: float = 0.2,
 ) -> dict[str, CaseChange]:
     """Turn the comparisons of a suite's cases into verdicts with false alarms controlled.
 
     ``critical`` names the cases tagged critical (Holm); the others share Benjamini-Hochberg
-    (:func:`suite_adjust`). Improvements are adjusted the same way, separately. Order of
-    precedence: regressed, improved, unchanged (non-inferiority shown), inconclusive.
+    (:func:`suite_adjust`). Improvements are adjusted the same way, separately. A case is
+    unchanged when its ``p_noninferior`` times the number of cases is at most ``beta``. Order of
+    precedence: regressed, improved, unchanged, inconclusive.
     """
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must be in (0, 1), got {value}")
     names = list(comparisons)
     if not names:
         return {}
@@ -159,6 +168,7 @@ def decide(
             else f"Benjamini-Hochberg over {len(names) - m_critical} case(s)"
         )
         adj_r, adj_i = float(regressed[i]), float(improved[i])
+        adj_n = min(1.0, c.p_noninferior * len(names))
         if c.n_baseline == 0 or c.n_candidate == 0:
             change, why = Change.INCONCLUSIVE, "no scored samples on one side"
         elif adj_r <= alpha:
@@ -173,18 +183,23 @@ def decide(
                 f"rose by more than {c.margin:g}: p = {c.p_improved:.2g}, adjusted "
                 f"{adj_i:.2g} <= alpha {alpha:g} ({family})"
             )
-        elif c.noninferior:
+        elif adj_n <= beta * (1.0 + 1e-9):  # beta / m * m may round above beta
             change = Change.UNCHANGED
-            why = f"no drop beyond doubt, and shown to be no worse than -{c.tolerance:g}"
+            why = (
+                f"no drop beyond doubt, and a drop of {c.tolerance:g} or more is ruled out "
+                f"(p = {c.p_noninferior:.2g}, adjusted {adj_n:.2g} <= beta {beta:g} over "
+                f"{len(names)} case(s))"
+            )
         else:
             change = Change.INCONCLUSIVE
             why = (
                 f"no drop beyond doubt (adjusted p = {adj_r:.2g}), but a drop of "
-                f"{c.tolerance:g} or more is not ruled out; draw more samples"
+                f"{c.tolerance:g} or more is not ruled out (adjusted p = {adj_n:.2g} > beta "
+                f"{beta:g}); draw more samples"
             )
         note = f"; {c.note}" if c.note else ""
         verdicts[name] = CaseChange(
-            name, c, change, flags[i], adj_r, adj_i, f"{why}: {_describe(c)}{note}"
+            name, c, change, flags[i], adj_r, adj_i, f"{why}: {_describe(c)}{note}", adj_n
         )
     return verdicts
 

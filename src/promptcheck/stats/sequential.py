@@ -14,6 +14,8 @@ simply does not count). Sources: Wald (1945), Robbins (1970), Howard, Ramdas, Mc
   than ``tolerance`` below the baseline (anytime-valid). A regression is decided only at the
   per-case maximum, by the exact test of :mod:`promptcheck.stats.two_sample`, so stopping early
   can only remove false alarms: the suite keeps the fixed design's false-alarm guarantee exactly.
+  A case that reaches the maximum is always decided by the exact tests there, even when the
+  early rule would also have stopped it.
 
 numpy and scipy are imported inside functions: importing promptcheck must stay cheap.
 """
@@ -21,6 +23,7 @@ numpy and scipy are imported inside functions: importing promptcheck must stay c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -145,6 +148,26 @@ class Decision:
         return max(0, self.max_samples - self.n)
 
 
+def least_level(shown: Callable[[NDArray[np.float64]], NDArray[np.bool_]]) -> float:
+    """The least level at which ``shown`` (levels -> whether the claim is shown) holds.
+
+    For claims whose bounds only tighten as the level grows, so that the levels showing them
+    form an interval: searched on a grid of 16 points a decade from 1e-15, refined 64-fold,
+    rounding upward, so that a p-value read this way is never understated. 1 when never shown.
+    """
+    import numpy as np
+
+    grid = np.linspace(-15.0, 0.0, 241)
+    hits = np.nonzero(shown(10.0**grid))[0]
+    if hits.size == 0:
+        return 1.0
+    first = int(hits[0])
+    if first == 0:
+        return float(10.0 ** grid[0])
+    fine = np.linspace(grid[first - 1], grid[first], 65)
+    return float(10.0 ** fine[int(np.nonzero(shown(10.0**fine))[0][0])])
+
+
 def _check_schedule(max_samples: int, round_size: int) -> None:
     if max_samples < 1 or round_size < 1:
         raise ValueError(
@@ -198,6 +221,10 @@ class ThresholdMonitor:
                 f"adaptive sampling needs a tolerance in (0, 1), got {tolerance}: with none, "
                 "no number of samples separates the two hypotheses"
             )
+        if threshold - tolerance <= 0.0:
+            raise ValueError(
+                f"threshold - tolerance = {threshold - tolerance:g} <= 0: every rate would pass"
+            )
         if not (0.0 < alpha < 1.0 and 0.0 < beta < 1.0):
             raise ValueError(f"alpha and beta must be in (0, 1), got {alpha}, {beta}")
         _check_schedule(max_samples, round_size)
@@ -211,13 +238,9 @@ class ThresholdMonitor:
         self._decision: Decision | None = None
         self._llr = 0.0
         floor = threshold - tolerance
-        self._trivial = floor <= 0.0
-        if not self._trivial:
-            # Log-likelihood ratio steps of H1 (p = floor) over H0 (p = threshold).
-            self._step_pass = math.log(floor / threshold)
-            self._step_fail = (
-                math.inf if threshold >= 1.0 else math.log((1 - floor) / (1 - threshold))
-            )
+        # Log-likelihood ratio steps of H1 (p = floor) over H0 (p = threshold).
+        self._step_pass = math.log(floor / threshold)
+        self._step_fail = math.inf if threshold >= 1.0 else math.log((1 - floor) / (1 - threshold))
 
     @property
     def decision(self) -> Decision | None:
@@ -239,8 +262,6 @@ class ThresholdMonitor:
 
     def log_likelihood_ratio(self, k: int, n: int) -> float:
         """log of P(data | p = threshold - tolerance) / P(data | p = threshold)."""
-        if self._trivial:
-            return -math.inf
         failures = n - k
         fail_part = 0.0 if failures == 0 else failures * self._step_fail
         return k * self._step_pass + fail_part
@@ -257,8 +278,6 @@ class ThresholdMonitor:
         return fail, passed
 
     def _outcome_of(self, k: int, n: int) -> Outcome | None:
-        if self._trivial:
-            return Outcome.PASS
         llr = self.log_likelihood_ratio(k, n)
         if llr >= -math.log(self.alpha) - 1e-12:
             return Outcome.FAIL
@@ -294,8 +313,6 @@ class ThresholdMonitor:
     def _reason(self, outcome: Outcome) -> str:
         k, n = self._counts.k, self._counts.n
         floor = self.threshold - self.tolerance
-        if self._trivial:
-            return f"threshold - tolerance = {floor:g} <= 0: every rate passes"
         ratio = math.exp(min(self._llr, 700.0))
         if outcome is Outcome.FAIL:
             return (
@@ -336,15 +353,20 @@ class ComparisonMonitor:
     sampled. Live baseline (``baseline=None``): both models are sampled, ``next_round()`` samples
     each per round, and ``update`` takes both counts.
 
-    A case stops early, as unchanged, once an anytime-valid lower bound of p_candidate minus an
-    upper bound of p_baseline exceeds -tolerance: a case whose candidate is really ``tolerance``
-    or more below its baseline stops so with probability at most 0.75 beta (the baseline's bound
-    is Clopper-Pearson when pinned, a confidence sequence when live; the candidate's is the
-    mixture of :func:`lower_bound_anytime`). Otherwise it runs to ``max_samples``, where the exact
-    tests of :mod:`promptcheck.stats.two_sample` give the regression p-value and non-inferiority at
-    the remaining 0.25 beta. An early stop reports ``p_regressed = 1``: it is not a test of a drop,
-    and replacing a p-value by 1 keeps every guarantee of the suite-level procedure.
-    ``p_improved`` is anytime-valid (it may be read at any stop).
+    ``beta`` is this case's share of the suite's beta (the suite's beta over its cases, as
+    :func:`promptcheck.stats.multiplicity.decide` spends it). A case stops early, as unchanged,
+    once an anytime-valid lower bound of p_candidate minus an upper bound of p_baseline exceeds
+    -tolerance: a case whose candidate is really ``tolerance`` or more below its baseline stops
+    so with probability at most ``early_share`` beta (the baseline's bound is Clopper-Pearson
+    when pinned, or when the stored baseline was not itself stopped adaptively, a confidence
+    sequence otherwise; the candidate's is the mixture of :func:`lower_bound_anytime`).
+    Otherwise it runs to ``max_samples``, where the exact tests of
+    :mod:`promptcheck.stats.two_sample` give the regression p-value and the rest of beta goes to
+    the exact non-inferiority test. An early stop reports ``p_regressed = 1``: it is not a test
+    of a drop, and replacing a p-value by 1 keeps every guarantee of the suite-level procedure.
+    ``p_improved`` and the anytime part of ``p_noninferior`` are anytime-valid (they may be read
+    at any stop); ``p_noninferior`` combines that part with the exact test at the maximum by
+    Bonferroni, so it is a valid p-value whatever the suite's number of cases.
     """
 
     def __init__(
@@ -357,6 +379,7 @@ class ComparisonMonitor:
         max_samples: int = 150,
         round_size: int = 10,
         early_share: float = EARLY_SHARE,
+        baseline_stopped: bool = False,
     ) -> None:
         if not 0.0 <= margin <= tolerance < 1.0 or tolerance == 0.0:
             raise ValueError(
@@ -377,7 +400,9 @@ class ComparisonMonitor:
         self._level_candidate = early - self._level_baseline
         self._candidate = _Counts("candidate")
         self._baseline = _Counts("baseline")
+        self.early_share = early_share
         self._pinned = baseline is not None
+        self._anytime_baseline = baseline is None or baseline_stopped
         if baseline is not None:
             self._baseline.advance(*baseline)
         self._decision: Decision | None = None
@@ -410,7 +435,8 @@ class ComparisonMonitor:
         """The baseline's one-sided bounds (vectorised over counts and levels).
 
         Clopper-Pearson when pinned (its samples are fixed while the candidate is monitored), a
-        confidence sequence when live (its samples grow with the candidate's).
+        confidence sequence when live (its samples grow with the candidate's) or when a stored
+        baseline was itself stopped by adaptive sampling (its count is not a fixed sample).
         """
         import numpy as np
         from scipy.special import betaincinv
@@ -420,7 +446,7 @@ class ComparisonMonitor:
         )
         if n == 0:
             return np.full(k_.shape, 1.0 if upper else 0.0)
-        if not self._pinned:
+        if self._anytime_baseline:
             return upper_bound_anytime(k_, n, level) if upper else lower_bound_anytime(k_, n, level)
         if upper:
             inner = np.minimum(k_, n - 1.0)
@@ -486,17 +512,19 @@ class ComparisonMonitor:
             return self._decision
         self._advance(k_candidate, n_candidate, k_baseline, n_baseline)
         n = self._candidate.n
-        if n > 0 and self._baseline.n > 0 and self._candidate.k >= self.unchanged_at_least(n):
+        if n >= self.max_samples:
+            # at the maximum the exact tests decide, whatever the early rule would say
+            if self._pinned or self._baseline.n >= self.max_samples:
+                self._decision = self._final(n)
+        elif n > 0 and self._baseline.n > 0 and self._candidate.k >= self.unchanged_at_least(n):
             self._decision = Decision(
                 "unchanged",
                 n,
                 self.max_samples,
-                n < self.max_samples,
+                True,
                 f"stopped after {n} samples: the candidate is shown to be no worse than "
                 f"{self.tolerance:g} below the baseline (anytime-valid)",
             )
-        elif n >= self.max_samples and (self._pinned or self._baseline.n >= self.max_samples):
-            self._decision = self._final(n)
         return self._decision
 
     def finish(
@@ -531,41 +559,41 @@ class ComparisonMonitor:
             self._baseline.advance(k_b, n_b)
         self._candidate.advance(k_c, n_c)
 
-    def improvement_pvalue(self) -> float:
-        """Anytime-valid p-value of H0 Delta <= margin, read at any stop.
+    def _difference_pvalue(self, gap: float, upward: bool) -> float:
+        """Least level at which the anytime bounds show Delta > gap (``upward``) or < gap.
 
-        The least level at which the candidate's lower bound minus the baseline's upper bound
-        exceeds the margin; both bounds tighten as the level grows, so the set of such levels is
-        an interval, found on a grid (16 points a decade) refined 64-fold. Rounding is
-        upward, so the p-value is never understated.
+        The level is split as the early rule splits it: ``baseline_share`` to the baseline's
+        bound, the rest to the candidate's. Read at any stop, it is a valid p-value.
         """
         import numpy as np
 
         k, n = self._candidate.k, self._candidate.n
         if n == 0 or self._baseline.n == 0:
             return 1.0
+        k_b, n_b = self._baseline.k, self._baseline.n
+        share = self.baseline_share
 
-        def shown(exponents: NDArray[np.float64]) -> NDArray[np.bool_]:
-            levels = 10.0**exponents
-            lower = lower_bound_anytime(k, n, levels * (1.0 - self.baseline_share))
-            result: NDArray[np.bool_] = (
-                lower
-                - self._baseline_bounds(
-                    self._baseline.k, self._baseline.n, levels * self.baseline_share
-                )
-                > self.margin
-            )
+        def shown(levels: NDArray[np.float64]) -> NDArray[np.bool_]:
+            if upward:
+                candidate = lower_bound_anytime(k, n, levels * (1.0 - share))
+                baseline = self._baseline_bounds(k_b, n_b, levels * share)
+                result: NDArray[np.bool_] = np.asarray(candidate - baseline > gap)
+            else:
+                candidate = upper_bound_anytime(k, n, levels * (1.0 - share))
+                baseline = self._baseline_bounds(k_b, n_b, levels * share, upper=False)
+                result = np.asarray(candidate - baseline < gap)
             return result
 
-        grid = np.linspace(-15.0, 0.0, 241)
-        hits = np.nonzero(shown(grid))[0]
-        if hits.size == 0:
-            return 1.0
-        first = int(hits[0])
-        if first == 0:
-            return float(10.0 ** grid[0])
-        fine = np.linspace(grid[first - 1], grid[first], 65)
-        return float(10.0 ** fine[int(np.nonzero(shown(fine))[0][0])])
+        return least_level(shown)
+
+    def improvement_pvalue(self) -> float:
+        """Anytime-valid p-value of H0 Delta <= margin, read at any stop."""
+        return self._difference_pvalue(self.margin, upward=True)
+
+    def noninferiority_pvalue(self) -> float:
+        """Anytime-valid p-value of H0 Delta <= -tolerance: what the early rule tests (it stops
+        once this is at most ``early_share`` beta)."""
+        return self._difference_pvalue(-self.tolerance, upward=True)
 
     def comparison(self, confidence: float = 0.95) -> Comparison:
         """The case's :class:`~promptcheck.stats.two_sample.Comparison`, for ``compare.decide``."""
@@ -591,12 +619,17 @@ class ComparisonMonitor:
         else:
             interval = (-1.0, 1.0)
         early = self._decision.outcome == "unchanged"
+        anytime = self.noninferiority_pvalue() / self.early_share
+        # where the early rule holds, it showed non-inferiority at early_share * beta (a grid
+        # read of the anytime p-value may round just above): the p-value is at most beta
+        if n_c and n_b and k_c >= self.unchanged_at_least(n_c):
+            anytime = min(anytime, self.beta)
         if early:
-            p_regressed, noninferior = 1.0, True
+            p_regressed, p_noninferior = 1.0, min(1.0, anytime)
         else:
             p_regressed = exact_pvalue(k_b, n_b, k_c, n_c, -self.margin, "less")
-            p_noninferior = exact_pvalue(k_b, n_b, k_c, n_c, -self.tolerance, "greater")
-            noninferior = n_b > 0 and n_c > 0 and p_noninferior <= self.final_beta
+            exact = exact_pvalue(k_b, n_b, k_c, n_c, -self.tolerance, "greater")
+            p_noninferior = min(1.0, anytime, exact / (1.0 - self.early_share))
         return Comparison(
             k_b,
             n_b,
@@ -609,7 +642,7 @@ class ComparisonMonitor:
             interval=interval,
             p_regressed=p_regressed,
             p_improved=self.improvement_pvalue(),
-            noninferior=noninferior,
+            p_noninferior=p_noninferior,
             method="sequential",
             note=self._decision.reason,
         )

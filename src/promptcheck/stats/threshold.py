@@ -75,19 +75,26 @@ def threshold_verdict(
     meets the threshold fails with probability at most alpha. PASS when the one-sided (1 - beta)
     lower bound is above ``threshold - tolerance``: a model at or below ``threshold - tolerance``
     passes with probability at most beta. Otherwise the samples cannot tell: UNDECIDED.
+
+    ``threshold - tolerance`` must be above 0: at or below it no rate is "clearly not good
+    enough", every model would pass, and the suite loader refuses such a case.
     """
+    if threshold - tolerance <= 0.0:
+        raise ValueError(
+            f"threshold - tolerance = {threshold - tolerance:g} <= 0: every rate would pass"
+        )
     interval = clopper_pearson(k, n)
     if n == 0:
         return ThresholdVerdict(
             Outcome.UNDECIDED, k, n, threshold, tolerance, interval, "no scored samples"
         )
     upper = upper_bound(k, n, 1.0 - alpha)
-    floor = max(threshold - tolerance, 0.0)
+    floor = threshold - tolerance
     lower = lower_bound(k, n, 1.0 - beta)
     if upper < threshold:
         outcome = Outcome.FAIL
         why = f"{1 - alpha:.0%} upper bound {upper:.3f} < threshold {threshold:g}"
-    elif lower > floor or (threshold - tolerance <= 0.0):
+    elif lower > floor:
         outcome = Outcome.PASS
         why = f"{1 - beta:.0%} lower bound {lower:.3f} > {floor:g} (threshold - tolerance)"
     else:

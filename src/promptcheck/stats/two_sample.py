@@ -15,8 +15,9 @@ Per case, with Delta = p_candidate - p_baseline:
   0.001 that a 50-case suite works at (400 vs 150 samples at p = 0.99; docs/statistics.md).
 * improved: the mirror test of H0 Delta <= margin.
 * unchanged: neither, and the candidate is shown to be no worse than ``tolerance`` below the
-  baseline (H0 Delta <= -tolerance rejected at level beta); the analogue of the threshold
-  verdict's PASS. Otherwise inconclusive.
+  baseline (the p-value ``p_noninferior`` of H0 Delta <= -tolerance; the suite decides at which
+  level, :func:`promptcheck.stats.multiplicity.decide`); the analogue of the threshold verdict's
+  PASS. Otherwise inconclusive.
 
 Across a suite, :func:`promptcheck.stats.multiplicity.decide` turns these comparisons into
 verdicts with false alarms controlled. numpy and scipy are imported inside functions: importing
@@ -49,10 +50,11 @@ _TIE = 1e-9
 class Comparison:
     """One case (or one check, for diagnosis) on two models, before multiplicity control.
 
-    ``p_regressed`` and ``p_improved`` are unadjusted p-values; :func:`decide` adjusts them across
-    the suite. ``noninferior`` says whether the candidate was shown to be at most ``tolerance``
-    below the baseline. ``method`` is ``exact`` for a fixed number of samples, ``sequential`` when
-    the samples were drawn adaptively (then the intervals are anytime-valid, hence wider).
+    ``p_regressed``, ``p_improved`` and ``p_noninferior`` (of H0 "the candidate is ``tolerance``
+    or more below the baseline") are unadjusted p-values; :func:`decide` adjusts them across the
+    suite. ``method`` is ``exact`` for a fixed number of samples, ``sequential`` for a case
+    sampled adaptively against its baseline, ``anytime`` for counts that adaptive sampling stopped
+    and that are read afterwards (then the intervals are anytime-valid, hence wider).
     """
 
     k_baseline: int
@@ -66,7 +68,7 @@ class Comparison:
     interval: tuple[float, float]
     p_regressed: float
     p_improved: float
-    noninferior: bool
+    p_noninferior: float
     method: str = "exact"
     note: str = ""
 
@@ -191,7 +193,7 @@ def score_statistic(
     return result
 
 
-def _nuisance_grid(delta0: float, points: int = GRID_POINTS) -> NDArray[np.float64]:
+def nuisance_grid(delta0: float, points: int = GRID_POINTS) -> NDArray[np.float64]:
     """Baseline rates on the null boundary p_candidate = p_baseline + delta0, both in [0, 1]."""
     import numpy as np
 
@@ -201,7 +203,7 @@ def _nuisance_grid(delta0: float, points: int = GRID_POINTS) -> NDArray[np.float
     return grid
 
 
-def _binomial_pmf(n: int, rates: NDArray[np.float64]) -> NDArray[np.float64]:
+def binomial_pmf(n: int, rates: NDArray[np.float64]) -> NDArray[np.float64]:
     """P(X = x) for x = 0..n (columns) at each rate (rows); exact at rates of 0 and 1."""
     import numpy as np
     from scipy.special import gammaln, xlog1py, xlogy
@@ -262,12 +264,12 @@ def exact_pvalue(
             low = np.where(inside, low, mid + 1.0)
         cut = low
     worst = 0.0
-    grid = _nuisance_grid(delta0)
+    grid = nuisance_grid(delta0)
     index = cut.astype(np.int64)
     for start in range(0, len(grid), 64):
         p_b = grid[start : start + 64]
-        weights = _binomial_pmf(n_baseline, p_b)
-        pmf_c = _binomial_pmf(n_candidate, np.clip(p_b + delta0, 0.0, 1.0))
+        weights = binomial_pmf(n_baseline, p_b)
+        pmf_c = binomial_pmf(n_candidate, np.clip(p_b + delta0, 0.0, 1.0))
         if alternative == "less":
             # P(X_c <= cut); a cut of -1 (no candidate count is as extreme) has probability 0.
             at_most = np.cumsum(pmf_c, axis=1)
@@ -300,9 +302,9 @@ def pvalue_table(
     order = np.argsort(key, kind="stable")
     ranked = key[order]
     last_tie = np.searchsorted(ranked, ranked + _TIE, side="right") - 1
-    grid = _nuisance_grid(delta0)
-    pmf_b = _binomial_pmf(n_baseline, grid)
-    pmf_c = _binomial_pmf(n_candidate, np.clip(grid + delta0, 0.0, 1.0))
+    grid = nuisance_grid(delta0)
+    pmf_b = binomial_pmf(n_baseline, grid)
+    pmf_c = binomial_pmf(n_candidate, np.clip(grid + delta0, 0.0, 1.0))
     worst = np.zeros(z.size)
     for row_b, row_c in zip(pmf_b, pmf_c, strict=True):
         tail = np.cumsum(np.outer(row_b, row_c).ravel()[order])
@@ -322,21 +324,19 @@ def compare_rates(
     *,
     margin: float = 0.0,
     tolerance: float = 0.05,
-    beta: float = 0.2,
     confidence: float = 0.95,
 ) -> Comparison:
     """Compare two conformance rates drawn with a fixed number of samples each.
 
     Both rates get Clopper-Pearson intervals (as in the threshold verdict), the difference gets
     Newcombe's interval, and the three exact tests give ``p_regressed`` (Delta < -margin),
-    ``p_improved`` (Delta > margin) and ``noninferior`` (Delta > -tolerance at level ``beta``).
+    ``p_improved`` (Delta > margin) and ``p_noninferior`` (Delta > -tolerance).
     Works as well for one check's pass counts as for a case's conforming samples.
     """
     _check_counts(k_baseline, n_baseline, "baseline")
     _check_counts(k_candidate, n_candidate, "candidate")
     _check_margins(margin, tolerance)
     args = (k_baseline, n_baseline, k_candidate, n_candidate)
-    p_noninferior = exact_pvalue(*args, -tolerance, "greater")
     return Comparison(
         *args,
         margin=margin,
@@ -346,5 +346,5 @@ def compare_rates(
         interval=newcombe_interval(*args, confidence),
         p_regressed=exact_pvalue(*args, -margin, "less"),
         p_improved=exact_pvalue(*args, margin, "greater"),
-        noninferior=n_baseline > 0 and n_candidate > 0 and p_noninferior <= beta,
+        p_noninferior=exact_pvalue(*args, -tolerance, "greater"),
     )

@@ -238,6 +238,7 @@ def _compile_case(
         check_variables(checks, declared)
     except ConfigError as exc:
         raise _located(exc, source, (*key, "expect", *exc.key)) from None
+    _check_bar(case, defaults, source, key)
     stop = case.stop if case.stop is not None else defaults.stop
     sampling = SamplingParams(
         temperature=_pick(case.temperature, defaults.temperature),
@@ -269,6 +270,32 @@ def _compile_case(
 
 def _pick(value: Any, default: Any) -> Any:
     return default if value is None else value
+
+
+def _check_bar(case: CaseModel, defaults: Any, source: SourceMap, key: PathKey) -> None:
+    """A threshold within its tolerance of 0 makes every rate pass: refused, naming the key."""
+    threshold = _pick(case.threshold, defaults.threshold)
+    tolerance = _pick(case.tolerance, defaults.tolerance)
+    if threshold - tolerance > 0.0:
+        return
+    # a key written in the file that set one of the two: the case's own, else the defaults'
+    places: list[PathKey] = [
+        (*key, "threshold"),
+        (*key, "tolerance"),
+        ("defaults", "threshold"),
+        ("defaults", "tolerance"),
+    ]
+    written = [place for place in places if source.present(place) == place]
+    where: PathKey = written[0] if written else key
+    raise SuiteError(
+        f"threshold {threshold:g} minus tolerance {tolerance:g} is {threshold - tolerance:g}: "
+        "no rate would be clearly below the bar, so every model would pass, even one that "
+        "never conforms",
+        path=source.path,
+        line=source.line_of(where),
+        key=dotted(where),
+        hint="raise the threshold or lower the tolerance so that threshold - tolerance > 0",
+    )
 
 
 def _templates(

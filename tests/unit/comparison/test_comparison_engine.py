@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from promptcheck.comparison.adaptive import with_record
 from promptcheck.comparison.engine import (
-    MIN_BASELINE_SAMPLES,
     CompareSettings,
     ComparisonReport,
     Side,
@@ -23,7 +23,13 @@ from promptcheck.comparison.engine import (
 from promptcheck.errors import ConfigError, StoreError
 from promptcheck.report.comparison_text import text_lines
 from promptcheck.results import CaseResult
-from promptcheck.stats import Change, compare_rates, decide
+from promptcheck.stats import (
+    Change,
+    ComparisonMonitor,
+    compare_rates,
+    decide,
+    stopped_comparison,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fakes package
 
@@ -93,7 +99,7 @@ def test_rows_carry_exactly_what_compare_rates_and_decide_give() -> None:
     ]
     candidate = [case_result("x", 130, 150), case_result("y", 149, 150, tags=["critical"])]
     candidate.append(case_result("z", 148, 150))
-    settings = CompareSettings(margin=0.01, tolerance=0.06, alpha=0.1)
+    settings = CompareSettings(margin=0.01, detect=0.06, alpha=0.1)
     report = compare(baseline, candidate, settings)
     expected = {
         f"suites/a.yaml::{b.case_id}": compare_rates(
@@ -112,7 +118,7 @@ def test_rows_carry_exactly_what_compare_rates_and_decide_give() -> None:
 
 
 def test_small_samples_are_inconclusive_and_fail_only_when_asked() -> None:
-    report = compare([case_result("a", 20, 20)], [case_result("a", 20, 20)])
+    report = compare([case_result("a", 8, 8)], [case_result("a", 8, 8)])
     assert report.rows[0].change is Change.INCONCLUSIVE
     assert report.failing("regressed") == ()
     assert report.failing("inconclusive") == report.rows
@@ -124,16 +130,17 @@ def test_a_short_baseline_is_reported() -> None:
         [case_result("a", 40, 40), case_result("b", 200, 200)],
         [case_result("a", 100, 100), case_result("b", 150, 150)],
     )
-    short, fewer = (w for w in report.warnings if "baseline" in w)
-    assert short.startswith(f"1 of 2 cases have fewer than {MIN_BASELINE_SAMPLES} scored")
-    assert "(fewest 40)" in short
+    [weak] = [w for w in report.warnings if "can detect" in w]
+    [fewer] = [w for w in report.warnings if "baseline" in w]
+    a, b = report.rows
+    assert a.detectable is not None and b.detectable is not None
+    assert a.detectable > 0.15 > b.detectable
+    assert report.detectable == a.detectable
+    assert weak.startswith(f"these samples can detect drops of {a.detectable:.2f} or more")
     assert fewer.startswith("the baseline has fewer scored samples than the candidate in ")
     assert "suites/a.yaml::a" in fewer and "::b" not in fewer
     row = report.rows[0]
-    assert row.notes == (
-        "the baseline has fewer scored samples (40) than the candidate (100)",
-        f"the baseline has 40 scored samples, below the minimum of {MIN_BASELINE_SAMPLES}",
-    )
+    assert row.notes == ("the baseline has fewer scored samples (40) than the candidate (100)",)
 
 
 def test_an_all_errored_side_is_inconclusive_with_its_errors_counted() -> None:
@@ -180,7 +187,7 @@ def test_checks_that_failed_are_diagnosed_without_adjustment() -> None:
     ]
     schema = checks[0]
     assert schema.direction == "dropped"
-    assert schema.comparison == compare_rates(199, 200, 120, 200)
+    assert schema.comparison == compare_rates(199, 200, 120, 200, tolerance=0.15)
     assert checks[1].comparison is None and checks[1].direction == ""
 
 
@@ -193,11 +200,13 @@ def test_a_case_twice_in_one_run_is_refused() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"margin": 0.1, "tolerance": 0.05}, "tolerance must be at least the margin"),
+        ({"margin": 0.2, "detect": 0.15}, "the drop to detect must be above the margin"),
+        ({"margin": 0.05, "detect": 0.05}, "the drop to detect must be above the margin"),
         ({"margin": -0.1}, "margin must be in"),
-        ({"tolerance": 1.0}, "tolerance must be at least the margin"),
+        ({"detect": 1.0}, "the drop to detect must be above the margin"),
         ({"alpha": 0.0}, "alpha must be in"),
         ({"beta": 1.5}, "beta must be in"),
+        ({"power": 1.0}, "power must be in"),
     ],
 )
 def test_bad_settings_are_config_errors(settings: dict[str, float], message: str) -> None:
@@ -220,9 +229,15 @@ def test_terminal_text_puts_the_worst_news_first() -> None:
         "suites/a.yaml::a-same",
     ]
     assert table[0].split()[1:5] == ["REGRESSED", "150/150", "=", "100.0%"]
-    assert "1 regressed, 1 improved, 0 inconclusive, 1 unchanged" in lines[-4]
+    assert "3 cases compared: 1 regressed, 1 improved, 0 inconclusive, 1 unchanged" in lines
     assert "only in the candidate (not compared): suites/a.yaml::d-new" in lines
     assert lines[-1] == "verdict: 1 case regressed"
+    # what the baseline is worth and what its samples can detect come before the table
+    assert lines[3] == (
+        "baseline strength: 150 scored samples a case (fewest 150), stored, recorded 0.0 "
+        "day(s) before the candidate"
+    )
+    assert lines[4].startswith("these samples detect drops of 0.17 or more with power 0.8")
 
 
 def stopped_early(result: CaseResult) -> CaseResult:
@@ -231,13 +246,54 @@ def stopped_early(result: CaseResult) -> CaseResult:
     return dataclasses.replace(result, properties={"adaptive": adaptive})
 
 
-def test_cases_an_adaptive_run_stopped_early_are_named_in_a_warning() -> None:
+def test_a_case_an_adaptive_run_drew_is_compared_with_anytime_valid_bounds() -> None:
+    """Its stopped count is no fixed sample: read as one, it would raise false alarms."""
     baseline = [case_result("a", 150, 150), case_result("b", 150, 150)]
     candidate = [stopped_early(case_result("a", 40, 40)), case_result("b", 150, 150)]
     report = compare(baseline, candidate)
     by_id = {row.case_id: row for row in report.rows}
     assert by_id["a"].stopped_early == ("candidate",) and by_id["b"].stopped_early == ()
+    a = by_id["a"].comparison
+    assert a.method == "anytime" and by_id["b"].comparison.method == "exact"
+    assert a == stopped_comparison(
+        150,
+        150,
+        40,
+        40,
+        baseline_stopped=False,
+        candidate_stopped=True,
+        tolerance=0.15,
+        note=a.note,
+    )
+    assert "sampled adaptively in the candidate run" in a.note
     [warning] = [w for w in report.warnings if "adaptive" in w]
-    assert warning.startswith("adaptive sampling stopped suites/a.yaml::a early")
-    assert "treats their counts as fixed samples" in warning
+    assert warning.startswith("adaptive sampling drew suites/a.yaml::a in one of the runs")
+    assert "anytime-valid bounds" in warning
     assert not any("adaptive" in w for w in compare(baseline, baseline).warnings)
+
+
+def test_a_stopped_count_flagged_by_the_fixed_test_is_not_flagged_by_the_valid_one() -> None:
+    """A candidate stopped by its threshold monitor after failing 5 of its first 10 samples:
+    read as a fixed sample against a 400-sample baseline it is a clear regression; but the
+    monitor stops exactly when a case looks bad, and the anytime-valid bounds account for it."""
+    baseline = [case_result("a", 360, 400)]
+    candidate = [stopped_early(case_result("a", 6, 10))]
+    fixed = compare_rates(360, 400, 6, 10, tolerance=0.15)
+    assert fixed.p_regressed < 0.05
+    report = compare(baseline, candidate)
+    assert report.rows[0].comparison.p_regressed > fixed.p_regressed
+    assert report.rows[0].change is not Change.REGRESSED
+
+
+def test_a_recorded_sequential_comparison_is_read_back_for_its_baseline_run_only() -> None:
+    monitor = ComparisonMonitor(baseline=(150, 150), tolerance=0.15, max_samples=150)
+    assert monitor.update(40, 40) is not None
+    sequential = monitor.comparison()
+    candidate = [with_record(stopped_early(case_result("a", 40, 40)), sequential, BASE.id)]
+    report = compare([case_result("a", 150, 150)], candidate)
+    assert report.rows[0].comparison == sequential
+    other = run_summary("other-run", "old", started_at=1_500.0)
+    elsewhere = compare_results(other, [case_result("a", 150, 150)], CAND, candidate)
+    assert elsewhere.rows[0].comparison.method == "anytime"
+    different = compare([case_result("a", 149, 150)], candidate)
+    assert different.rows[0].comparison.method == "anytime"

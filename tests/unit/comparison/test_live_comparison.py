@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from promptcheck.comparison.engine import CompareSettings, compare_results
-from promptcheck.comparison.live import build_report, needs_top_up, resolve_baseline, row_for
+from promptcheck.comparison.live import (
+    build_report,
+    needs_top_up,
+    resolve_baseline,
+    row_for,
+    top_up_size,
+)
 from promptcheck.errors import ConfigError
 from promptcheck.stats import Change, ComparisonMonitor
 from promptcheck.store.database import RunInfo, Store
@@ -50,9 +56,9 @@ def test_sequential_comparisons_replace_the_fixed_ones_before_the_suite_decision
     assert row_for(report, "suites/a.yaml", "missing") is None
 
 
-def test_a_live_comparison_of_an_early_stop_does_not_warn_about_fixed_counts() -> None:
-    """Offline, an early-stopped case is compared as if its counts were fixed (a warning says
-    so); live, its comparison is the sequential one, and the warning would be false."""
+def test_a_live_comparison_of_an_early_stop_does_not_warn_about_anytime_bounds() -> None:
+    """Offline, an early-stopped case is compared with anytime-valid bounds (a warning says so);
+    live, its comparison is the sequential one, and the warning would be false."""
     adaptive = {"used": 60, "max": 150, "stopped_early": True, "reason": "unchanged"}
     baseline = [case_result("a", 60, 60), case_result("b", 150, 150)]
     candidate = [
@@ -61,18 +67,24 @@ def test_a_live_comparison_of_an_early_stop_does_not_warn_about_fixed_counts() -
     ]
     settings = CompareSettings()
     offline = build_report(BASE, baseline, CAND, candidate, settings)
-    assert any("adaptive sampling stopped suites/a.yaml::a" in w for w in offline.warnings)
-    monitor = ComparisonMonitor(max_samples=150)
+    assert any("adaptive sampling drew suites/a.yaml::a" in w for w in offline.warnings)
+    monitor = ComparisonMonitor(max_samples=150, tolerance=0.15)
     assert monitor.update(60, 60, 60, 60) is not None
     sequential = {"suites/a.yaml::a": monitor.comparison()}
     live = build_report(BASE, baseline, CAND, candidate, settings, sequential)
     assert not any("adaptive" in w for w in live.warnings)
 
 
-def test_a_baseline_shorter_than_the_plan_needs_topping_up() -> None:
+def test_a_baseline_shorter_than_the_plan_or_stopped_adaptively_needs_topping_up() -> None:
     stored = case_result("a", 10, 10)
     assert needs_top_up(stored, 40)
     assert not needs_top_up(stored, 10)
+    adaptive = {"used": 30, "max": 100, "stopped_early": True, "reason": "pass"}
+    stopped = dataclasses.replace(case_result("a", 30, 30), properties={"adaptive": adaptive})
+    assert needs_top_up(stopped, 20)
+    # to a size fixed before any sample was seen: its maximum, or the budget when larger
+    assert top_up_size(stopped, 20) == 100
+    assert top_up_size(stopped, 190) == 190
 
 
 def test_a_configured_model_is_a_live_baseline(tmp_path: Path) -> None:

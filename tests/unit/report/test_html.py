@@ -91,7 +91,7 @@ CANDIDATE_CASES = [
     sampled_case("broken", 90, 150, bad=[HOSTILE, "plain text"]),
     sampled_case("better", 150, 150),
     sampled_case("same", 150, 150),
-    sampled_case("unsure", 140, 150, suite_path="suites/b.yaml"),
+    sampled_case("unsure", 130, 150, suite_path="suites/b.yaml"),
     sampled_case("new", 150, 150),
 ]
 CASES = {BASE.id: BASELINE_CASES, CAND.id: CANDIDATE_CASES}

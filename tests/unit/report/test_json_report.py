@@ -30,12 +30,22 @@ def test_the_document_is_versioned_and_complete() -> None:
     text = json_report.render(report)
     document = json.loads(text)
     assert next(iter(document)) == "format_version"
-    assert document["format_version"] == json_report.FORMAT_VERSION == 1
+    assert document["format_version"] == json_report.FORMAT_VERSION == 2
     assert document["kind"] == "promptcheck.comparison"
     assert document["headline"] == "1 case regressed"
     assert document["baseline"]["label"] == "baseline"
     assert document["candidate"]["model"] == "new"
-    assert document["settings"]["min_baseline_samples"] == 150
+    assert "min_baseline_samples" not in document["settings"]
+    assert (document["settings"]["detect"], document["settings"]["power"]) == (0.15, 0.8)
+    assert document["baseline_strength"] == {
+        "fewest_samples": 0,
+        "median_samples": 200,
+        "age_days": round(report.strength.age_days, 3) if report.strength else None,
+        "stored": True,
+        "stale": False,
+    }
+    assert document["budget"] is None  # offline: nothing was planned
+    assert document["detectable"] == report.detectable is not None
     assert document["counts"]["regressed"] == 1 and document["counts"]["inconclusive"] == 1
     assert document["only_in_baseline"] == ["suites/a.yaml::gone"]
     assert document["warnings"] == list(report.warnings)
@@ -55,6 +65,9 @@ def test_the_document_is_versioned_and_complete() -> None:
     assert a["difference"] == -0.5
     assert a["difference_interval"] == list(row.comparison.interval)
     assert a["p_regressed_adjusted"] == row.verdict.p_regressed_adjusted
+    assert a["p_noninferior"] == row.comparison.p_noninferior
+    assert a["p_noninferior_adjusted"] == row.verdict.p_noninferior_adjusted
+    assert a["noninferior"] is False and a["detectable"] == row.detectable
     assert a["explanation"] == row.verdict.explanation
     (check,) = a["check_diagnosis"]
     assert (check["label"], check["side"], check["direction"]) == ("json_schema", "both", "dropped")

@@ -33,7 +33,7 @@ def report() -> ComparisonReport:
         case_result("broken", 90, 150, tallies=[("json_schema", 90, 60), ("regex", 150, 0)]),
         case_result("better", 150, 150),
         case_result("same", 150, 150),
-        case_result("unsure", 140, 150, suite_path="suites/b.yaml"),
+        case_result("unsure", 130, 150, suite_path="suites/b.yaml"),
         case_result("new", 150, 150),
     ]
     return compare_results(BASE, baseline, CAND, candidate)
@@ -91,7 +91,9 @@ def test_warnings_and_cases_in_one_run_only(report: ComparisonReport) -> None:
     text = markdown.render(report)
     warnings = text[text.index("> [!WARNING]") :].split("\n\n", 1)[0].splitlines()[1:]
     assert warnings == [f"> - {warning}" for warning in report.warnings]
-    assert any("fewer than 150 scored baseline samples (fewest 30)" in w for w in warnings)
+    assert any("these samples can detect drops of" in w for w in warnings)
+    # what the baseline is worth is stated under the counts
+    assert "- **Baseline strength:** 400 scored samples a case (fewest 30), stored" in text
     assert "- only in the baseline: `suites/a.yaml::gone`" in text
     assert "- only in the candidate: `suites/a.yaml::new`" in text
 
@@ -157,7 +159,7 @@ def test_text_from_a_run_cannot_open_html_tags() -> None:
             BASE,
             [case_result("a", 30, 30, suite_path=path)],
             CAND,
-            [case_result("a", 140, 150, suite_path=path)],
+            [case_result("a", 130, 150, suite_path=path)],
         )
     )
     warnings = text[text.index("> [!WARNING]") :].split("\n\n", 1)[0]

@@ -19,6 +19,7 @@ from scipy.stats import binom
 
 from promptcheck.stats.multiplicity import Change, decide
 from promptcheck.stats.sequential import (
+    EARLY_SHARE,
     ComparisonMonitor,
     Decision,
     ThresholdMonitor,
@@ -32,6 +33,7 @@ from promptcheck.stats.two_sample import Comparison, exact_pvalue
 
 ALPHA = 0.05
 BETA = 0.2
+DETECT = 0.15
 RUNS = 1500
 SLACK = 4 * math.sqrt(0.25 / RUNS)
 
@@ -161,7 +163,8 @@ def test_threshold_fail_undecided_and_finish() -> None:
 
 
 def test_threshold_edge_settings() -> None:
-    assert ThresholdMonitor(0.05, tolerance=0.05).update(0, 1) is not None
+    with pytest.raises(ValueError, match="every rate would pass"):
+        ThresholdMonitor(0.05, tolerance=0.05)
     assert ThresholdMonitor(1.0).update(9, 10) is not None  # a failure at threshold 1 fails
     with pytest.raises(ValueError, match="tolerance"):
         ThresholdMonitor(0.95, tolerance=0.0)
@@ -257,7 +260,8 @@ def test_a_perfect_candidate_against_a_perfect_pinned_baseline_stops_at_fifty() 
         True,
     )
     c = monitor.comparison()
-    assert c.p_regressed == 1.0 and c.noninferior and c.method == "sequential"
+    assert c.p_regressed == 1.0 and c.p_noninferior <= monitor.beta
+    assert c.method == "sequential"
     assert c.candidate_interval == confidence_sequence(50, 50)
     assert "stopped after 50 samples" in c.note
     assert decide({"case": c})["case"].change is Change.UNCHANGED
@@ -275,8 +279,50 @@ def test_a_regression_runs_to_the_cap_and_is_decided_exactly() -> None:
     assert decision is not None and decision.outcome == "final" and decision.saved == 0
     c = monitor.comparison()
     assert c.p_regressed == exact_pvalue(380, 400, 120, 150, 0.0, "less") < 1e-5
-    assert not c.noninferior
+    assert c.p_noninferior > monitor.beta
     assert decide({"case": c})["case"].change is Change.REGRESSED
+
+
+def test_at_the_maximum_the_exact_test_decides_even_where_the_early_rule_holds() -> None:
+    """A drop smaller than the tolerance, seen only at the maximum: the early rule would call it
+    unchanged (p_regressed = 1), but the exact test at the maximum flags it."""
+    monitor = ComparisonMonitor(baseline=(400, 400), tolerance=0.15, max_samples=150)
+    assert monitor.unchanged_at_least(150) <= 143
+    decision = monitor.update(143, 150)
+    assert decision is not None and decision.outcome == "final" and not decision.stopped_early
+    c = monitor.comparison()
+    assert c.p_regressed == exact_pvalue(400, 400, 143, 150, 0.0, "less") < 0.001
+    # the anytime rule held, so the drop of the tolerance is still ruled out
+    assert c.p_noninferior <= monitor.beta
+    assert decide({"case": c})["case"].change is Change.REGRESSED
+
+
+def test_the_noninferiority_pvalue_is_valid_at_any_stop() -> None:
+    """At Delta = -tolerance, the anytime p-value of non-inferiority falls to a level at some n
+    with probability at most that level: computed exactly (over the pinned baseline's count
+    and every candidate path), through the count boundary the p-value is read from."""
+    tolerance, level, rounds = 0.15, 0.05, [10] * 30
+    monitor = ComparisonMonitor(
+        baseline=(380, 400), tolerance=tolerance, beta=level / EARLY_SHARE, max_samples=300
+    )
+    # the p-value and the count boundary agree: shown at ``level`` exactly where k >= boundary
+    for n in (40, 120):
+        at_least = monitor.unchanged_at_least(n)
+        for k, shown in ((at_least, True), (at_least - 1, False)):
+            probe = ComparisonMonitor(baseline=(380, 400), tolerance=tolerance, max_samples=300)
+            probe._advance(k, n, None, None)
+            assert (probe.noninferiority_pvalue() <= level * 1.01) is shown
+    k_bases = np.arange(340, 401)
+    weights = binom.pmf(k_bases, 400, 0.95)
+    looks = range(10, 301, 10)
+    table = {n: monitor.unchanged_boundaries(n, k_bases, 400) for n in looks}
+    total = 0.0
+    for j in range(len(k_bases)):
+        crossing = crossing_probability(
+            0.95 - tolerance, rounds, lambda n, j=j: np.arange(n + 1) >= table[n][j]
+        )
+        total += weights[j] * crossing
+    assert total <= level
 
 
 def test_an_improvement_stops_early_and_is_reported() -> None:
@@ -339,11 +385,19 @@ def test_comparison_monitor_misuse() -> None:
 
 
 def replay(
-    k_base: int | None, base_rounds: Sequence[int] | None, cand_rounds: Sequence[int]
+    k_base: int | None,
+    base_rounds: Sequence[int] | None,
+    cand_rounds: Sequence[int],
+    cases: int,
 ) -> tuple[int, Comparison]:
     """Run a ComparisonMonitor round by round on given counts: (samples used, comparison)."""
     pinned = base_rounds is None
-    monitor = ComparisonMonitor(baseline=None if k_base is None else (k_base, 400))
+    monitor = ComparisonMonitor(
+        baseline=None if k_base is None else (k_base, 400),
+        tolerance=DETECT,
+        beta=BETA / cases,
+        max_samples=10 * len(cand_rounds),
+    )
     k_c = k_b = n = 0
     decision = None
     for i, step in enumerate(cand_rounds):
@@ -362,6 +416,27 @@ def replay(
     return decision.n, monitor.comparison()
 
 
+def fixed_cap_draw(
+    sim: ModuleType,
+    rng: np.random.Generator,
+    p_base: np.ndarray,
+    p_cand: np.ndarray,
+    runs: int,
+    live: bool,
+) -> object:
+    """A draw with every case's budget at 150 (live: both models; pinned: 400 stored)."""
+    shape = (runs, len(p_base), 15)
+    cand_rounds = rng.binomial(10, p_cand[None, :, None], size=shape)
+    base_rounds = rng.binomial(10, p_base[None, :, None], size=shape) if live else None
+    k_base = (
+        base_rounds.sum(axis=2)
+        if base_rounds is not None
+        else rng.binomial(400, p_base, size=shape[:2])
+    )
+    n_base = np.full(shape[:2], 150 if live else 400)
+    return sim.Draw(n_base, np.full(shape[:2], 150), k_base, base_rounds, cand_rounds)
+
+
 @pytest.mark.parametrize("live", [False, True], ids=["pinned", "live"])
 def test_the_simulation_engine_stops_and_decides_as_the_monitor_does(
     sim: ModuleType, live: bool
@@ -370,19 +445,18 @@ def test_the_simulation_engine_stops_and_decides_as_the_monitor_does(
     rates = np.array([1.0, 0.99, 0.98, 0.95, 0.95, 0.9])
     cand = rates.copy()
     cand[4] = 0.80
+    cand[2] = 0.93
     critical = np.array([False, False, False, False, True, False])
-    shape = (2, len(rates), 15)
-    cand_rounds = rng.binomial(10, cand[None, :, None], size=shape)
-    base_rounds = rng.binomial(10, rates[None, :, None], size=shape) if live else None
-    k_base = rng.binomial(400, rates, size=shape[:2])
-    engine = sim.adaptive_outcomes(k_base, base_rounds, cand_rounds, critical=critical)
-    for run in range(2):
+    data = fixed_cap_draw(sim, rng, rates, cand, 3, live)
+    engine = sim.adaptive_of(data, critical)
+    for run in range(3):
         comparisons: dict[str, Comparison] = {}
         for i in range(len(rates)):
             used, comparisons[str(i)] = replay(
-                None if live else int(k_base[run, i]),
-                None if base_rounds is None else list(base_rounds[run, i]),
-                list(cand_rounds[run, i]),
+                None if live else int(data.k_base[run, i]),
+                None if data.base_rounds is None else list(data.base_rounds[run, i]),
+                list(data.cand_rounds[run, i]),
+                len(rates),
             )
             assert used == engine.used[run, i]
         verdicts = decide(comparisons, critical={"4"})
@@ -399,50 +473,42 @@ def test_stopping_early_only_removes_alarms(sim: ModuleType, live: bool) -> None
     rng = np.random.default_rng(17)
     rates = np.full(50, 0.9)
     rates[:10] = 0.97
-    shape = (300, 50, 15)
-    cand_rounds = rng.binomial(10, rates[None, :, None], size=shape)
-    base_rounds = rng.binomial(10, rates[None, :, None], size=shape) if live else None
-    k_base = (
-        base_rounds.sum(axis=2)
-        if base_rounds is not None
-        else rng.binomial(400, rates, size=shape[:2])
-    )
-    adaptive = sim.adaptive_outcomes(k_base, base_rounds, cand_rounds)
-    n_base = 150 if live else 400
-    fixed = sim.fixed_outcomes(k_base, cand_rounds.sum(axis=2), n_base=n_base, n_cand=150)
+    data = fixed_cap_draw(sim, rng, rates, rates, 300, live)
+    adaptive = sim.adaptive_of(data)
+    fixed = sim.fixed_of(data)
     assert not np.any(adaptive.regressed & ~fixed.regressed)
 
 
-@pytest.mark.parametrize("live", [False, True], ids=["pinned", "live"])
-def test_adaptive_claims(sim: ModuleType, live: bool) -> None:
-    """No false alarm in >= 95% of suites, power >= 0.8, at most 60% of the fixed budget."""
-    rng = np.random.default_rng(31 + live)
+#: Suites simulated for the claims at the default budget (fewer than the docs' 4,000).
+CLAIM_RUNS = 600
+CLAIM_SLACK = 4 * math.sqrt(0.25 / CLAIM_RUNS)
+
+
+@pytest.mark.parametrize("mode", ["large", "live"])
+def test_adaptive_claims_at_the_default_budget(sim: ModuleType, mode: str) -> None:
+    """No false alarm in >= 95% of suites, power >= 0.8, an unchanged suite fails a gate on
+    inconclusive cases in <= 10% of runs, and at most 60% of the planned budget drawn."""
+    rng = np.random.default_rng(31 + len(mode))
     rates = sim.suite_rates()
-    critical = np.zeros(50, bool)
-    critical[:5] = True
-    bound = ALPHA + 4 * math.sqrt(ALPHA * (1 - ALPHA) / RUNS)
-    null = sim.simulate_adaptive(rng, rates, rates, RUNS, live=live)
+    bound = ALPHA + 4 * math.sqrt(ALPHA * (1 - ALPHA) / CLAIM_RUNS)
+    null = sim.adaptive_of(sim.draw(rng, rates, rates, CLAIM_RUNS, mode=mode))
     assert null.any_regressed() <= bound
-    assert null.used.mean() <= 0.6 * 150
-    assert null.inconclusive() <= 0.15  # the price, reported in the docs
-    for p, crit in [(np.full(50, 0.9), None), (rates, critical)]:
-        assert (
-            sim.simulate_adaptive(rng, p, p, RUNS, live=live, critical=crit).any_regressed()
-            <= bound
-        )
+    assert null.gate_fails() <= 0.10 + 4 * math.sqrt(0.1 * 0.9 / CLAIM_RUNS)
+    assert null.share_used() <= 0.6
     dropped = rates.copy()
     case = int(np.nonzero(rates == 0.95)[0][0])
     dropped[case] = 0.80
-    drop = sim.simulate_adaptive(rng, rates, dropped, RUNS, live=live)
-    assert drop.regressed[:, case].mean() >= 0.8 - SLACK
+    drop = sim.adaptive_of(sim.draw(rng, rates, dropped, CLAIM_RUNS, mode=mode))
+    assert drop.regressed[:, case].mean() >= 0.8 - CLAIM_SLACK
 
 
 @pytest.mark.parametrize("live", [False, True], ids=["pinned", "live"])
-@pytest.mark.parametrize(("p_base", "p_cand"), [(0.95, 0.90), (1.0, 0.95)])
+@pytest.mark.parametrize(("p_base", "p_cand"), [(0.95, 0.80), (1.0, 0.85)])
 def test_a_drop_of_the_tolerance_is_rarely_called_unchanged(
     sim: ModuleType, live: bool, p_base: float, p_cand: float
 ) -> None:
     """The unchanged verdict's own guarantee: at Delta = -tolerance, at most beta of runs."""
     rng = np.random.default_rng(41)
-    result = sim.simulate_adaptive(rng, np.array([p_base]), np.array([p_cand]), RUNS, live=live)
+    data = fixed_cap_draw(sim, rng, np.array([p_base]), np.array([p_cand]), RUNS, live)
+    result = sim.adaptive_of(data)
     assert result.unchanged.mean() <= BETA + 4 * math.sqrt(BETA * (1 - BETA) / RUNS)

@@ -86,10 +86,18 @@ def test_threshold_verdict_explains_itself() -> None:
     assert threshold_verdict(0, 0, 0.95).explanation == "no scored samples"
 
 
-def test_a_threshold_within_tolerance_of_zero_never_undecided() -> None:
-    for k in range(11):
-        assert threshold_verdict(k, 10, 0.05, tolerance=0.05).outcome is Outcome.PASS
-    assert threshold_verdict(0, 10, 0.0).outcome is Outcome.PASS
+@pytest.mark.parametrize(("threshold", "tolerance"), [(0.05, 0.05), (0.0, 0.0), (0.03, 0.05)])
+def test_a_threshold_within_tolerance_of_zero_is_refused(
+    threshold: float, tolerance: float
+) -> None:
+    """It would pass every model, one that never conforms included, with a false bound in its
+    explanation; the suite loader refuses such a case, and so does the function."""
+    with pytest.raises(ValueError, match="every rate would pass"):
+        threshold_verdict(0, 10, threshold, tolerance=tolerance)
+
+
+def test_the_smallest_positive_floor_still_fails_a_model_that_never_conforms() -> None:
+    assert threshold_verdict(0, 100, 0.06, tolerance=0.05).outcome is Outcome.FAIL
 
 
 def test_a_threshold_of_one_fails_on_any_failure() -> None:
