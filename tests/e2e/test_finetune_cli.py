@@ -63,17 +63,19 @@ def test_cli_trains_a_checkpoint_the_local_backend_samples(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_the_shipped_tiny_dollys_conform_as_their_manifest_says() -> None:
-    """Every example case on the shipped ``full`` and ``no-json``, measured as the manifest was:
-    the counts match it, and ``no-json`` fails the JSON cases and only those."""
-    from promptcheck.backends.tiny import MANIFEST_FILE, shipped_checkpoint, weights_dir
+    """Every example case on the shipped ``full`` and ``no-json``, measured as the manifest was
+    (through the built-in models): the counts match it, and ``no-json`` fails the JSON cases and
+    only those (a case of ``full`` close to its threshold may be undecided, never failed)."""
+    from promptcheck.backends.tiny import MANIFEST_FILE, weights_dir
 
     sys.path.insert(0, str(ROOT / "tests" / "scripts"))
-    from measure_conformance import TOLERANCE_SAMPLES, measure
+    from measure_conformance import BUILTIN, TOLERANCE_SAMPLES, measure
 
     manifest = json.loads((weights_dir() / MANIFEST_FILE).read_text())["variants"]
     variants = ("full", "no-json")
-    rows = measure({variant: shipped_checkpoint(variant) for variant in variants}, samples=None)
-    measured = {(row["model"], row["case"]): row for row in rows}
+    rows = measure({BUILTIN[variant]: None for variant in variants}, samples=None)
+    variant_of = {BUILTIN[variant]: variant for variant in variants}
+    measured = {(variant_of[row["model"]], row["case"]): row for row in rows}
     shipped = {
         (variant, case): figure
         for variant in variants
@@ -86,6 +88,8 @@ def test_the_shipped_tiny_dollys_conform_as_their_manifest_says() -> None:
         assert abs(row["k"] - figure["k"]) <= TOLERANCE_SAMPLES, (key, row, figure)
 
     json_cases = {"ticket-json", "contact-json"}
-    for (model, case), row in measured.items():
-        expected = "FAIL" if model == "no-json" and case.split("::")[1] in json_cases else "PASS"
-        assert row["verdict"] == expected, (model, case, row)
+    for (variant, case), row in measured.items():
+        if variant == "no-json" and case.split("::")[1] in json_cases:
+            assert row["verdict"] == "FAIL", (variant, case, row)
+        else:
+            assert row["verdict"] != "FAIL", (variant, case, row)

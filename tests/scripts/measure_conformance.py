@@ -1,16 +1,20 @@
 """Measure checkpoints' conformance on the example suites, as promptcheck itself measures it.
 
 Builds a throwaway project (a copy of ``suites/`` and ``plugins/`` with a pyproject that declares
-each checkpoint as a ``backend: local`` model), then runs every case on every model through
-promptcheck's own session: the suites' prompts, variables, temperature, token limits and checks,
-the local backend's Dolly formatting and sampling, the runner's sequential verdict. ``--samples``
-sets the sample count of every case instead of the suites' 100.
+each ``NAME=DIR`` checkpoint as a ``backend: local`` model; a bare ``NAME`` is a built-in model
+such as ``tiny-dolly``), then runs every case on every model through promptcheck's own session:
+the suites' prompts, variables, temperature, token limits and checks, the backend's Dolly
+formatting and sampling, the runner's verdict. ``--samples`` sets the sample count of every case
+instead of the suites' 100.
 
-    python tests/scripts/measure_conformance.py full=src/promptcheck/weights/tiny-dolly-full \\
-        rebuilt=build/tiny-dolly-full --samples 200 --json rates.json
+    python tests/scripts/measure_conformance.py tiny-dolly rebuilt=build/tiny-dolly-full \\
+        --samples 200 --json rates.json
 
-The shipped weights' figures in ``weights/manifest.json`` were measured by this script
-(tests/scripts/ship_tiny_dolly.py calls it), and the slow tests compare against them.
+A sample's seed depends on the model's backend and parameters, so a checkpoint declared by path
+draws other samples than the built-in model that loads the same weights. The shipped weights'
+figures in ``weights/manifest.json`` are therefore measured on the built-in models (by
+tests/scripts/ship_tiny_dolly.py, through this script): they are what ``pytest --promptcheck
+suites/`` prints, and the slow tests compare against them.
 """
 
 from __future__ import annotations
@@ -35,8 +39,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE_SAMPLES = 2
 
 
-def project(directory: Path, models: dict[str, Path]) -> Path:
-    """A project that runs the example suites on the given checkpoints."""
+#: The built-in model that loads each shipped variant of the tiny Dolly.
+BUILTIN = {"full": "tiny-dolly", "no-json": "tiny-dolly-no-json", "critic": "tiny-dolly-critic"}
+
+
+def project(directory: Path, models: dict[str, Path | None]) -> Path:
+    """A project that runs the example suites on the given checkpoints (None: built-in)."""
     shutil.copytree(ROOT / "suites", directory / "suites")
     shutil.copytree(ROOT / "plugins", directory / "plugins")
     lines = [
@@ -45,6 +53,8 @@ def project(directory: Path, models: dict[str, Path]) -> Path:
         'plugins = ["plugins.checks"]',
     ]
     for name, path in models.items():
+        if path is None:
+            continue
         lines += [
             "",
             f'[tool.promptcheck.models."{name}"]',
@@ -55,7 +65,7 @@ def project(directory: Path, models: dict[str, Path]) -> Path:
     return directory
 
 
-def measure(models: dict[str, Path], samples: int | None) -> list[dict[str, Any]]:
+def measure(models: dict[str, Path | None], samples: int | None) -> list[dict[str, Any]]:
     sys.path.insert(0, str(ROOT / "src"))
     from promptcheck.config import Options
     from promptcheck.session import PromptcheckSession
@@ -107,14 +117,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("models", nargs="+", metavar="NAME=DIR", help="checkpoints to measure")
+    parser.add_argument(
+        "models", nargs="+", metavar="NAME[=DIR]", help="checkpoints or built-in models to measure"
+    )
     parser.add_argument("--samples", type=int, help="samples per case (default: the suites')")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args()
-    models = {}
+    models: dict[str, Path | None] = {}
     for item in args.models:
         name, _, path = item.partition("=")
-        models[name] = Path(path).resolve()
+        models[name] = Path(path).resolve() if path else None
     rows = measure(models, args.samples)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")

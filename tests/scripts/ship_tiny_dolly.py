@@ -7,10 +7,12 @@ once and every machine samples from the same model. This script is the only way 
 
 For each variant it builds the recipe (or finds the build cached in ``--build-dir``), copies the
 files a checkpoint needs, storing the weights in ``--dtype``, then measures every shipped copy
-on the example suites exactly as ``pytest --promptcheck suites/`` does (same seeds, same sample
-counts) and writes ``weights/manifest.json``: per variant the recipe digest it was built from,
-the sha256 of every file, and the conformance of every case. ``tests/unit/train/test_shipped.py``
-checks the files and the recipe digest against it; a slow test rebuilds a variant and compares.
+on the example suites through the built-in models, exactly as ``pytest --promptcheck suites/``
+does (same seeds, same sample counts), and writes ``weights/manifest.json``: per variant the
+recipe digest it was built from, the sha256 of every file, and the conformance of every case.
+``tests/unit/train/test_shipped_tiny_dolly.py`` checks the files and the recipe digest against
+it; a slow test rebuilds a variant and compares.
+``--measure-only`` skips building and copying and measures the shipped weights again.
 """
 
 from __future__ import annotations
@@ -70,11 +72,17 @@ def main() -> int:
     parser.add_argument("--build-dir", type=Path, default=ROOT / ".promptcheck" / "models")
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float16")
     parser.add_argument("--variants", nargs="+", default=["full", "no-json", "critic"])
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="measure the weights already shipped again and rewrite only their conformance "
+        "(after a change to how samples are drawn)",
+    )
     args = parser.parse_args()
 
     import torch
     import transformers
-    from measure_conformance import measure
+    from measure_conformance import BUILTIN, measure
 
     from promptcheck import __version__
     from promptcheck.backends.tiny import MANIFEST_FILE, shipped_checkpoint, weights_dir
@@ -85,17 +93,20 @@ def main() -> int:
         json.loads(manifest_path.read_text()) if manifest_path.exists() else {"variants": {}}
     )
     for variant in args.variants:
-        built = build_tiny_dolly(args.build_dir / f"tiny-dolly-{variant}", variant)
         shipped = shipped_checkpoint(variant)
-        copy_checkpoint(built, shipped, args.dtype)
-        print(f"shipped {variant}: {shipped}", flush=True)
-        rows = measure({variant: shipped}, None)
-        manifest["variants"][variant] = {
-            "recipe_sha256": TinyRecipe(variant=variant).digest(),
-            "dtype": args.dtype,
-            "files": {name: sha256(shipped / name) for name in SHIPPED_FILES},
-            "conformance": {row["case"]: {"k": row["k"], "n": row["n"]} for row in rows},
-        }
+        if not args.measure_only:
+            built = build_tiny_dolly(args.build_dir / f"tiny-dolly-{variant}", variant)
+            copy_checkpoint(built, shipped, args.dtype)
+            print(f"shipped {variant}: {shipped}", flush=True)
+            manifest["variants"][variant] = {
+                "recipe_sha256": TinyRecipe(variant=variant).digest(),
+                "dtype": args.dtype,
+                "files": {name: sha256(shipped / name) for name in SHIPPED_FILES},
+            }
+        # through the built-in model, whose samples are the ones a user's run draws
+        rows = measure({BUILTIN[variant]: None}, None)
+        conformance = {row["case"]: {"k": row["k"], "n": row["n"]} for row in rows}
+        manifest["variants"][variant]["conformance"] = conformance
     manifest["format"] = 1
     manifest["measured_with"] = {
         "promptcheck": __version__,
