@@ -110,6 +110,14 @@ def test_a_judge_below_the_floor_stops_gating_after_the_lock(
         row["corrected"][0]["run_id"] == later and row["corrected"][0]["corrected"]["value"] is None
     )
 
+    # the comparison of the two runs carries the same calibration in its JSON
+    capsys.readouterr()
+    cli.main(["compare", run, later, "--json"])
+    compared = json.loads(capsys.readouterr().out)
+    (row,) = compared["calibration"]
+    assert (row["judge"], row["both_pass"], row["judge_fail_human_pass"]) == ("grader", 9, 9)
+    assert {entry["run_id"] for entry in row["corrected"]} == {run, later}
+
 
 def test_verify_export_and_import_through_the_command_line(
     reviewed: Project, capsys: pytest.CaptureFixture[str]

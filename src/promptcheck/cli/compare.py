@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promptcheck.cli.project import load_project, open_store
 from promptcheck.comparison import (
@@ -36,6 +37,9 @@ from promptcheck.errors import PromptcheckError
 from promptcheck.report.comparison_text import text_lines
 from promptcheck.results import CaseResult
 from promptcheck.store import Store
+
+if TYPE_CHECKING:
+    from promptcheck.review import CalibrationRow
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -150,9 +154,14 @@ def run_compare(args: argparse.Namespace) -> int:
         if pairwise is not None:
             report = _judge_offline(report, base_cases, cand_cases, pairwise, store)
         write_comparison_files(report, md=args.md, html=args.html, store=store)
-    if args.json:
-        sys.stdout.write(json_text(report))
-    else:
+        if args.json:
+            from promptcheck.project import load_project_config
+            from promptcheck.review import store_calibration
+
+            floor = load_project_config(Path.cwd()).judge_floor
+            calibration = store_calibration(store, floor, [base_run.id, cand_run.id])
+            sys.stdout.write(json_text(report, calibration))
+    if not args.json:
         print("\n".join(text_lines(report)))
     return ExitCode.FAILED if report.failing(args.fail_on) else ExitCode.OK
 
@@ -177,14 +186,15 @@ def _judge_offline(
         runner.close()
 
 
-def json_text(report: ComparisonReport) -> str:
+def json_text(report: ComparisonReport, calibration: Sequence[CalibrationRow] = ()) -> str:
     """``compare --json``: the versioned document of :mod:`promptcheck.report.json_report`, with
-    each case's pairwise check under ``pairwise`` (null without a judge; an added field)."""
+    each case's pairwise check under ``pairwise`` (null without a judge; an added field) and the
+    two runs' judges against human ratings under ``calibration`` (empty without ratings)."""
     import json
 
     from promptcheck.report import json_report
 
-    data = json_report.to_dict(report)
+    data = json_report.to_dict(report, calibration)
     for case, row in zip(data["cases"], report.rows, strict=True):
         case["pairwise"] = row.pairwise.as_dict() if row.pairwise is not None else None
     return json.dumps(data, indent=2, default=str) + "\n"
