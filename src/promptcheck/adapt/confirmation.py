@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from promptcheck.adapt.budget import cost_exhausted
 from promptcheck.adapt.records import Spend
 from promptcheck.adapt.rewrites import Rewrite, rendered_case
 from promptcheck.results import CaseResult
@@ -71,6 +72,9 @@ async def confirm_rewrite(
             None,
             f"the budget left ({left} samples) cannot pay for the held-out test ({planned})",
         )
+    if cost_exhausted(spend, runner):
+        spend.exhausted.append(f"{case.id}: no cost budget left for the held-out test")
+        return ConfirmationOutcome(None, None, "the cost budget is spent")
     variant = rendered_case(case, rewrite.template, held_out, seed=seed)
     sampler = runner.sampler(variant, model, planned)
     decision: Confirmation | None = None

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptcheck.adapt.budget import cost_exhausted, spent_cost
 from promptcheck.adapt.confirmation import Goal, confirm_rewrite
 from promptcheck.adapt.operators import OPERATORS, OperatorInput
 from promptcheck.adapt.optimizer import (
@@ -137,7 +138,9 @@ class Adapter:
         self.settings = settings or AdaptSettings()
         self.compare_settings = compare or CompareSettings()
         self.spend = Spend(
-            budget_samples=self.settings.budget_samples, budget_calls=self.settings.budget_calls
+            budget_samples=self.settings.budget_samples,
+            budget_calls=self.settings.budget_calls,
+            budget_cost=self.settings.budget_cost,
         )
 
     def adapt(self, suites: Sequence[SuiteSpec]) -> AdaptReport:
@@ -183,6 +186,7 @@ class Adapter:
             key = (target.suite_path, target.ref.case.id)
             status = "adapted" if adaptation.adapted else "not adapted"
             statuses[key] = CaseStatus(*key, status, " and ".join(target.why))
+        self.spend.cost = spent_cost(self.context.runner)
         return AdaptReport(
             candidate=self.candidate,
             baseline=baseline.ref,
@@ -375,6 +379,9 @@ class Adapter:
             if self.settings.optimizer_rewrites:
                 self.spend.exhausted.append(f"{target.ref.case.id}: no optimizer call left")
             return []
+        if cost_exhausted(self.spend, self.context.runner):
+            self.spend.exhausted.append(f"{target.ref.case.id}: no cost budget left to ask")
+            return []
         keys = {_variables_key(c.variables) for c in split.search}
         failing = [
             (s.output or "", "; ".join(c.reason for c in s.checks if c.status is Status.FAIL))
@@ -502,6 +509,11 @@ class Adapter:
 
     def _warnings(self, baseline: Baseline) -> list[str]:
         warnings = list(self.spend.exhausted)
+        if self.spend.budget_cost is not None and self.spend.cost is None:
+            warnings.append(
+                "no model reported a price, so --budget-cost could not apply (configure "
+                "price_per_1k_input / price_per_1k_output on an openai model)"
+            )
         if baseline.run is not None:
             warnings.append(f"baseline: the stored run {baseline.run.id} ({baseline.model})")
         return warnings

@@ -106,7 +106,7 @@ class Spend:
     ``diagnosis`` counts the samples of the original prompts (both models); ``search`` and
     ``confirmation`` those of the rewrites, which the sample budget caps; ``cached`` how many of
     all of them came from the cache (free); ``calls`` the optimizer's answers (``cached_calls``
-    free).
+    free); ``cost`` what the models reported costing, against ``budget_cost``.
     """
 
     diagnosis: int = 0
@@ -117,6 +117,9 @@ class Spend:
     cached_calls: int = 0
     budget_samples: int | None = None
     budget_calls: int | None = None
+    budget_cost: float | None = None
+    #: What the models reported costing (None: no model reports a price).
+    cost: float | None = None
     exhausted: list[str] = field(default_factory=list)
 
     @property

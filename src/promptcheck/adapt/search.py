@@ -4,8 +4,8 @@ Each rewrite is the case rendered with its templates on the search combinations 
 runner draws its samples (plan, seeds, cache, retries, checks) a round at a time, all rewrites
 of a round at once, and :class:`~promptcheck.stats.racing.Race` decides who stays. A rewrite's
 sample i uses the seed the original prompt's sample i used, so rewrites are compared on common
-random numbers. The sample budget is checked before every round: a round that would go past it
-(less what the confirmation needs) is not drawn, and the race ends there.
+random numbers. The budgets are checked before every round: a round that would go past the
+sample budget (less what the confirmation needs), or a spent cost budget, ends the race there.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from promptcheck.adapt.budget import cost_exhausted
 from promptcheck.adapt.records import Spend
 from promptcheck.adapt.rewrites import Rewrite, rendered_case
 from promptcheck.results import CaseResult
@@ -78,6 +79,10 @@ async def race_rewrites(
         if left is not None and total > left - setup.reserve:
             spend.exhausted.append(f"{case.id}: race stopped by the sample budget")
             result = race.stop("the sample budget is spent")
+            break
+        if cost_exhausted(spend, runner):
+            spend.exhausted.append(f"{case.id}: race stopped by the cost budget")
+            result = race.stop("the cost budget is spent")
             break
         before = {name: samplers[name].drawn for name in draws}
         await asyncio.gather(*(samplers[name].draw(count) for name, count in draws.items()))

@@ -36,7 +36,8 @@ class AdaptSettings:
     ``search_samples`` is the most a rewrite draws in the race and ``confirm_samples`` the size
     of the held-out test (None: the case's ``samples``). ``budget_samples`` caps what the race
     and the confirmations draw in all (the diagnosis excluded), ``budget_calls`` the optimizer
-    calls; None: no cap. ``seed`` decides the search / held-out split.
+    calls, ``budget_cost`` the money the models report (in their prices' unit); None: no cap.
+    ``seed`` decides the search / held-out split.
     """
 
     samples: int | None = None
@@ -49,6 +50,7 @@ class AdaptSettings:
     optimizer_rewrites: int = OPTIMIZER_REWRITES
     budget_samples: int | None = None
     budget_calls: int | None = None
+    budget_cost: float | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -56,6 +58,8 @@ class AdaptSettings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.budget_cost is not None and not self.budget_cost > 0:
+            raise ConfigError(f"--budget-cost must be above 0, got {self.budget_cost:g}")
         if self.budget_calls is not None and self.budget_calls < 0:
             raise ConfigError(f"--budget-calls must be at least 0, got {self.budget_calls}")
         if not 0.0 < self.held_out_share < 1.0:

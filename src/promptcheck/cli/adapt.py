@@ -88,6 +88,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="most samples the races and held-out tests draw in all (cached ones count too)",
     )
     adapt.add_argument("--budget-calls", type=int, metavar="N", help="most optimizer calls in all")
+    adapt.add_argument(
+        "--budget-cost",
+        type=float,
+        metavar="X",
+        help="stop racing, confirming and asking once the models report costing X (in the unit "
+        "of their configured prices)",
+    )
     output = adapt.add_mutually_exclusive_group()
     output.add_argument(
         "--out",
@@ -118,6 +125,7 @@ def run_adapt(args: argparse.Namespace) -> int:
         held_out_share=args.held_out,
         budget_samples=args.budget_samples,
         budget_calls=args.budget_calls,
+        budget_cost=args.budget_cost,
         seed=args.seed,
     )
     root = Path.cwd()

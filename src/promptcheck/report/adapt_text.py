@@ -11,6 +11,7 @@ from __future__ import annotations
 from promptcheck.adapt.records import AdaptReport, CaseAdaptation, Rate, Spend, Trial
 from promptcheck.report.comparison_text import percent, rate_cell
 from promptcheck.report.escaping import printable
+from promptcheck.store.usage import format_cost
 
 
 def rate_text(rate: Rate | None) -> str:
@@ -80,7 +81,12 @@ def spend_text(spend: Spend) -> str:
     calls = f"optimizer calls: {spend.calls} ({spend.cached_calls} cached)"
     if spend.budget_calls is not None:
         calls += f"; budget {spend.calls}/{spend.budget_calls}"
-    return f"{samples}; {calls}"
+    text = f"{samples}; {calls}"
+    if spend.cost is not None:
+        text += f"; cost {format_cost(spend.cost)}"
+        if spend.budget_cost is not None:
+            text += f" of {format_cost(spend.budget_cost)}"
+    return text
 
 
 def text_lines(report: AdaptReport) -> list[str]:

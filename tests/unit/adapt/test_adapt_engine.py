@@ -16,7 +16,15 @@ import pytest
 
 from promptcheck.adapt import AdaptContext, Adapter, AdaptReport, AdaptSettings
 from promptcheck.adapt.split import split_combinations
+from promptcheck.backends.base import (
+    BackendContext,
+    Generation,
+    GenerationRequest,
+    register_backend,
+)
+from promptcheck.backends.scripted import ScriptedBackend, ScriptedParams
 from promptcheck.project import load_project_config
+from promptcheck.report.adapt_text import text_lines
 from promptcheck.run import Runner
 from promptcheck.store import Store
 from promptcheck.store.provenance import RunFacts
@@ -261,3 +269,43 @@ def test_candidate_and_baseline_must_differ(root: Path) -> None:
                 [load_suite(root / "suite.yaml", project)]
             )
         runner.close()
+
+
+class PricedParams(ScriptedParams):
+    """A scripted model that reports a price: one cent per sample it generates."""
+
+
+class PricedBackend(ScriptedBackend):
+    def __init__(self, params: ScriptedParams) -> None:
+        super().__init__(params)
+        self.usage = {"requests": 0, "cost": 0.0}
+
+    async def generate(self, request: GenerationRequest) -> list[Generation]:
+        self.usage["requests"] += 1
+        self.usage["cost"] += 0.01 * request.n
+        return await super().generate(request)
+
+
+@register_backend("adapt-priced", PricedParams)
+def build_priced(params: PricedParams, context: BackendContext) -> PricedBackend:
+    """A scripted model with a price, for the cost budget."""
+    return PricedBackend(params)
+
+
+def test_the_cost_budget_stops_the_work_once_the_models_report_it_spent(root: Path) -> None:
+    spec = models()
+    spec["new"]["backend"] = "adapt-priced"
+    (root / "pyproject.toml").write_text(toml(spec))
+    # the diagnosis alone costs 0.01 x 80 samples of the candidate: 0.8
+    report = run_adapt(root, settings=AdaptSettings(budget_cost=0.5))
+    [case] = report.cases
+    assert not case.adapted and case.race_reason.startswith("the cost budget is spent")
+    assert report.spend.cost == pytest.approx(0.8)
+    assert "ticket-json: race stopped by the cost budget" in report.warnings
+    assert "cost $0.80 of $0.50" in "\n".join(text_lines(report))
+
+
+def test_a_cost_budget_without_prices_is_reported_as_not_applied(root: Path) -> None:
+    report = run_adapt(root, settings=AdaptSettings(budget_cost=1.0))
+    assert report.cases[0].adapted and report.spend.cost is None
+    assert any("no model reported a price" in warning for warning in report.warnings)
