@@ -159,19 +159,7 @@ class Adapter:
             for suite in suites
             if self.optimizer is not None
         }
-        statuses: dict[tuple[str, str], CaseStatus] = {}
-        refs: list[CaseRef] = []
-        for suite in suites:
-            model = model_named(self.candidate, suite, project)
-            path = stored_suite_path(suite.path, self.context.root)
-            for case in suite.cases:
-                if case.models is not None and self.candidate not in case.models:
-                    statuses[(path, case.id)] = CaseStatus(
-                        path, case.id, "skipped", "not run on this model"
-                    )
-                else:
-                    statuses[(path, case.id)] = CaseStatus(path, case.id, "conforms")
-                    refs.append(CaseRef(f"{path}::{case.id}[{model.name}]", suite, case, model))
+        refs, statuses = self._cases(suites)
         targets, diagnosed = self._diagnose(refs, baseline)
         for ref in refs:
             verdict = diagnosed[ref.key].result.verdict
@@ -199,6 +187,25 @@ class Adapter:
             runs=tuple(sorted(set(self.context.runs.values()))),
             warnings=tuple(self._warnings(baseline)),
         )
+
+    def _cases(
+        self, suites: Sequence[SuiteSpec]
+    ) -> tuple[list[CaseRef], dict[tuple[str, str], CaseStatus]]:
+        """The cases to diagnose, and a status for every case in suite order (``skipped`` for a
+        case that does not run on the candidate; the others are filled in as they are decided)."""
+        statuses: dict[tuple[str, str], CaseStatus] = {}
+        refs: list[CaseRef] = []
+        for suite in suites:
+            model = model_named(self.candidate, suite, self.context.project)
+            path = stored_suite_path(suite.path, self.context.root)
+            for case in suite.cases:
+                if case.models is not None and self.candidate not in case.models:
+                    why = "not run on this model"
+                    statuses[(path, case.id)] = CaseStatus(path, case.id, "skipped", why)
+                else:
+                    statuses[(path, case.id)] = CaseStatus(path, case.id, "conforms")
+                    refs.append(CaseRef(f"{path}::{case.id}[{model.name}]", suite, case, model))
+        return refs, statuses
 
     # --- diagnosis ----------------------------------------------------------------------------
 
