@@ -161,12 +161,18 @@ class Adapter:
         }
         refs, statuses = self._cases(suites)
         targets, diagnosed = self._diagnose(refs, baseline)
+        errored: list[str] = []
         for ref in refs:
-            verdict = diagnosed[ref.key].result.verdict
+            result = diagnosed[ref.key].result
+            verdict = result.verdict
             detail = f"{verdict.k}/{verdict.n} on the candidate ({verdict.outcome.value})"
+            # not adapted, and not shown to conform either: too few scored samples to tell
+            status = "conforms" if verdict.outcome == Outcome.PASS else "undecided"
             statuses[(self._path(ref), ref.case.id)] = CaseStatus(
-                self._path(ref), ref.case.id, "conforms", detail
+                self._path(ref), ref.case.id, status, detail
             )
+            if result.errors:
+                errored.append(f"{ref.case.id} ({result.errors} of {len(result.samples)})")
         cases = []
         for target in targets:
             adaptation = self._adapt_case(target, optimizers.get(target.ref.suite.path))
@@ -185,7 +191,7 @@ class Adapter:
             spend=self.spend,
             patches=tuple(self._patches(suites, cases)),
             runs=tuple(sorted(set(self.context.runs.values()))),
-            warnings=tuple(self._warnings(baseline)),
+            warnings=tuple(self._warnings(baseline, errored)),
         )
 
     def _cases(
@@ -514,8 +520,14 @@ class Adapter:
             patched = patch_suite(text, changes, path)
             yield SuitePatch(path, text, patched, tuple(chosen))
 
-    def _warnings(self, baseline: Baseline) -> list[str]:
+    def _warnings(self, baseline: Baseline, errored: Sequence[str]) -> list[str]:
         warnings = list(self.spend.exhausted)
+        if errored:
+            warnings.append(
+                f"the candidate's samples errored in {', '.join(errored)}: errored samples are "
+                "not counted, so those cases may be undecided rather than adapted; see "
+                "`promptcheck show` of the candidate's run for the errors"
+            )
         if self.spend.budget_cost is not None and self.spend.cost is None:
             warnings.append(
                 "no model reported a price, so --budget-cost could not apply (configure "

@@ -90,8 +90,9 @@ class CaseAdaptation:
 
 @dataclass(frozen=True, slots=True)
 class CaseStatus:
-    """Every examined case in one line: ``conforms`` (nothing to do), ``adapted``, ``not
-    adapted``, or ``skipped`` (not run on the candidate)."""
+    """Every examined case in one line: ``conforms`` (passes its threshold and did not regress:
+    nothing to do), ``undecided`` (neither regressed nor failing, but too few scored samples to
+    pass: left alone), ``adapted``, ``not adapted``, or ``skipped`` (not run on the candidate)."""
 
     suite_path: str
     case_id: str

@@ -47,7 +47,7 @@ def render(report: AdaptReport) -> str:
             )
         parts.append("\n".join(rows))
         parts += [_case(case) for case in report.cases]
-    others = [s for s in report.statuses if s.status in ("conforms", "skipped")]
+    others = [s for s in report.statuses if s.status in ("conforms", "undecided", "skipped")]
     if others:
         listed = "\n".join(
             f"- {_code(f'{s.suite_path}::{s.case_id}')}: {_text(s.status)}"

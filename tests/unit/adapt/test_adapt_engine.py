@@ -309,3 +309,16 @@ def test_a_cost_budget_without_prices_is_reported_as_not_applied(root: Path) -> 
     report = run_adapt(root, settings=AdaptSettings(budget_cost=1.0))
     assert report.cases[0].adapted and report.spend.cost is None
     assert any("no model reported a price" in warning for warning in report.warnings)
+
+
+def test_a_candidate_that_errors_is_undecided_not_conforming(root: Path) -> None:
+    spec = models()
+    spec["new"] = {"backend": "scripted", "default": [{"error": "HTTP 503: down"}]}
+    (root / "pyproject.toml").write_text(toml(spec))
+    report = run_adapt(root)
+    statuses = {s.case_id: (s.status, s.detail) for s in report.statuses}
+    assert statuses["options"] == ("undecided", "0/0 on the candidate (undecided)")
+    assert not report.cases  # no evidence of a regression: nothing to adapt
+    assert any(
+        "errored in ticket-json (40 of 40), options (40 of 40)" in w for w in report.warnings
+    )
