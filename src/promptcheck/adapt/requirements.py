@@ -22,11 +22,12 @@ from promptcheck.errors import PromptcheckError
 from promptcheck.files import ProjectFiles
 from promptcheck.suite.records import CompiledCheck
 
+#: Length units as a bound names them: (one, several).
 _UNITS = {
-    "chars": "characters",
-    "words": "words",
-    "lines": "non-empty lines",
-    "items": "list items (lines starting with - or a number)",
+    "chars": ("character", "characters"),
+    "words": ("word", "words"),
+    "lines": ("non-empty line", "non-empty lines"),
+    "items": ("list item", "list items (lines starting with - or a number)"),
 }
 
 
@@ -72,7 +73,9 @@ def _describe(
         return wording(params, compiled, base_dir, files)
     if name.startswith(("max_", "min_")) and name[4:] in _UNITS:
         bound = "at most" if name.startswith("max_") else "at least"
-        return [f"The answer has {bound} {params.value} {_UNITS[name[4:]]}."]  # type: ignore[attr-defined]
+        value = int(getattr(params, "value", 0))
+        unit = _UNITS[name[4:]][0 if value == 1 else 1]
+        return [f"The answer has {bound} {value} {unit}."]
     description = check_type.description.strip().rstrip(".")
     if not description:
         return []

@@ -66,5 +66,8 @@ def test_a_working_rewrite_is_found_and_confirmed(simulation: ModuleType) -> Non
     for index, scenario in enumerate(simulation.EFFICIENCY[:3]):
         result = simulation.simulate(scenario, RUNS // 4, seed=200 + index)
         assert result.rate(result.fixed) >= 0.9, scenario.name
-    nothing = simulation.simulate(simulation.EFFICIENCY[3], RUNS // 4, seed=300)
+    # rewrites at 0.96-0.98: a held-out test of 100 confirms them often, not always
+    near = simulation.simulate(simulation.EFFICIENCY[3], RUNS // 4, seed=203)
+    assert near.rate(near.fixed) >= 0.7
+    nothing = simulation.simulate(simulation.EFFICIENCY[-1], RUNS // 4, seed=300)
     assert nothing.fixed == 0 and nothing.confirm_samples == 0

@@ -135,12 +135,25 @@ def test_a_lone_rewrite_races_until_good_enough_or_hopeless() -> None:
     good = Race(["only"], floor=0.9)
     draw(good, {"only": 1.0}, np.random.default_rng(2))
     assert good.result is not None and good.result.winner == "only"
-    assert good.result.reason.startswith("lower bound")
-    assert 30 <= good.result.arm("only").n <= 60
+    assert good.result.reason.startswith("its lower bound")
+    assert good.result.arm("only").n == 40  # forty successes put the bound at 0.904 > 0.9
     hopeless = Race(["only"], floor=0.9)
     draw(hopeless, {"only": 0.2}, np.random.default_rng(3))
     assert hopeless.result is not None and hopeless.result.winner is None
     assert hopeless.result.reason.startswith("no rewrite can reach 0.9")
+
+
+def test_rewrites_that_work_equally_well_stop_once_the_leader_is_good_enough() -> None:
+    """Ties cannot be broken by elimination; the leader's own bound ends the race early."""
+    race = Race(["a", "b", "c", "bad"], floor=0.9, max_samples=100)
+    draw(race, {"a": 1.0, "b": 1.0, "c": 1.0, "bad": 0.0}, np.random.default_rng(5))
+    result = race.result
+    assert result is not None and result.winner == "a"
+    assert result.reason.startswith("its lower bound")
+    assert [arm.n for arm in result.arms] == [40, 40, 40, 10]
+    assert result.arm("b").reason.startswith("a won: its lower bound")
+    # the simultaneous bound that elimination uses is still below the floor there
+    assert result.arm("a").lower < 0.9
 
 
 def test_ties_at_the_floor_run_to_the_maximum_and_the_best_rate_wins() -> None:
