@@ -3,9 +3,9 @@
 Suites are *run* by pytest (``pytest --promptcheck``); this command covers what happens around a
 run: the suite schema, linting suites (:mod:`.suites`), browsing the store (:mod:`.runs`),
 comparing runs (:mod:`.compare`), planning a comparison's budget (:mod:`.plan`), rating
-outputs and calibrating judges (:mod:`.review`), serving, fine-tuning and the tiny models (their
-packages' own ``commands`` modules). Every user error prints one clear message and exits 2; no
-tracebacks.
+outputs and calibrating judges (:mod:`.review`), adapting prompts to a new model
+(:mod:`.adapt`), serving, fine-tuning and the tiny models (their packages' own ``commands``
+modules). Every user error prints one clear message and exits 2; no tracebacks.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from promptcheck.errors import PromptcheckError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from promptcheck.cli import compare, init, plan, review, runs, suites
+    from promptcheck.cli import adapt, compare, init, plan, review, runs, suites
     from promptcheck.serve import commands as serve_commands
     from promptcheck.train import commands as train_commands
 
@@ -31,7 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"promptcheck {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    for module in (init, suites, runs, compare, plan, review, serve_commands, train_commands):
+    for module in (
+        init,
+        suites,
+        runs,
+        compare,
+        plan,
+        review,
+        adapt,
+        serve_commands,
+        train_commands,
+    ):
         module.add_commands(commands)
     return parser
 

@@ -29,8 +29,9 @@ from typing import Any
 from promptcheck.errors import ConfigError
 from promptcheck.train.critic import CriticStage
 
-#: The variants and the base mix each is trained on; ``critic`` is ``full`` plus the critic stage.
-VARIANTS = {"full": "full", "no-json": "no-json", "critic": "full"}
+#: The variants and the base mix each is trained on; ``critic`` is ``full`` plus the critic stage,
+#: ``data-first`` the full mix with its JSON tasks rephrased (train/phrasings.py; not shipped).
+VARIANTS = {"full": "full", "no-json": "no-json", "critic": "full", "data-first": "full"}
 RECIPE_FILE = "tiny_recipe.json"
 HASH_FILE = "tiny_recipe.sha256"
 
@@ -40,6 +41,11 @@ RECIPE_MODULES = ("formats", "train/pools", "train/tasks", "train/critique", "tr
                   "train/options", "train/finetune", "train/save")  # fmt: skip
 #: What the ``critic`` variant adds (a change to it rebuilds the critic, not the base).
 CRITIC_MODULES = ("train/critic",)
+#: The modules a variant adds to ``RECIPE_MODULES``: a change to them rebuilds that variant only.
+VARIANT_MODULES: dict[str, tuple[str, ...]] = {
+    "critic": CRITIC_MODULES,
+    "data-first": ("train/phrasings",),
+}
 
 TINY_CONFIG: dict[str, Any] = {
     "model_type": "gpt_neox",
@@ -83,14 +89,14 @@ class TinyRecipe:
     critic: CriticStage = field(default_factory=CriticStage)  # the ``critic`` variant only
 
     def digest(self) -> str:
-        """sha256 of the recipe and of the source of every module in ``RECIPE_MODULES`` (and, for
-        ``critic``, in ``CRITIC_MODULES``)."""
+        """sha256 of the recipe and of the source of every module in ``RECIPE_MODULES`` and in
+        the variant's own ``VARIANT_MODULES``."""
         package = Path(__file__).resolve().parents[1]
         recipe = asdict(self)
         if self.variant != "critic":
             del recipe["critic"]
         digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
-        modules = RECIPE_MODULES + (CRITIC_MODULES if self.variant == "critic" else ())
+        modules = RECIPE_MODULES + VARIANT_MODULES.get(self.variant, ())
         for name in modules:
             digest.update((package / f"{name}.py").read_bytes())
         return digest.hexdigest()
@@ -177,7 +183,12 @@ def build_tiny_dolly(
 
 
 #: How long a build takes on the 2-core development machine, for the message that announces it.
-BUILD_TIME = {"full": "about 5 minutes", "no-json": "about 5 minutes", "critic": "about 3 minutes"}
+BUILD_TIME = {
+    "full": "about 5 minutes",
+    "no-json": "about 5 minutes",
+    "critic": "about 3 minutes",
+    "data-first": "about 5 minutes",
+}
 
 
 def _say(enabled: bool, announce: Callable[[str], None] | None, message: str) -> None:
@@ -198,7 +209,12 @@ def _train(recipe: TinyRecipe, staging: Path, progress: bool) -> None:
     from promptcheck.train.synth import iter_records
     from promptcheck.train.tokenizer import corpus_texts, train_tokenizer
 
-    records = list(iter_records(recipe.records, seed=recipe.seed, mix=VARIANTS[recipe.variant]))
+    if recipe.variant == "data-first":
+        from promptcheck.train.phrasings import iter_data_first_records
+
+        records = list(iter_data_first_records(recipe.records, seed=recipe.seed))
+    else:
+        records = list(iter_records(recipe.records, seed=recipe.seed, mix=VARIANTS[recipe.variant]))
     write_records(staging / "data.jsonl", records)
     everything = (
         records if recipe.variant == "full" else iter_records(recipe.records, seed=recipe.seed)
