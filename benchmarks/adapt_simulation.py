@@ -3,8 +3,9 @@
 A scripted rewrite conforms at a known rate on the search values and at a known rate on the
 held-out values (they differ for a rewrite fitted to the search values). Every decision is taken
 by promptcheck's own code: :class:`promptcheck.stats.racing.Race` decides which rewrites stay
-and which wins, :func:`promptcheck.stats.racing.confirm_threshold` whether the winner is a fix,
-on samples drawn round by round as ``adapt`` draws them. Two claims (docs/adapt.md):
+and which wins, :func:`promptcheck.stats.racing.confirm_threshold` whether the winner (then, if
+refused, the next contender the race could not tell from it) is a fix, on samples drawn round by
+round as ``adapt`` draws them. Two claims (docs/adapt.md):
 
 * P(a useless rewrite is declared a fix) <= 0.05: a rewrite is useless when its held-out rate is
   at or below ``threshold - tolerance`` (0.90). The baseline is the naive selection that
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from promptcheck.stats.racing import (
+    CONFIRM_CONTENDERS,
     CONFIRM_LEVEL,
     RACE_ALPHA,
     Race,
@@ -73,6 +75,10 @@ USELESS = (
         ((1.0, 0.90), *_same(*[0.5] * 5)),
     ),
     Scenario("six rewrites at 0.85", _same(*[0.85] * 6)),
+    Scenario(
+        "two fitted to the search values (1.0 there, 0.90 held out), four at 0.5",
+        ((1.0, 0.90), (1.0, 0.90), *_same(*[0.5] * 4)),
+    ),
 )
 #: Where the race should save samples: shapes of a migration, two of them the search rates the
 #: six operators had on the known truth (docs/adapt.md: the data-first tiny Dolly).
@@ -88,6 +94,11 @@ EFFICIENCY = (
     Scenario(
         "as on the known truth's contact-json: 0.98, 0.96, 0.96, 0.1, 0, 0",
         _same(0.0, 0.1, 0.98, 0.96, 0.0, 0.96),
+    ),
+    Scenario(
+        "the race's likely winner fitted to the search values (1.0 there, 0.5 held out), "
+        "one that works (1.0), four at 0",
+        ((1.0, 0.5), (1.0, 1.0), *_same(*[0.0] * 4)),
     ),
     Scenario("none works: six rewrites at 0.2", _same(*[0.2] * 6)),
 )
@@ -111,8 +122,9 @@ class Outcome:
 def simulate_case(
     scenario: Scenario, rng: np.random.Generator, *, alpha: float = RACE_ALPHA
 ) -> tuple[bool, bool, bool, int, int]:
-    """One case: (declared a fix, naive rule's verdict, winner useless, race samples,
-    held-out samples)."""
+    """One case: (declared a fix, naive rule's verdict, the rewrite declared a fix is useless,
+    race samples, held-out samples). As ``adapt`` does, the race's contenders go to the
+    held-out test in turn, each at the level split between them, until one is a fix."""
     names = [f"r{i}" for i in range(len(scenario.rewrites))]
     race = Race(names, floor=FLOOR, alpha=alpha, max_samples=MAX_SAMPLES, round_size=ROUND)
     counts = {name: [0, 0] for name in names}
@@ -130,15 +142,24 @@ def simulate_case(
         return False, False, False, spent, 0
     k_search, n_search = counts[result.winner]
     naive = passes_threshold(k_search, n_search, THRESHOLD, TOLERANCE, CONFIRM_LEVEL)
-    held_rate = scenario.rewrites[names.index(result.winner)][1]
-    k = n = 0
-    decision = None
-    while decision is None:
-        step = min(ROUND, PLANNED - n)
-        k += int(rng.binomial(step, held_rate))
-        n += step
-        decision = confirm_threshold(k, n, PLANNED, threshold=THRESHOLD, tolerance=TOLERANCE)
-    return decision.fixed, naive, held_rate <= FLOOR, spent, n
+    contenders = result.contenders(CONFIRM_CONTENDERS, FLOOR)
+    level = CONFIRM_LEVEL / len(contenders)
+    held_out = 0
+    for name in contenders:
+        held_rate = scenario.rewrites[names.index(name)][1]
+        k = n = 0
+        decision = None
+        while decision is None:
+            step = min(ROUND, PLANNED - n)
+            k += int(rng.binomial(step, held_rate))
+            n += step
+            decision = confirm_threshold(
+                k, n, PLANNED, threshold=THRESHOLD, tolerance=TOLERANCE, level=level
+            )
+        held_out += n
+        if decision.fixed:
+            return True, naive, held_rate <= FLOOR, spent, held_out
+    return False, naive, False, spent, held_out
 
 
 def simulate(scenario: Scenario, runs: int, seed: int) -> Outcome:
@@ -148,7 +169,7 @@ def simulate(scenario: Scenario, runs: int, seed: int) -> Outcome:
         fixed, naive, useless, race, confirm = simulate_case(scenario, rng)
         outcome.fixed += fixed
         outcome.naive_fixed += naive
-        outcome.useless_fixed += fixed and useless
+        outcome.useless_fixed += useless
         outcome.race_samples += race
         outcome.confirm_samples += confirm
     return outcome

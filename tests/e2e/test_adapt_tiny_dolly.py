@@ -3,17 +3,19 @@
 ``data-first`` (train/phrasings.py) learned the JSON tasks only with the data before the
 instruction (or in Dolly's ``Input:`` section); given the suites' instruction-first prompts it
 answers in ``key: value`` lines. Against the shipped ``tiny-dolly`` it regresses on the two JSON
-cases of ``suites/`` and on nothing else, and the ``after-data`` rewrite restores them:
+cases of ``suites/`` and on nothing else, and rewrites that put the data first restore them
+(held-out rates over 400 samples, benchmarks/adapt_known_truth.py; docs/adapt.md):
 
-* ``ticket-json`` can be fixed to its threshold (the rewrite conforms on about 99.5% of held-out
-  samples, the baseline's original prompt on 97%): it must be adapted, its held-out rate at or
-  above 0.95;
-* ``contact-json`` cannot: on its held-out messages the baseline's own prompt conforms at about
-  0.93 and the rewrite at about 0.92 (400 samples each; docs/adapt.md), inside the indifference
-  zone between threshold - tolerance and the threshold, where the held-out test may go either
-  way (and builds on other machines differ in their last bits). Whatever it decides must be
-  sound: a confirmed rewrite clears 0.90 on the held-out samples, and the rewrite that went to
-  the test moved the data first;
+* ``ticket-json`` can be fixed to its threshold (``after-data`` conforms on about 99% of
+  held-out samples, the baseline's original prompt on 96%): it must be adapted, its held-out
+  rate at or above 0.95;
+* ``contact-json`` can only be brought back to the baseline's level: the baseline's own prompt
+  conforms on 93-95% of its held-out messages, ``after-data`` on about 94%, ``instruction-
+  repeated`` on 92-93%, ``input-section`` on 84% although it conforms on every search sample.
+  Its goal is therefore "no worse than the baseline by 0.05", which a held-out test of 1,000
+  samples at level 0.025 shows for a rewrite within about a point of the baseline: close to the
+  edge, and builds differ in their last bits between machines. Whatever it decides must be
+  sound: a data-first rewrite goes to the held-out test, and a confirmed one clears 0.90 there;
 * the four other cases must be left alone, and no suite file written.
 
 No optimizer model takes part: the tiny Dolly was not trained to rewrite instructions, so the
@@ -41,11 +43,10 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = Path(os.environ.get("PROMPTCHECK_TINY_DIR", ROOT / ".promptcheck" / "models"))
 JSON_CASES = {"suites/triage.yaml::ticket-json", "suites/triage.yaml::contact-json"}
-#: Samples per case for the diagnosis on both models and the race's maximum; the held-out test
-#: draws 300 (a fix needs 279: the one-sided 95% lower bound above 0.90), which confirms a
-#: rewrite at 0.95 with probability 0.95 and stops early for one far above or below.
+#: Samples per case for the diagnosis on both models and the race's maximum; the held-out tests
+#: draw 1,000 (the baseline's prompt, then each contender in turn, curtailed once certain).
 SAMPLES = "50"
-CONFIRM = "300"
+CONFIRM = "1000"
 
 
 def project(directory: Path, variant: Path) -> Path:

@@ -1,10 +1,10 @@
-"""The held-out test of a race's winner, sampled through the runner.
+"""The held-out test of a race's contenders, sampled through the runner.
 
-The winner is rendered on the held-out combinations with a seed root of its own, so every
+A contender is rendered on the held-out combinations with a seed root of its own, so every
 sample is new, and drawn a round at a time until the decision of the fixed-size test is certain
 (:func:`~promptcheck.stats.racing.confirm_threshold`, or the non-inferiority test against the
-baseline's samples on the same values). The whole test is paid from the budget up front: a
-confirmation the budget cannot finish is not started.
+baseline's samples on the same values, which :func:`sample_baseline` draws anew). The whole test
+is paid from the budget up front: a confirmation the budget cannot finish is not started.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from promptcheck.adapt.budget import cost_exhausted
 from promptcheck.adapt.records import Spend
 from promptcheck.adapt.rewrites import Rewrite, rendered_case
+from promptcheck.adapt.templates import PromptTemplate
 from promptcheck.results import CaseResult
 from promptcheck.run.runner import Runner
 from promptcheck.stats.racing import Confirmation, confirm_noninferior, confirm_threshold
@@ -31,6 +32,9 @@ class Goal:
     tolerance: float
     level: float
     baseline: tuple[int, int] | None = None
+    #: Whether ``baseline`` counts new samples of the baseline's model on the held-out values
+    #: (else they are the diagnosis's samples there).
+    baseline_sampled: bool = False
 
     def decide(self, k: int, n: int, planned: int) -> Confirmation | None:
         if self.kind == "baseline" and self.baseline is not None:
@@ -94,3 +98,23 @@ async def confirm_rewrite(
         spend.cached += sum(1 for sample in sampler.outcomes[before:] if sample.cached)
         decision = goal.decide(*sampler.counts(), planned)
     return ConfirmationOutcome(decision, sampler.result())
+
+
+async def sample_baseline(
+    runner: Runner,
+    case: CaseSpec,
+    model: ModelConfig,
+    template: PromptTemplate,
+    held_out: Sequence[Combination],
+    planned: int,
+    seed: int,
+    spend: Spend,
+) -> CaseResult:
+    """``planned`` new samples of the baseline's model with the case's original ``template`` on
+    the ``held_out`` combinations: what a rewrite must be no worse than (paid as held-out test
+    samples)."""
+    sampler = runner.sampler(rendered_case(case, template, held_out, seed=seed), model, planned)
+    await sampler.draw(planned)
+    spend.confirmation += sampler.drawn
+    spend.cached += sum(1 for sample in sampler.outcomes if sample.cached)
+    return sampler.result()

@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from promptcheck.adapt.budget import cost_exhausted, spent_cost
-from promptcheck.adapt.confirmation import Goal, confirm_rewrite
+from promptcheck.adapt.confirmation import (
+    ConfirmationOutcome,
+    Goal,
+    confirm_rewrite,
+    sample_baseline,
+)
 from promptcheck.adapt.operators import OPERATORS, OperatorInput
 from promptcheck.adapt.optimizer import (
     OptimizerBrief,
@@ -58,7 +63,12 @@ from promptcheck.adapt.settings import (
     AdaptSettings,
 )
 from promptcheck.adapt.split import Split, confirmation_seed, split_combinations
-from promptcheck.adapt.templates import CaseSource, case_source, read_case_sources
+from promptcheck.adapt.templates import (
+    CaseSource,
+    PromptTemplate,
+    case_source,
+    read_case_sources,
+)
 from promptcheck.backends.base import SamplingParams
 from promptcheck.comparison.engine import CompareSettings, ComparisonReport
 from promptcheck.comparison.live import (
@@ -116,6 +126,8 @@ class _Target:
     candidate: CaseResult
     baseline: CaseResult | None
     why: tuple[str, ...]
+    #: The model that can sample the baseline again (None: a stored run whose model is gone).
+    baseline_model: ModelConfig | None = None
 
 
 class Adapter:
@@ -249,8 +261,15 @@ class Adapter:
                 base = baseline.cases.get((self._path(ref), ref.case.id))
             why = _why(report, self._path(ref), ref.case.id, got.result)
             if why:
-                targets.append(_Target(ref, self._path(ref), got.result, base, why))
+                again = got.baseline_model or self._baseline_model(baseline, ref)
+                targets.append(_Target(ref, self._path(ref), got.result, base, why, again))
         return targets, sampled
+
+    def _baseline_model(self, baseline: Baseline, ref: CaseRef) -> ModelConfig | None:
+        """A stored baseline's model, when it is still configured (as the gate tops up)."""
+        if baseline.model not in self.context.project.known_models:
+            return None
+        return model_named(baseline.model, ref.suite, self.context.project)
 
     # --- one case -----------------------------------------------------------------------------
 
@@ -288,6 +307,9 @@ class Adapter:
             else:
                 trials[rewrite.name] = _trial(rewrite, "discarded", why)
         goal = self._goal(target, held_keys)
+        planned = max(settings.confirm_samples or case.samples, len(split.held_out))
+        if goal.kind == "baseline":
+            goal = self._baseline_on_held_out(target, source.template, split, goal, planned)
         candidate_rate = _rate(target.candidate)
         assert candidate_rate is not None
         common = CaseAdaptation(
@@ -310,7 +332,6 @@ class Adapter:
         )
         if not valid:
             return common
-        planned = max(settings.confirm_samples or case.samples, len(split.held_out))
         floor = _floor(goal)
         setup = RaceSetup(
             floor=floor,
@@ -330,36 +351,76 @@ class Adapter:
         winner = next((r for r in valid if r.name == outcome.race.winner), None)
         if winner is None:
             return dataclasses.replace(common, trials=ordered, race_reason=outcome.race.reason)
-        confirmed = runner.run(
-            confirm_rewrite(
-                runner,
-                case,
-                model,
-                winner,
-                split.held_out,
-                goal,
-                planned,
-                settings.round_size,
-                confirmation_seed(case),
-                self.spend,
+        named = {r.name: r for r in valid}
+        contenders = [named[name] for name in outcome.race.contenders(settings.contenders, floor)]
+        # The number of held-out tests is fixed before any is drawn, and the level split
+        # between them: the chance that any useless contender passes stays at confirm_level.
+        level = goal.level / len(contenders)
+        tested = dataclasses.replace(goal, level=level)
+        first: tuple[Rewrite, ConfirmationOutcome] | None = None
+        fixed: tuple[Rewrite, ConfirmationOutcome] | None = None
+        for rewrite in contenders:
+            confirmed = runner.run(
+                confirm_rewrite(
+                    runner,
+                    case,
+                    model,
+                    rewrite,
+                    split.held_out,
+                    tested,
+                    planned,
+                    settings.round_size,
+                    confirmation_seed(case),
+                    self.spend,
+                )
             )
-        )
-        if confirmed.result is not None:
-            self._record_trial(target, winner, confirmed.result, "held-out")
+            if confirmed.result is not None:
+                self._record_trial(target, rewrite, confirmed.result, "held-out")
+            first = first or (rewrite, confirmed)
+            decision = confirmed.confirmation
+            if decision is not None and decision.fixed:
+                fixed = (rewrite, confirmed)
+                if rewrite is not contenders[0]:
+                    trials[rewrite.name] = dataclasses.replace(
+                        trials[rewrite.name],
+                        status="chosen",
+                        reason=f"confirmed on the held-out values after {contenders[0].name} "
+                        "was refused there",
+                    )
+                break
+            if decision is None:  # the budget could not pay for the test: stop here
+                break
+            trials[rewrite.name] = dataclasses.replace(
+                trials[rewrite.name],
+                status="refused",
+                reason=f"held-out {decision.k}/{decision.n}: {decision.reason}",
+            )
+        assert first is not None
+        shown, confirmed = fixed or first
+        ordered = tuple(trials[r.name] for r in rewrites)
         decision = confirmed.confirmation
-        adapted = decision is not None and decision.fixed
-        note = confirmed.reason
+        adapted = fixed is not None
+        notes = [confirmed.reason] if confirmed.reason else []
+        if len(contenders) > 1:
+            names = " and ".join(r.name for r in contenders)
+            notes.append(
+                f"{names} could not be told apart on the search values, so each may go to "
+                f"the held-out test in turn, at level {level:g} ({goal.level:g} split between "
+                "them)"
+            )
         if split.shared:
-            note = "one variable combination: confirmed on new samples of it, not on new values"
+            notes.append(
+                "one variable combination: confirmed on new samples of it, not on new values"
+            )
         return dataclasses.replace(
             common,
             trials=ordered,
             race_reason=outcome.race.reason,
-            winner=winner.name,
+            winner=shown.name,
             confirmation=decision,
             adapted=adapted,
-            chosen=winner.template if adapted else None,
-            note=note,
+            chosen=shown.template if adapted else None,
+            note="; ".join(notes),
         )
 
     def _goal(self, target: _Target, held_keys: set[str]) -> Goal:
@@ -376,6 +437,41 @@ class Adapter:
                     "baseline", case.threshold, case.tolerance, settings.confirm_level, (k, n)
                 )
         return Goal("threshold", case.threshold, case.tolerance, settings.confirm_level)
+
+    def _baseline_on_held_out(
+        self, target: _Target, template: PromptTemplate, split: Split, goal: Goal, planned: int
+    ) -> Goal:
+        """The baseline's rate on the held-out values, from ``planned`` new samples of its model.
+
+        The diagnosis drew only a share of the case's samples on those values, too few for the
+        non-inferiority test to pass a rewrite as good as the baseline; and they were looked at
+        to decide that the case needs adapting, so they are not reused. Without a model to
+        sample (a stored run whose model is gone) or budget for it, the diagnosis's samples
+        stay the goal, and the report's note says so.
+        """
+        model, case = target.baseline_model, target.ref.case
+        left = self.spend.samples_left()
+        if model is None or (left is not None and left < 2 * planned):
+            return goal
+        outcome = self.context.runner.run(
+            sample_baseline(
+                self.context.runner,
+                case,
+                model,
+                template,
+                split.held_out,
+                planned,
+                confirmation_seed(case),
+                self.spend,
+            )
+        )
+        self._record_baseline(target, model, outcome)
+        k, n = (
+            sum(1 for s in outcome.samples if s.status == status) for status in ("pass", "fail")
+        )
+        if not k + n:
+            return goal
+        return dataclasses.replace(goal, baseline=(k, k + n), baseline_sampled=True)
 
     def _proposals(
         self,
@@ -487,6 +583,19 @@ class Adapter:
             result, suite_path=target.suite_path, case_id=case_id, properties=properties
         )
         self._record(target.ref.suite, target.ref.model, placed, labelled=True)
+
+    def _record_baseline(self, target: _Target, model: ModelConfig, result: CaseResult) -> None:
+        properties: dict[str, Any] = {
+            **result.properties,
+            ADAPT_KEY: {"case": target.ref.case.id, "part": "baseline held-out"},
+        }
+        placed = dataclasses.replace(
+            result,
+            suite_path=target.suite_path,
+            case_id=f"{target.ref.case.id}@baseline:held-out",
+            properties=properties,
+        )
+        self._record(target.ref.suite, model, placed, labelled=False)
 
     def _record_optimizer(
         self, target: _Target, optimizer: ModelConfig, samples: Sequence[SampleOutcome]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptcheck.errors import ConfigError
-from promptcheck.stats.racing import CONFIRM_LEVEL, RACE_ALPHA
+from promptcheck.stats.racing import CONFIRM_CONTENDERS, CONFIRM_LEVEL, RACE_ALPHA
 
 #: Share of a case's variable combinations held out for the confirmation (the rest is searched).
 HELD_OUT_SHARE = 0.5
@@ -37,7 +37,9 @@ class AdaptSettings:
     of the held-out test (None: the case's ``samples``). ``budget_samples`` caps what the race
     and the confirmations draw in all (the diagnosis excluded), ``budget_calls`` the optimizer
     calls, ``budget_cost`` the money the models report (in their prices' unit); None: no cap.
-    ``seed`` decides the search / held-out split.
+    ``seed`` decides the search / held-out split; ``contenders`` is how many rewrites the race
+    could not tell apart may go to the held-out test in turn (each at ``confirm_level`` split
+    between them).
     """
 
     samples: int | None = None
@@ -47,6 +49,7 @@ class AdaptSettings:
     round_size: int = ROUND_SIZE
     race_alpha: float = RACE_ALPHA
     confirm_level: float = CONFIRM_LEVEL
+    contenders: int = CONFIRM_CONTENDERS
     optimizer_rewrites: int = OPTIMIZER_REWRITES
     budget_samples: int | None = None
     budget_calls: int | None = None
@@ -64,6 +67,8 @@ class AdaptSettings:
             raise ConfigError(f"--budget-calls must be at least 0, got {self.budget_calls}")
         if not 0.0 < self.held_out_share < 1.0:
             raise ConfigError(f"--held-out must be in (0, 1), got {self.held_out_share:g}")
+        if self.contenders < 1:
+            raise ConfigError(f"--contenders must be at least 1, got {self.contenders}")
         if self.round_size < 1:
             raise ConfigError(f"the round size must be at least 1, got {self.round_size}")
         for name in ("race_alpha", "confirm_level"):

@@ -24,6 +24,7 @@ from promptcheck.cli.project import load_project
 from promptcheck.config import STORE_HELP, ExitCode, concurrency, store_path
 from promptcheck.errors import ConfigError
 from promptcheck.report.output import write_report_file
+from promptcheck.stats.racing import CONFIRM_CONTENDERS
 from promptcheck.store import RunStatus, Store
 from promptcheck.store.provenance import RunFacts, git_commit
 from promptcheck.suite import is_suite_file, load_suite
@@ -82,6 +83,14 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     adapt.add_argument("--seed", type=int, default=0, help="seed of the search / held-out split")
     adapt.add_argument(
+        "--contenders",
+        type=int,
+        default=CONFIRM_CONTENDERS,
+        metavar="N",
+        help="most rewrites the race could not tell apart that go to the held-out test in turn, "
+        f"the level split between them (default {CONFIRM_CONTENDERS})",
+    )
+    adapt.add_argument(
         "--budget-samples",
         type=int,
         metavar="N",
@@ -127,6 +136,7 @@ def run_adapt(args: argparse.Namespace) -> int:
         budget_calls=args.budget_calls,
         budget_cost=args.budget_cost,
         seed=args.seed,
+        contenders=args.contenders,
     )
     root = Path.cwd()
     project = load_project()

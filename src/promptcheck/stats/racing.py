@@ -20,6 +20,12 @@ has two parts with separate samples:
   conditionally on the choice: a rewrite whose held-out rate is at or below the floor is declared
   a fix with probability at most 0.05, however the race went. Sampling may stop as soon as the
   final decision is certain (curtailment), which never changes the decision.
+* **Contenders** (:meth:`RaceResult.contenders`): when the race ends with rewrites it could not
+  tell apart, the winner is only the luckiest of them, and a rewrite that works on the search
+  values may not on the held-out ones. Up to ``CONFIRM_CONTENDERS`` of them (the winner first)
+  may be tested in turn, each at ``CONFIRM_LEVEL`` divided by their number, fixed before any
+  held-out sample is drawn; the first declared a fix is chosen. By the union bound the chance
+  that a useless rewrite is declared a fix stays at most ``CONFIRM_LEVEL``.
 
 The racing errors cost power only (a dropped best rewrite), never validity, which rests on the
 confirmation alone. :func:`fix_probability` gives its exact operating characteristic.
@@ -40,6 +46,8 @@ from promptcheck.stats.two_sample import compare_rates
 RACE_ALPHA = 0.05
 #: Chance that a useless rewrite (held-out rate at or below the floor) is declared a fix.
 CONFIRM_LEVEL = 0.05
+#: Most rewrites the race could not tell apart that go to the held-out test in turn.
+CONFIRM_CONTENDERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,17 @@ class RaceResult:
 
     def arm(self, name: str) -> Arm:
         return next(arm for arm in self.arms if arm.name == name)
+
+    def contenders(self, limit: int, floor: float) -> tuple[str, ...]:
+        """The winner, then the rewrites still in the race when it won that could still
+        clear ``floor`` (best search rate first): at most ``limit``, the held-out tests' order."""
+        if self.winner is None or limit < 1:
+            return ()
+        others = sorted(
+            (a for a in self.arms if a.alive and a.name != self.winner and a.upper > floor),
+            key=lambda arm: (-arm.rate, -arm.lower),
+        )
+        return (self.winner, *(arm.name for arm in others))[:limit]
 
 
 class Race:
@@ -181,10 +200,12 @@ class Race:
         # the simultaneous bounds that keep the best rewrite in the race cost ~60 samples here.
         own_lower = anytime_bounds(leader.k, leader.n, self.alpha)[0]
         if own_lower > self.floor:
-            return self._won(leader, f"its lower bound {own_lower:.3f} > {self.floor:g}")
+            return self._won(leader, f"its lower bound {own_lower:.3f} > {self.floor:.3g}")
         if all(arm.upper <= self.floor for arm in alive):
             best = max(arm.upper for arm in alive)
-            return self._lost(f"no rewrite can reach {self.floor:g} (best upper bound {best:.3f})")
+            return self._lost(
+                f"no rewrite can reach {self.floor:.3g} (best upper bound {best:.3f})"
+            )
         if all(arm.n >= self.max_samples for arm in alive):
             return self._finish(f"every rewrite drew its {self.max_samples} samples")
         return None
@@ -193,7 +214,7 @@ class Race:
         alive = self._alive()
         best = max(alive, key=lambda arm: (arm.rate, arm.lower, -alive.index(arm)))
         if best.upper <= self.floor or best.n == 0:
-            return self._lost(f"{reason}; no rewrite can reach {self.floor:g}")
+            return self._lost(f"{reason}; no rewrite can reach {self.floor:.3g}")
         return self._won(best, f"{reason}; best rate")
 
     def _won(self, winner: Arm, reason: str) -> RaceResult:
@@ -300,8 +321,9 @@ def confirm_threshold(
         return None
     interval = clopper_pearson(k, n)
     bound = lower_bound(k, n, 1.0 - level)
+    confidence = f"{100 * (1 - level):g}%"
     if fixed:
-        reason = f"{k} conform, and {minimum} of {planned} put the one-sided {1 - level:.0%} "
+        reason = f"{k} conform, and {minimum} of {planned} put the one-sided {confidence} "
         reason += f"lower bound above {floor:g} (threshold - tolerance)"
     elif remaining and minimum <= planned:
         reason = f"{n - k} of {n} failed: {minimum} of {planned} cannot be reached"
@@ -309,7 +331,7 @@ def confirm_threshold(
         reason = f"{planned} held-out samples can never clear {floor:g} at level {level:g}"
     else:
         reason = f"{k} of {n} conform; a fix needs {minimum} of {planned} "
-        reason += f"(one-sided {1 - level:.0%} lower bound {bound:.3f} <= {floor:g})"
+        reason += f"(one-sided {confidence} lower bound {bound:.3f} <= {floor:g})"
     return Confirmation(fixed, k, n, planned, minimum, interval, bound, reason, stopped)
 
 

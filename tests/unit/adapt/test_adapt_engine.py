@@ -252,9 +252,64 @@ def test_a_regression_from_a_baseline_below_its_threshold_aims_at_the_baseline(
     report = run_adapt(root)
     [case] = report.cases
     assert case.goal == "baseline" and case.adapted
-    assert (
-        case.confirmation is not None and "no worse than the baseline" in case.confirmation.reason
-    )
+    assert case.confirmation is not None
+    # the baseline is sampled anew on the held-out values (40 samples, as the held-out test):
+    # the diagnosis's few samples there decided that the case needs adapting
+    with Store(root / "runs.db") as store:
+        [old] = [run for run in store.runs() if run.model == "old"]
+        [held] = [
+            c for c in store.case_results(old.id) if c.case_id == "ticket-json@baseline:held-out"
+        ]
+    suite = load_suite(root / "suite.yaml", load_project_config(root))
+    held_out = split_combinations(suite.cases[0], 0.5, seed=0).held_out
+    assert {s.variables["ticket"] for s in held.samples} == {
+        c.variables["ticket"] for c in held_out
+    }
+    conforming = sum(1 for s in held.samples if s.status == "pass")
+    assert len(held.samples) == 40 and 20 < conforming < 40
+    assert f"no worse than the baseline's {conforming}/40" in case.confirmation.reason
+
+
+def fitted_to_the_search_values() -> dict[str, dict[str, Any]]:
+    """``new`` answers the data-first prompt in JSON only for the search tickets (d-g, seed 0),
+    the prompt with an ``Input:`` section for every ticket: the race cannot tell the two apart,
+    and its winner (the earlier, data-first) does not hold on the held-out tickets."""
+    spec = models()
+    options = spec["new"]["rules"][0]
+    fitted = [{"match": f"^Ticket: {t}\\b", "outputs": [answer(t)]} for t in "defg"]
+    general = [{"match": f"Input:\nTicket: {t}$", "outputs": [answer(t)]} for t in TICKETS]
+    spec["new"]["rules"] = [options, *fitted, *general]
+    return spec
+
+
+def test_a_contender_is_tested_when_the_race_winner_fails_on_the_held_out_values(
+    root: Path,
+) -> None:
+    (root / "pyproject.toml").write_text(toml(fitted_to_the_search_values()))
+    report = run_adapt(root)
+    [case] = report.cases
+    trials = {t.name: t for t in case.trials}
+    assert trials["after-data"].search == trials["input-section"].search  # 40/40 each
+    assert trials["after-data"].status == "refused"
+    assert trials["after-data"].reason.startswith("held-out 0/")
+    assert trials["input-section"].status == "chosen"
+    assert case.adapted and case.winner == "input-section"
+    assert case.chosen is not None and "Input:" in case.chosen.prompt
+    assert case.confirmation is not None and case.confirmation.k == case.confirmation.n == 40
+    assert "at level 0.025 (0.05 split between them)" in case.note
+    with Store(root / "runs.db") as store:
+        [new] = [run for run in store.runs() if run.model == "new"]
+        held = {c.case_id for c in store.case_results(new.id) if c.case_id.endswith("held-out")}
+    assert held == {"ticket-json@after-data:held-out", "ticket-json@input-section:held-out"}
+
+
+def test_one_contender_keeps_the_whole_level_for_the_winner(root: Path) -> None:
+    (root / "pyproject.toml").write_text(toml(fitted_to_the_search_values()))
+    report = run_adapt(root, settings=AdaptSettings(contenders=1))
+    [case] = report.cases
+    assert not case.adapted and case.winner == "after-data"
+    assert case.confirmation is not None and case.confirmation.k == 0
+    assert {t.name: t.status for t in case.trials}["input-section"] == "not chosen"
 
 
 def test_candidate_and_baseline_must_differ(root: Path) -> None:

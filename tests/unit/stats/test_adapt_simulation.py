@@ -71,3 +71,13 @@ def test_a_working_rewrite_is_found_and_confirmed(simulation: ModuleType) -> Non
     assert near.rate(near.fixed) >= 0.7
     nothing = simulation.simulate(simulation.EFFICIENCY[-1], RUNS // 4, seed=300)
     assert nothing.fixed == 0 and nothing.confirm_samples == 0
+
+
+def test_a_winner_fitted_to_the_search_values_gives_way_to_the_next_contender(
+    simulation: ModuleType,
+) -> None:
+    fitted_first = simulation.EFFICIENCY[4]
+    result = simulation.simulate(fitted_first, RUNS // 4, seed=204)
+    assert result.rate(result.fixed) >= 0.9 and result.useless_fixed == 0
+    # both went to the held-out test in most runs: more than one test's samples on average
+    assert result.confirm_samples / result.runs > simulation.PLANNED

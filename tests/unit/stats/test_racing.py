@@ -204,3 +204,20 @@ def test_every_bound_of_a_race_holds_at_every_look_together() -> None:
                 failed |= not lower <= rate <= upper
         missed += failed
     assert missed / runs <= 0.05 + 4 * np.sqrt(0.05 * 0.95 / runs)
+
+
+def test_contenders_are_the_winner_then_the_undecided_best_first() -> None:
+    race = Race(["a", "b", "c", "bad"], floor=0.9, max_samples=100)
+    draw(race, {"a": 1.0, "b": 1.0, "c": 1.0, "bad": 0.0}, np.random.default_rng(5))
+    result = race.result
+    assert result is not None
+    assert result.contenders(3, 0.9) == ("a", "b", "c")
+    assert result.contenders(2, 0.9) == ("a", "b")
+    assert result.contenders(1, 0.9) == ("a",)
+    assert result.contenders(3, 1.0) == ("a",)  # b and c cannot clear this floor
+    eliminated = Race(["x", "y"], floor=0.5)
+    draw(eliminated, {"x": 1.0, "y": 0.0}, np.random.default_rng(6))
+    assert eliminated.result is not None and eliminated.result.contenders(2, 0.5) == ("x",)
+    lost = Race(["only"], floor=0.9)
+    draw(lost, {"only": 0.1}, np.random.default_rng(7))
+    assert lost.result is not None and lost.result.contenders(2, 0.9) == ()
