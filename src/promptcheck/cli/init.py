@@ -42,7 +42,14 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "init",
         help="start a project: an example suite, a custom check, settings and a CI workflow",
     )
-    init.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR")
+    init.add_argument(
+        "directory",
+        nargs="?",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="the project's directory, created if missing (default: the current one)",
+    )
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
     init.set_defaults(func=run_init)
 
