@@ -64,7 +64,68 @@ def test_init_keeps_an_existing_promptcheck_table(
     (tmp_path / "pyproject.toml").write_text(original)
     assert main(["init", str(tmp_path)]) == ExitCode.OK
     assert (tmp_path / "pyproject.toml").read_text() == original
-    assert "kept the [tool.promptcheck] table" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "kept the [tool.promptcheck] table" in out
+    # the kept table does not name the example's check module: init says what to add
+    assert 'warning: the example suite needs plugins = ["plugins.checks"]' in out
+
+
+def test_a_kept_table_that_names_the_plugins_passes_at_once(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = '[tool.promptcheck]\nmodel = "demo"\nplugins = ["plugins.checks"]\n'
+    (pytester.path / "pyproject.toml").write_text(original)
+    assert main(["init", str(pytester.path)]) == ExitCode.OK
+    assert "warning" not in capsys.readouterr().out
+    pytester.runpytest("--promptcheck", "suites/").assert_outcomes(passed=2)
+
+
+def test_init_refuses_to_overwrite_the_schema_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = tmp_path / "suites" / "suite.schema.json"
+    schema.parent.mkdir()
+    schema.write_text('{"mine": 1}')
+    assert main(["init", str(tmp_path)]) == ExitCode.USAGE
+    assert "suites/suite.schema.json already exist" in capsys.readouterr().err
+    assert schema.read_text() == '{"mine": 1}'
+
+
+def test_a_directory_that_cannot_be_made_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("")
+    assert main(["init", str(tmp_path / "afile" / "sub")]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "cannot write the project into" in err and "Traceback" not in err
+
+
+def test_an_unreadable_gitignore_stops_init_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".gitignore").write_bytes(b"build/\n\xff\xfe\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "mine"\n')
+    assert main(["init", str(tmp_path)]) == ExitCode.USAGE
+    assert ".gitignore: cannot read" in capsys.readouterr().err
+    assert not (tmp_path / "suites").exists()
+    assert (tmp_path / "pyproject.toml").read_text() == '[project]\nname = "mine"\n'
+
+
+def test_a_new_pyproject_starts_with_the_settings_comment(tmp_path: Path) -> None:
+    assert main(["init", str(tmp_path)]) == ExitCode.OK
+    assert (tmp_path / "pyproject.toml").read_text().startswith("# promptcheck:")
+
+
+def test_the_workflow_installs_no_package_of_that_name_from_the_registry() -> None:
+    """The name promptcheck on PyPI belongs to another project: the scaffold's workflow must
+    install this one from where the user says, never by the bare name."""
+    from importlib import resources
+
+    workflow = (resources.files("promptcheck.cli") / "scaffold" / "workflow.yml.tmpl").read_text()
+    installs = [line for line in workflow.splitlines() if "pip install" in line]
+    assert installs
+    assert not any('"promptcheck[' in line or " promptcheck" in line for line in installs)
+    assert "PROMPTCHECK_INSTALL" in workflow
 
 
 def test_init_refuses_to_overwrite_unless_forced(

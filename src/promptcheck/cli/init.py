@@ -10,6 +10,7 @@ to download or configure.
 from __future__ import annotations
 
 import argparse
+import shlex
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -35,6 +36,8 @@ FILES = (
 )
 SCHEMA_FILE = "suites/suite.schema.json"
 IGNORED = ".promptcheck/"
+#: The module of the example suite's custom check, which [tool.promptcheck] must name.
+EXAMPLE_PLUGIN = "plugins.checks"
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,14 +61,45 @@ def run_init(args: argparse.Namespace) -> int:
     root: Path = args.directory
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root} is not a directory")
-    existing = [f.target for f in FILES if (root / f.target).exists()]
+    targets = [f.target for f in FILES] + [SCHEMA_FILE]
+    existing = [target for target in targets if (root / target).exists()]
     if existing and not args.force:
         raise ConfigError(
             f"{', '.join(existing)} already exist(s) in {root}",
             hint="pass --force to overwrite them, or run init in another directory",
         )
     pyproject = root / "pyproject.toml"
-    table = _has_table(pyproject)
+    # Everything that can refuse is read before anything is written.
+    table = _promptcheck_table(pyproject)
+    gitignore = _read_text(root / ".gitignore")
+    try:
+        written = _write(root, pyproject, table, gitignore)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the project into {root}: {exc.strerror or exc}",
+            hint="choose a directory you can write to",
+        ) from None
+    for name in written:
+        print(f"wrote {name}")
+    if table is not None:
+        print(f"kept the [tool.promptcheck] table already in {pyproject}")
+        missing = _missing_settings(table)
+        if missing:
+            print(
+                f"warning: the example suite needs {' and '.join(missing)} in "
+                f"[tool.promptcheck] of {pyproject} (its all_caps check is in plugins/checks.py)"
+            )
+    print(f"next: cd {shlex.quote(str(root))} && pytest --promptcheck suites/")
+    print(
+        "the CI workflow installs promptcheck from the repository variable PROMPTCHECK_INSTALL: "
+        "set it (see the top of .github/workflows/promptcheck.yml)"
+    )
+    return ExitCode.OK
+
+
+def _write(
+    root: Path, pyproject: Path, table: dict[str, object] | None, gitignore: str | None
+) -> list[str]:
     root.mkdir(parents=True, exist_ok=True)
     written = []
     for scaffold in FILES:
@@ -75,18 +109,16 @@ def run_init(args: argparse.Namespace) -> int:
         written.append(scaffold.target)
     (root / SCHEMA_FILE).write_text(_schema(), encoding="utf-8")
     written.append(SCHEMA_FILE)
-    if table:
-        print(f"kept the [tool.promptcheck] table already in {pyproject}")
-    else:
+    if table is None:
+        settings = _template("pyproject.toml.tmpl")
+        if not pyproject.exists():
+            settings = settings.lstrip("\n")
         with pyproject.open("a", encoding="utf-8") as handle:
-            handle.write(_template("pyproject.toml.tmpl"))
+            handle.write(settings)
         written.append("pyproject.toml ([tool.promptcheck] added)")
-    if _ignore(root / ".gitignore"):
+    if _ignore(root / ".gitignore", gitignore or ""):
         written.append(f".gitignore ({IGNORED} added)")
-    for name in written:
-        print(f"wrote {name}")
-    print(f"next: cd {root} && pytest --promptcheck suites/")
-    return ExitCode.OK
+    return written
 
 
 def _template(name: str) -> str:
@@ -99,24 +131,45 @@ def _schema() -> str:
     return render(suite_schema())
 
 
-def _has_table(pyproject: Path) -> bool:
-    """Whether pyproject.toml already has ``[tool.promptcheck]`` (kept as it is); a file that is
-    not valid TOML is an error rather than something to append to."""
-    if not pyproject.exists():
-        return False
+def _read_text(path: Path) -> str | None:
+    """A text file the scaffold adds to, None when there is none; unreadable is an error."""
+    if not path.exists():
+        return None
     try:
-        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read: {exc}", hint="fix it, then run init again"
+        ) from None
+
+
+def _promptcheck_table(pyproject: Path) -> dict[str, object] | None:
+    """pyproject.toml's ``[tool.promptcheck]`` when it has one (kept as it is); a file that is
+    not valid TOML is an error rather than something to append to."""
+    text = _read_text(pyproject)
+    if text is None:
+        return None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"{pyproject}: cannot read: {exc}", hint="fix it, then run init again"
         ) from None
     tool = document.get("tool")
-    return isinstance(tool, dict) and "promptcheck" in tool
+    table = tool.get("promptcheck") if isinstance(tool, dict) else None
+    return table if isinstance(table, dict) else None
 
 
-def _ignore(gitignore: Path) -> bool:
+def _missing_settings(table: dict[str, object]) -> list[str]:
+    """What a kept table lacks for the example suite to pass at once."""
+    plugins = table.get("plugins")
+    if isinstance(plugins, list) and EXAMPLE_PLUGIN in plugins:
+        return []
+    return [f'plugins = ["{EXAMPLE_PLUGIN}"]']
+
+
+def _ignore(gitignore: Path, text: str) -> bool:
     """Add the run store's folder to .gitignore when it is not there; whether it was added."""
-    text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
     if any(line.strip() in (IGNORED, IGNORED.rstrip("/")) for line in text.splitlines()):
         return False
     separator = "" if not text or text.endswith("\n") else "\n"
