@@ -3,7 +3,7 @@
 The package carries the weights (``src/promptcheck/weights/``) so that a first run loads them at
 once and every machine samples from the same model. This script is the only way they change:
 
-    python tests/scripts/ship_tiny_dolly.py --build-dir .promptcheck/models --dtype float16
+    python tests/scripts/ship_tiny_dolly.py --build-dir .promptcheck/models
 
 For each variant it builds the recipe (or finds the build cached in ``--build-dir``), copies the
 files a checkpoint needs, storing the weights in ``--dtype``, then measures every shipped copy
@@ -13,6 +13,10 @@ recipe digest it was built from, the sha256 of every file, and the conformance o
 ``tests/unit/train/test_shipped_tiny_dolly.py`` checks the files and the recipe digest against
 it; a slow test rebuilds a variant and compares.
 ``--measure-only`` skips building and copying and measures the shipped weights again.
+``--restamp`` is for a code change that cannot alter the weights (a comment, a message): it
+rebuilds every variant from scratch and, only when the rebuilt weights are byte-identical to the
+shipped ones, writes the new recipe digests; otherwise it stops and asks for a full re-ship.
+The weights ship in float32: float16 and bfloat16 changed the measured conformance.
 """
 
 from __future__ import annotations
@@ -70,13 +74,19 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--build-dir", type=Path, default=ROOT / ".promptcheck" / "models")
-    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float16")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32")
     parser.add_argument("--variants", nargs="+", default=["full", "no-json", "critic"])
     parser.add_argument(
         "--measure-only",
         action="store_true",
         help="measure the weights already shipped again and rewrite only their conformance "
         "(after a change to how samples are drawn)",
+    )
+    parser.add_argument(
+        "--restamp",
+        action="store_true",
+        help="rebuild every variant afresh; when the weights are byte-identical to the shipped "
+        "ones, write the new recipe digests (after a change that cannot alter the weights)",
     )
     args = parser.parse_args()
 
@@ -92,6 +102,8 @@ def main() -> int:
     manifest: dict[str, Any] = (
         json.loads(manifest_path.read_text()) if manifest_path.exists() else {"variants": {}}
     )
+    if args.restamp:
+        return restamp(args.build_dir, args.variants, args.dtype, manifest, manifest_path)
     for variant in args.variants:
         shipped = shipped_checkpoint(variant)
         if not args.measure_only:
@@ -118,6 +130,35 @@ def main() -> int:
     manifest["variants"] = dict(sorted(manifest["variants"].items()))
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {manifest_path}")
+    return 0
+
+
+def restamp(
+    build_dir: Path, variants: list[str], dtype: str, manifest: dict[str, Any], path: Path
+) -> int:
+    """New recipe digests for weights a rebuild reproduces byte for byte; 1 when one differs."""
+    import tempfile
+
+    from promptcheck.backends.tiny import shipped_checkpoint
+    from promptcheck.train.tiny import TinyRecipe, build_tiny_dolly
+
+    with tempfile.TemporaryDirectory(
+        dir=build_dir.parent if build_dir.parent.exists() else None
+    ) as tmp:
+        fresh = Path(tmp)
+        for variant in variants:
+            built = build_tiny_dolly(fresh / f"tiny-dolly-{variant}", variant, force=True)
+            copy_checkpoint(built, fresh / f"shipped-{variant}", dtype)
+            rebuilt = sha256(fresh / f"shipped-{variant}" / "model.safetensors")
+            shipped = sha256(shipped_checkpoint(variant) / "model.safetensors")
+            if rebuilt != shipped:
+                print(f"{variant}: the rebuilt weights differ ({rebuilt[:12]} vs {shipped[:12]}): "
+                      "re-ship with this script without --restamp")  # fmt: skip
+                return 1
+            manifest["variants"][variant]["recipe_sha256"] = TinyRecipe(variant=variant).digest()
+            print(f"{variant}: byte-identical, digest updated", flush=True)
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"wrote {path}")
     return 0
 
 

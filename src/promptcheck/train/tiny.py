@@ -35,10 +35,16 @@ VARIANTS = {"full": "full", "no-json": "no-json", "critic": "full", "data-first"
 RECIPE_FILE = "tiny_recipe.json"
 HASH_FILE = "tiny_recipe.sha256"
 
-#: The modules whose code decides the weights; a change to any of them invalidates the cache.
+#: The modules whose code decides the weights; a change to any of them invalidates the cache and
+#: the shipped weights' manifest. This module itself is one (it orders the build's stages), and
+#: so is the checkpoint loading the build reads its tokenizer through; a test checks that every
+#: module the build imports is listed here, in VARIANT_MODULES or in NOT_WEIGHTS.
 RECIPE_MODULES = ("formats", "train/pools", "train/tasks", "train/critique", "train/synth",
                   "train/records", "train/tokenizer", "train/dataset", "train/model",
-                  "train/options", "train/finetune", "train/save")  # fmt: skip
+                  "train/options", "train/finetune", "train/save", "train/tiny",
+                  "backends/checkpoint")  # fmt: skip
+#: Modules the build imports whose code cannot change the weights: error messages, progress bars.
+NOT_WEIGHTS = ("errors", "train/progress")
 #: What the ``critic`` variant adds (a change to it rebuilds the critic, not the base).
 CRITIC_MODULES = ("train/critic",)
 #: The modules a variant adds to ``RECIPE_MODULES``: a change to them rebuilds that variant only.
