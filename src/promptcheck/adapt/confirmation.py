@@ -31,10 +31,8 @@ class Goal:
     threshold: float
     tolerance: float
     level: float
+    #: New samples of the baseline's model on the held-out values (conforming, scored).
     baseline: tuple[int, int] | None = None
-    #: Whether ``baseline`` counts new samples of the baseline's model on the held-out values
-    #: (else they are the diagnosis's samples there).
-    baseline_sampled: bool = False
 
     def decide(self, k: int, n: int, planned: int) -> Confirmation | None:
         if self.kind == "baseline" and self.baseline is not None:

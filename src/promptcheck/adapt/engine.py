@@ -88,7 +88,7 @@ from promptcheck.stats import Change, Outcome, ThresholdVerdict, clopper_pearson
 from promptcheck.stats.racing import RaceResult
 from promptcheck.store.database import Store
 from promptcheck.store.provenance import RunFacts
-from promptcheck.suite import model_named, stored_suite_path
+from promptcheck.suite import find_model, model_named, stored_suite_path
 from promptcheck.suite.records import ModelConfig, SuiteSpec
 
 #: Key of what adapt adds to a recorded case's properties (which case, rewrite, part).
@@ -266,10 +266,12 @@ class Adapter:
         return targets, sampled
 
     def _baseline_model(self, baseline: Baseline, ref: CaseRef) -> ModelConfig | None:
-        """A stored baseline's model, when it is still configured (as the gate tops up)."""
-        if baseline.model not in self.context.project.known_models:
+        """A stored baseline's model, when it is still configured, as the gate tops up: never
+        the candidate's own (a stored run of the candidate is its past, which today's model
+        cannot stand in for)."""
+        if baseline.model == ref.model.name:
             return None
-        return model_named(baseline.model, ref.suite, self.context.project)
+        return find_model(baseline.model, ref.suite.models, self.context.project)
 
     # --- one case -----------------------------------------------------------------------------
 
@@ -282,7 +284,6 @@ class Adapter:
         )
         split = split_combinations(case, settings.held_out_share, settings.seed)
         search_keys = {_variables_key(c.variables) for c in split.search}
-        held_keys = {_variables_key(c.variables) for c in split.held_out}
         base_search = _on(target.baseline, search_keys)
         example = next((s.output for s in base_search if s.status == "pass" and s.output), None)
         rewrites = [
@@ -306,10 +307,13 @@ class Adapter:
                 valid.append(rewrite)
             else:
                 trials[rewrite.name] = _trial(rewrite, "discarded", why)
-        goal = self._goal(target, held_keys)
+        goal = self._goal(target)
         planned = max(settings.confirm_samples or case.samples, len(split.held_out))
-        if goal.kind == "baseline":
-            goal = self._baseline_on_held_out(target, source.template, split, goal, planned)
+        goal_note = ""
+        if goal.kind == "baseline" and valid:
+            goal, goal_note = self._baseline_on_held_out(
+                target, source.template, split, goal, planned
+            )
         candidate_rate = _rate(target.candidate)
         assert candidate_rate is not None
         common = CaseAdaptation(
@@ -329,6 +333,7 @@ class Adapter:
             requirements=requirements,
             trials=tuple(trials[r.name] for r in rewrites if r.name in trials),
             race_reason="no rewrite could be tried",
+            note=goal_note,
         )
         if not valid:
             return common
@@ -352,7 +357,19 @@ class Adapter:
         if winner is None:
             return dataclasses.replace(common, trials=ordered, race_reason=outcome.race.reason)
         named = {r.name: r for r in valid}
-        contenders = [named[name] for name in outcome.race.contenders(settings.contenders, floor)]
+        # Each contender's test is paid in full before it starts: no more contenders than the
+        # budget left can test, decided (like their number) before any held-out sample.
+        left = self.spend.samples_left()
+        affordable = settings.contenders if left is None else max(left // planned, 1)
+        could = [named[name] for name in outcome.race.contenders(settings.contenders, floor)]
+        contenders = could[: max(affordable, 1)]
+        for rewrite in could[len(contenders) :]:
+            trials[rewrite.name] = dataclasses.replace(
+                trials[rewrite.name],
+                status="not tested",
+                reason=f"a contender, but the budget left ({left} samples) pays for "
+                f"{len(contenders)} held-out test(s) of {planned}",
+            )
         # The number of held-out tests is fixed before any is drawn, and the level split
         # between them: the chance that any useless contender passes stays at confirm_level.
         level = goal.level / len(contenders)
@@ -400,7 +417,7 @@ class Adapter:
         ordered = tuple(trials[r.name] for r in rewrites)
         decision = confirmed.confirmation
         adapted = fixed is not None
-        notes = [confirmed.reason] if confirmed.reason else []
+        notes = [note for note in (goal_note, confirmed.reason) if note]
         if len(contenders) > 1:
             names = " and ".join(r.name for r in contenders)
             notes.append(
@@ -423,36 +440,41 @@ class Adapter:
             note="; ".join(notes),
         )
 
-    def _goal(self, target: _Target, held_keys: set[str]) -> Goal:
+    def _goal(self, target: _Target) -> Goal:
         """The threshold, unless the case regressed from a baseline that itself misses it:
-        then the baseline's rate on the held-out values, less the tolerance."""
+        then the baseline's rate on the held-out values, less the tolerance (measured by
+        :meth:`_baseline_on_held_out`)."""
         case, settings = target.ref.case, self.settings
         base = target.baseline
         if "regressed" in target.why and base is not None and base.verdict.outcome != Outcome.PASS:
-            held = _on(base, held_keys)
-            k = sum(1 for s in held if s.status == "pass")
-            n = sum(1 for s in held if s.status in ("pass", "fail"))
-            if n:
-                return Goal(
-                    "baseline", case.threshold, case.tolerance, settings.confirm_level, (k, n)
-                )
+            return Goal("baseline", case.threshold, case.tolerance, settings.confirm_level)
         return Goal("threshold", case.threshold, case.tolerance, settings.confirm_level)
 
     def _baseline_on_held_out(
         self, target: _Target, template: PromptTemplate, split: Split, goal: Goal, planned: int
-    ) -> Goal:
-        """The baseline's rate on the held-out values, from ``planned`` new samples of its model.
+    ) -> tuple[Goal, str]:
+        """The baseline's rate on the held-out values, from ``planned`` new samples of its
+        model, and a note when it could not be measured.
 
-        The diagnosis drew only a share of the case's samples on those values, too few for the
-        non-inferiority test to pass a rewrite as good as the baseline; and they were looked at
-        to decide that the case needs adapting, so they are not reused. Without a model to
-        sample (a stored run whose model is gone) or budget for it, the diagnosis's samples
-        stay the goal, and the report's note says so.
+        The diagnosis's samples there are never used: they were looked at to choose this goal
+        (a baseline that looked bad), so a test against them would not hold its level, and they
+        are too few. Without a model to sample (the candidate's own stored run, or a model no
+        longer configured) or budget for it, the goal falls back to the threshold, which needs
+        no baseline sample and is stricter; the note says so.
         """
         model, case = target.baseline_model, target.ref.case
+        threshold = dataclasses.replace(goal, kind="threshold")
         left = self.spend.samples_left()
-        if model is None or (left is not None and left < 2 * planned):
-            return goal
+        if model is None:
+            why = "the baseline's model cannot be sampled again (a stored run of the candidate, or "
+            why += "a model no longer configured)"
+            return threshold, f"{why}: the goal is the threshold"
+        if (left is not None and left < 2 * planned) or cost_exhausted(
+            self.spend, self.context.runner
+        ):
+            return threshold, (
+                "no budget to sample the baseline on the held-out values: the goal is the threshold"
+            )
         outcome = self.context.runner.run(
             sample_baseline(
                 self.context.runner,
@@ -470,8 +492,13 @@ class Adapter:
             sum(1 for s in outcome.samples if s.status == status) for status in ("pass", "fail")
         )
         if not k + n:
-            return goal
-        return dataclasses.replace(goal, baseline=(k, k + n), baseline_sampled=True)
+            return threshold, (
+                "no sample of the baseline on the held-out values could be scored: the goal is the "
+                "threshold"
+            )
+        counts = f"{k}/{k + n}"
+        note = f"the baseline's original prompt on the held-out values: {counts} new samples"
+        return dataclasses.replace(goal, baseline=(k, k + n)), note
 
     def _proposals(
         self,

@@ -21,8 +21,8 @@ from promptcheck.backends.base import Backend, Generation, GenerationRequest, Sa
 from promptcheck.run.model_access import AnswerCache, CaseModels, answer_key
 from promptcheck.suite.records import ModelConfig
 
-#: The first fenced code block of a reply (any fence language), its body captured.
-_FENCE = re.compile(r"```[^\n`]*\n(.*?)\n?```", re.DOTALL)
+#: An opening fence line (CommonMark): three or more backticks or tildes, then an info string.
+_OPENING = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*$")
 #: Longest output or reason shown to the optimizer, in characters.
 _SHOWN_CHARS = 400
 
@@ -46,11 +46,13 @@ def optimizer_prompt(brief: OptimizerBrief) -> str:
         "format checks, as the previous model's answers did.",
         "The template below is Jinja2. Keep every variable exactly as it is written "
         f"({variables}) and add no other variable.",
-        f"Template:\n```\n{brief.template.main}\n```",
+        f"Template:\n{_fence_for(brief.template.main)}\n{brief.template.main}\n"
+        f"{_fence_for(brief.template.main)}",
     ]
     if brief.template.system is not None:
+        fence = _fence_for(brief.template.system)
         parts.append(f"It is sent after this system message (keep it in mind, do not repeat "
-                     f"it):\n```\n{brief.template.system}\n```")  # fmt: skip
+                     f"it):\n{fence}\n{brief.template.system}\n{fence}")  # fmt: skip
     if brief.requirements:
         parts.append(
             "Every answer must satisfy:\n" + "\n".join(f"- {r}" for r in brief.requirements)
@@ -69,9 +71,32 @@ def optimizer_prompt(brief: OptimizerBrief) -> str:
 
 
 def template_from_reply(reply: str) -> str:
-    """The new template in a reply: the first fenced code block's text, else the whole reply."""
-    found = _FENCE.search(reply)
-    return (found.group(1) if found is not None else reply).strip()
+    """The new template in a reply: the first fenced code block's text, else the whole reply.
+
+    Fences follow CommonMark: the block closes at a line of the same character at least as long
+    as the opening run, so a template holding a shorter fence of its own is kept whole; a block
+    never closed runs to the end of the reply.
+    """
+    lines = reply.split("\n")
+    for start, line in enumerate(lines):
+        opening = _OPENING.match(line)
+        if opening is None or (opening.group(1)[0] == "`" and "`" in line[opening.end(1) :]):
+            continue
+        fence = opening.group(1)
+        closing = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+        body = []
+        for inner in lines[start + 1 :]:
+            if closing.match(inner):
+                break
+            body.append(inner)
+        return "\n".join(body).strip()
+    return reply.strip()
+
+
+def _fence_for(text: str) -> str:
+    """A backtick fence longer than any run of backticks in ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _clip(text: str) -> str:

@@ -33,8 +33,9 @@ class Trial:
     ``status``: ``discarded`` (never sampled: ``reason`` says why), ``eliminated``, ``stopped``
     (the race ended without a winner), ``not chosen`` (still running when another won),
     ``winner``, ``refused`` (a contender the held-out test did not declare a fix), ``chosen``
-    (a contender confirmed after the race's winner was refused). ``search`` is its rate on the
-    search values, with the race's anytime-valid interval (None when discarded).
+    (a contender confirmed after the race's winner was refused), ``not tested`` (a contender
+    the budget left could not test). ``search`` is its rate on the search values, with the
+    race's anytime-valid interval (None when discarded).
     """
 
     name: str

@@ -19,6 +19,7 @@ from promptcheck.report.adapt_text import (
     confirmation_text,
     goal_text,
     models_line,
+    note_text,
     rate_text,
     spend_text,
     trial_row,
@@ -42,6 +43,7 @@ class CaseView:
     original: str
     chosen: str | None
     requirements: tuple[str, ...]
+    note: str
 
 
 def render(report: AdaptReport) -> str:
@@ -79,6 +81,7 @@ def _case(case: CaseAdaptation) -> CaseView:
         original=case.original.display(),
         chosen=case.chosen.display() if case.chosen is not None else None,
         requirements=case.requirements,
+        note=note_text(case),
     )
 
 

@@ -18,6 +18,7 @@ from promptcheck.report.adapt_text import (
     confirmation_text,
     goal_text,
     models_line,
+    note_text,
     rate_text,
     spend_text,
     trial_row,
@@ -88,6 +89,8 @@ def _case(case: CaseAdaptation) -> str:
             f"| {_cell(_text(outcome))} |"
         )
     lines += ["", _text(confirmation_text(case))]
+    if note_text(case):
+        lines += ["", f"Note: {_text(note_text(case))}"]
     if case.adapted and case.chosen is not None:
         lines += ["", "New prompt:", "", _fenced(case.chosen)]
     else:

@@ -42,6 +42,13 @@ def goal_text(case: CaseAdaptation) -> str:
     return f"held-out rate above {floor:g} (threshold {case.threshold:g} - tolerance)"
 
 
+def note_text(case: CaseAdaptation) -> str:
+    """The case's note, unless the confirmation line already gave it (no test was run)."""
+    if case.winner is not None and case.confirmation is None:
+        return ""
+    return case.note
+
+
 def confirmation_text(case: CaseAdaptation) -> str:
     """The held-out test in one line (or why there was none)."""
     if case.winner is None:
@@ -118,8 +125,8 @@ def text_lines(report: AdaptReport) -> list[str]:
             lines += [f"    | {line}" for line in case.chosen.display().splitlines()]
         elif not case.adapted:
             lines.append(f"  best seen: {best_text(case)}")
-        if case.note and case.confirmation is not None:
-            lines.append(f"  note: {case.note}")
+        if note_text(case):
+            lines.append(f"  note: {note_text(case)}")
     lines += ["", spend_text(report.spend)]
     for patch in report.patches:
         where = f" -> {patch.written}" if patch.written else ""

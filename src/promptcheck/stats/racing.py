@@ -360,13 +360,14 @@ def confirm_noninferior(
     comparison = compare_rates(k_base, n_base, k, max(n, 1), tolerance=tolerance)
     rate = f"the baseline's {k_base}/{n_base}"
     if fixed:
-        reason = f"{k} of {planned} conform: no worse than {rate} minus {tolerance:g} at level "
-        reason += f"{level:g} (needs {minimum})"
+        drawn = f"{k} of {n} conform" if n < planned else f"{k} of {planned} conform"
+        reason = f"{drawn}: no worse than {rate} minus {tolerance:g} at level {level:g} (needs "
+        reason += f"{minimum} of {planned})"
     else:
         reason = f"{k} of {n} conform; shown no worse than {rate} minus {tolerance:g} only from "
         reason += f"{minimum} of {planned}"
     interval = clopper_pearson(k, n)
-    bound = float(comparison.p_regressed) if n else 1.0
+    bound = float(comparison.p_noninferior) if n else 1.0
     return Confirmation(fixed, k, n, planned, minimum, interval, bound, reason, stopped)
 
 

@@ -312,6 +312,48 @@ def test_one_contender_keeps_the_whole_level_for_the_winner(root: Path) -> None:
     assert {t.name: t.status for t in case.trials}["input-section"] == "not chosen"
 
 
+def test_a_stored_run_of_the_candidate_is_never_sampled_again_as_its_baseline(
+    root: Path,
+) -> None:
+    """Yesterday's run of model "new" is the baseline; today's "new" cannot stand in for it on
+    the held-out values (it would be the candidate against itself): the goal is the threshold."""
+    options = {"match": "^Give", "outputs": ["A) x\nB) y\nC) z"]}
+    four_in_five = [
+        {"match": f"Ticket: {t}$", "outputs": [answer(t)] * 4 + ["not json"]} for t in TICKETS
+    ]
+    yesterday = {"backend": "scripted", "rules": [options, *four_in_five]}
+    half = [{"match": f"^Ticket: {t}\\b", "outputs": [answer(t), "not json"]} for t in TICKETS]
+    today = {"backend": "scripted", "rules": [options, *half], "default": ["category: billing"]}
+    old = {"backend": "scripted", "rules": [options, *four_in_five]}
+    (root / "pyproject.toml").write_text(toml({"old": old, "new": yesterday}))
+    run_adapt(root)  # records a run of yesterday's "new"
+    with Store(root / "runs.db") as store:
+        [stored] = [run.id for run in store.runs() if run.model == "new"]
+    (root / "pyproject.toml").write_text(toml({"old": old, "new": today}))
+    report = run_adapt(root, baseline=stored)
+    [case] = report.cases
+    assert "regressed" in case.why
+    assert case.goal == "threshold" and not case.adapted  # a rewrite at 0.5 is no fix
+    assert "cannot be sampled again" in case.note
+    with Store(root / "runs.db") as store:
+        recorded = {c.case_id for run in store.runs() for c in store.case_results(run.id)}
+    assert "ticket-json@baseline:held-out" not in recorded
+
+
+def test_no_more_contenders_than_the_budget_can_test(root: Path) -> None:
+    """The race draws 120 samples; 45 left pay for one held-out test of 40: the winner alone is
+    tested, at the whole level, and the other contender is reported untested."""
+    (root / "pyproject.toml").write_text(toml(fitted_to_the_search_values()))
+    report = run_adapt(root, settings=AdaptSettings(budget_samples=165))
+    [case] = report.cases
+    assert report.spend.search == 120
+    trials = {t.name: t for t in case.trials}
+    assert trials["after-data"].status == "refused"
+    assert trials["input-section"].status == "not tested"
+    assert "pays for 1 held-out test(s) of 40" in trials["input-section"].reason
+    assert not case.adapted and "split between" not in case.note
+
+
 def test_candidate_and_baseline_must_differ(root: Path) -> None:
     from promptcheck.errors import ConfigError
 

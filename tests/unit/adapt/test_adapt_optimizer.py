@@ -19,7 +19,13 @@ def test_the_reply_is_the_first_fenced_block_else_the_whole_reply() -> None:
     assert template_from_reply("Here:\n```jinja\nA {{ x }}\n```\nand\n```\nB\n```") == "A {{ x }}"
     assert template_from_reply("```\nline one\n\nline two\n```") == "line one\n\nline two"
     assert template_from_reply("  Just {{ x }} please.  ") == "Just {{ x }} please."
-    assert template_from_reply("```unclosed\nA") == "```unclosed\nA"
+    # a block never closed (a reply cut at max_tokens) runs to the end, as in CommonMark
+    assert template_from_reply("```unclosed\nA") == "A"
+    # a longer fence holds a shorter one; tildes fence too; an inline run is not a fence
+    nested = "````text\nReply in a block:\n```json\n{}\n```\n{{ x }}\n````\nthanks"
+    assert template_from_reply(nested) == "Reply in a block:\n```json\n{}\n```\n{{ x }}"
+    assert template_from_reply("~~~\nA {{ x }}\n~~~") == "A {{ x }}"
+    assert template_from_reply("```inline``` then {{ x }}") == "```inline``` then {{ x }}"
     chat = PromptTemplate(messages=(("system", "s"), ("user", "old")))
     assert proposed_template(chat, "```\nnew\n```").messages == (("system", "s"), ("user", "new"))
 

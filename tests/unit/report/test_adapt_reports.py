@@ -155,3 +155,19 @@ def test_json_holds_the_decisions() -> None:
         "status": "conforms",
         "detail": "40/40 on the candidate (pass)",
     }
+
+
+def test_every_report_carries_the_case_note() -> None:
+    """The split level of several contenders, or why the goal fell back, is said everywhere."""
+    original = report()
+    noted = dataclasses.replace(
+        original.cases[0], note=f"after-data and input-section could not be told apart {HOSTILE}"
+    )
+    with_note = dataclasses.replace(original, cases=(noted, *original.cases[1:]))
+    text = "\n".join(adapt_text.text_lines(with_note))
+    assert "note: after-data and input-section could not be told apart" in text
+    markdown = adapt_markdown.render(with_note)
+    [line] = [line for line in markdown.splitlines() if line.startswith("Note: ")]
+    assert "could not be told apart" in line and "<script>" not in line
+    html = adapt_html.render(with_note)
+    assert "Note: after-data and input-section could not be told apart &lt;script&gt;" in html
