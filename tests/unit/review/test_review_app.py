@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fake
 from fakes.judged_runs import judged_case, record_run
 
 P, F = Status.PASS, Status.FAIL
+STRATUM_WORDS = re.compile(r"\b(failing|passing|disagreement)\b")
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="pwned()">'
 TOKEN = "alice-token-0123456789"
 
@@ -142,6 +143,7 @@ def test_checks_stay_hidden_until_answered_and_markup_stays_text(
         assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in page
         assert "<script>window.pwned" not in page and 'onerror="pwned' not in page
         assert "json_schema" not in page and "the judge said" not in page  # hidden
+        assert not STRATUM_WORDS.search(page)  # nor the queue's stratum, an automatic verdict
         rated = await client.post(
             item_url,
             data={"csrf": csrf, "verdict_only": "fail", "label": "xss", "note": "<b>n</b>"},
@@ -150,6 +152,7 @@ def test_checks_stay_hidden_until_answered_and_markup_stays_text(
         assert rated.status == 303
         page = await (await client.get(item_url)).text()
         assert "json_schema" in page and "the judge said fail" in page  # revealed
+        assert STRATUM_WORDS.search(page)
         assert 'id="next-link"' in page
         await client.post(item_url, data={"csrf": csrf, "verdict_only": "pass"})
         (first_rating, second_rating) = workspace.store.ratings("run:r1")
