@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +181,27 @@ def test_a_non_loopback_bind_needs_raters(
     err = capsys.readouterr().err
     assert "listening on 0.0.0.0 exposes the store to the network: it needs raters" in err
     assert "--raters FILE or --rater NAME" in err
+
+
+def test_command_line_mistakes_are_errors_with_a_hint_not_tracebacks(
+    reviewed: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["review", "--port", "70000"]) == ExitCode.USAGE
+    assert "--port must be between 0 and 65535" in capsys.readouterr().err
+    for content in ("[1,2]\n", "null\n"):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(content, encoding="utf-8")
+        assert cli.main(["review", "import", str(bad)]) == ExitCode.USAGE
+        assert "bad.jsonl: not a promptcheck review export" in capsys.readouterr().err
+
+
+def test_serving_without_aiohttp_names_the_extra_to_install(
+    reviewed: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delitem(sys.modules, "promptcheck.review.server", raising=False)
+    monkeypatch.delitem(sys.modules, "promptcheck.review.app", raising=False)
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # an import of it raises ModuleNotFoundError
+    assert cli.main(["review", "--port", "0"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "promptcheck review needs aiohttp" in err
+    assert "pip install 'promptcheck[review]'" in err
