@@ -103,12 +103,29 @@ def test_every_change_needs_the_sessions_csrf_token_and_this_origin(
             allow_redirects=False,
         )
         assert elsewhere.status == 403
+        here = f"{client.server.host}:{client.server.port}"
+        for origin in ("null", f"http://{here}.evil.example", f"ftp://{here}"):
+            refused = await client.post(
+                "/sets",
+                data={"run_a": "r1", "csrf": csrf},
+                headers={"Origin": origin},
+                allow_redirects=False,
+            )
+            assert refused.status == 403, origin
         assert workspace.sets() == []
         opened = await client.post(
             "/sets", data={"run_a": "r1", "csrf": csrf}, allow_redirects=False
         )
         assert opened.status == 303
         assert opened.headers["Location"] in ("/sets/run%3Ar1", "/sets/run:r1")
+        # behind a TLS-terminating proxy the browser's origin is https, this server sees http
+        proxied = await client.post(
+            "/sets",
+            data={"run_a": "r2", "csrf": csrf},
+            headers={"Origin": f"https://{here}"},
+            allow_redirects=False,
+        )
+        assert proxied.status == 303
 
     serve(workspace, scenario)
 
