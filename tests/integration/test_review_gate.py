@@ -205,3 +205,41 @@ def test_serving_without_aiohttp_names_the_extra_to_install(
     err = capsys.readouterr().err
     assert "promptcheck review needs aiohttp" in err
     assert "pip install 'promptcheck[review]'" in err
+
+
+JUDGE_ONLY = suite_yaml(
+    "tickets",
+    """
+    - id: reply
+      prompt: "Reply GOOD for ticket {{ n }}"
+      vars: {n: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                 21, 22, 23, 24]}
+      threshold: 0.9
+      expect:
+        - judge: {rubric: "The reply is right for the ticket.", model: grader}
+    """,
+    defaults="samples: 24",
+)
+
+
+def test_a_case_whose_only_check_is_set_aside_is_not_judged_rather_than_passed(
+    project: Project,
+) -> None:
+    project.configure(MODELS, promptcheck=FLOOR)
+    project.suite("tickets", JUDGE_ONLY)
+    project.run().assert_outcomes(failed=1)  # the grader fails 12 of 24
+    with project.store() as store:
+        set_id = rate_all(store, project.runs()[-1].id, "alice")
+    assert cli.main(["review", "lock", set_id, "--as", "lead"]) == ExitCode.OK
+
+    second = project.run()
+    second.assert_outcomes(failed=1)  # not judged: nothing gates, so it cannot pass
+    result = project.last_results()["reply[demo]"]
+    assert (result.verdict.k, result.verdict.n) == (0, 0)
+    assert result.verdict.outcome.value == "undecided"
+    assert "no check gates" in result.verdict.explanation
+    assert {sample.status for sample in result.samples} == {"unscored"}
+    (diagnostic,) = result.properties["diagnostic_checks"]
+    assert [diagnostic["verdicts"][str(i)][0] for i in range(24)].count("fail") == 12
+    assert (result.tallies[0].passed, result.tallies[0].failed) == (12, 12)  # still tallied
+    second.stdout.fnmatch_lines(["*no check gates*"])
