@@ -170,6 +170,9 @@ def test_verify_export_and_import_through_the_command_line(
     capsys.readouterr()
     assert cli.main(["review", "verify", set_id]) == ExitCode.FAILED
     assert "CHANGED AFTER THE LOCK" in capsys.readouterr().out
+    # a tampered set no longer feeds the calibration that decides which judges gate
+    with reviewed.store() as store:
+        assert ReviewWorkspace(store).calibrate() == []
 
 
 def test_a_non_loopback_bind_needs_raters(

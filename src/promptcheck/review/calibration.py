@@ -402,7 +402,7 @@ def store_calibration(
     if not ratings:
         return []
     if locked_only:
-        locked = {s.id for s in store.review_sets() if s.lock is not None}
+        locked = intact_locked_sets(store)
         ratings = [rating for rating in ratings if rating.set_id in locked]
     every = sorted({*rated_runs(ratings), *runs})
     cases = {run_id: case_results(run_id) for run_id in every}
@@ -417,6 +417,20 @@ def store_calibration(
         runs=runs,
         recorded=store.judge_calibrations(),
     )
+
+
+def intact_locked_sets(store: Store) -> set[str]:
+    """The locked sets whose ratings still give their recorded digest: a set changed after its
+    lock is left out of every calibration (``promptcheck review verify`` names it)."""
+    intact = set()
+    for review_set in store.review_sets():
+        lock = review_set.lock
+        if lock is None:
+            continue
+        count, digest = store.current_digest(review_set.id)
+        if (count, digest) == (lock.ratings, lock.digest):
+            intact.add(review_set.id)
+    return intact
 
 
 def record_calibration(
