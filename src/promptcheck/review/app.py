@@ -295,6 +295,7 @@ async def _item_response(
     case = _case_query(request)
     overview_progress = await asyncio.to_thread(workspace.progress, review_set, rater)
     current = await asyncio.to_thread(workspace.store.review_set, review_set.id)
+    set_ratings = await asyncio.to_thread(workspace.store.ratings, review_set.id)
     return _page(
         "item.html.j2",
         request,
@@ -309,7 +310,7 @@ async def _item_response(
         set_url=_set_url(review_set),
         action=_with_case(f"{_set_url(review_set)}/items/{item.id}", case),
         next_url=_with_case(f"{_set_url(review_set)}/next", case),
-        labels=sorted({r.label for r in mine if r.label}),
+        labels=sorted({r.label for r in set_ratings if r.label}),
         review_set=current,
     )
 

@@ -172,6 +172,9 @@ def test_checks_stay_hidden_until_answered_and_markup_stays_text(
         assert STRATUM_WORDS.search(page)
         assert 'id="next-link"' in page
         await client.post(item_url, data={"csrf": csrf, "verdict_only": "pass"})
+        other = (await client.get("/sets/run:r1/next", allow_redirects=False)).headers["Location"]
+        assert other != item_url
+        assert '<option value="xss">' in await (await client.get(other)).text()  # the set's labels
         (first_rating, second_rating) = workspace.store.ratings("run:r1")
         assert (first_rating.verdict, first_rating.label, first_rating.note) == (
             "fail",
