@@ -18,9 +18,13 @@ sample output                    format judge alice bob
 By hand: alice and bob agree on 5 of 6 (alice 3 pass, bob 2): Cohen's kappa = (5/6 - 1/2) /
 (1 - 1/2) = 2/3. Their majority labels sample 1 as split; of the other five, humans pass 0 and 5
 and the judge passes both (sensitivity 2/2), humans fail 2, 3, 4 and the judge fails 2 and 3
-(specificity 2/3); judge-human kappa on [[2, 0], [1, 2]]: p_o = 4/5, p_e = 12/25, kappa =
-(0.8 - 0.48) / 0.52 = 0.615. The judge passes 4 of 6 in the run: Rogan-Gladen (2/3 + 2/3 - 1) /
-(1 + 2/3 - 1) = 1/2. The human rate is 2 of 5 labelled: fail against the threshold 0.9.
+(specificity 2/3). The queue's strata: passing 0, 1, 5 (two labelled: weight 3/2 each),
+failing 2, disagreement 3 and 4 (weight 1). Judge-human kappa on the weighted table [[3, 0],
+[1, 2]] at Kish's effective size 36/7.5 = 4.8 (scale 0.8): p_o = 5/6, p_e = 1/2, kappa = 2/3;
+sensitivity and specificity are unchanged (equal weights within each). The judge passes 4 of 6
+in the run: Rogan-Gladen (2/3 + 2/3 - 1) / (1 + 2/3 - 1) = 1/2. The human rate weights the strata:
+3/6 x 2/2 + 1/6 x 0/1 + 2/6 x 0/2 = 1/2, undecided with so few labels per stratum, and nothing
+is left to label (sample 1 is split).
 
 Skipped, with the reason, where chromium, chromedriver or selenium is missing. Set
 ``PROMPTCHECK_REVIEW_SCREENSHOTS=docs/images`` to refresh the screenshots docs/review.md shows.
@@ -261,10 +265,11 @@ def test_two_raters_rate_with_the_keyboard_then_a_lock_stops_a_rating(
     agreement = page.find_element(By.ID, "agreement").text
     assert "Cohen's kappa over 6 items rated by 2 raters (alice, bob): 0.667" in agreement
     case_row = page.find_element(By.CSS_SELECTOR, "#cases tr[data-run='run-small']").text
-    assert "2/5 = 40.0%" in case_row and "fail" in case_row and "decided" in case_row
+    assert "50.0%" in case_row and "2 of 5 labelled pass" in case_row
+    assert "undecided" in case_row and "not decidable from the outputs left" in case_row
     calibration = page.find_element(By.CSS_SELECTOR, "#calibration tbody tr").text
     assert "5 (2 / 3)" in calibration
-    assert "100.0%" in calibration and "66.7%" in calibration and "0.615" in calibration
+    assert "100.0%" in calibration and "66.7%" in calibration and "0.667" in calibration
     assert "run-small: 66.7% → 50.0%" in calibration
     assert severe(page) == []
     screenshots(alice, "review-set")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -168,6 +170,9 @@ def test_verify_export_and_import_through_the_command_line(
     capsys.readouterr()
     assert cli.main(["review", "verify", set_id]) == ExitCode.FAILED
     assert "CHANGED AFTER THE LOCK" in capsys.readouterr().out
+    # a tampered set no longer feeds the calibration that decides which judges gate
+    with reviewed.store() as store:
+        assert ReviewWorkspace(store).calibrate() == []
 
 
 def test_a_non_loopback_bind_needs_raters(
@@ -179,3 +184,65 @@ def test_a_non_loopback_bind_needs_raters(
     err = capsys.readouterr().err
     assert "listening on 0.0.0.0 exposes the store to the network: it needs raters" in err
     assert "--raters FILE or --rater NAME" in err
+
+
+def test_command_line_mistakes_are_errors_with_a_hint_not_tracebacks(
+    reviewed: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["review", "--port", "70000"]) == ExitCode.USAGE
+    assert "--port must be between 0 and 65535" in capsys.readouterr().err
+    for content in ("[1,2]\n", "null\n"):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(content, encoding="utf-8")
+        assert cli.main(["review", "import", str(bad)]) == ExitCode.USAGE
+        assert "bad.jsonl: not a promptcheck review export" in capsys.readouterr().err
+
+
+def test_serving_without_aiohttp_names_the_extra_to_install(
+    reviewed: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delitem(sys.modules, "promptcheck.review.server", raising=False)
+    monkeypatch.delitem(sys.modules, "promptcheck.review.app", raising=False)
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # an import of it raises ModuleNotFoundError
+    assert cli.main(["review", "--port", "0"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "promptcheck review needs aiohttp" in err
+    assert "pip install 'promptcheck[review]'" in err
+
+
+JUDGE_ONLY = suite_yaml(
+    "tickets",
+    """
+    - id: reply
+      prompt: "Reply GOOD for ticket {{ n }}"
+      vars: {n: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                 21, 22, 23, 24]}
+      threshold: 0.9
+      expect:
+        - judge: {rubric: "The reply is right for the ticket.", model: grader}
+    """,
+    defaults="samples: 24",
+)
+
+
+def test_a_case_whose_only_check_is_set_aside_is_not_judged_rather_than_passed(
+    project: Project,
+) -> None:
+    project.configure(MODELS, promptcheck=FLOOR)
+    project.suite("tickets", JUDGE_ONLY)
+    project.run().assert_outcomes(failed=1)  # the grader fails 12 of 24
+    with project.store() as store:
+        set_id = rate_all(store, project.runs()[-1].id, "alice")
+    assert cli.main(["review", "lock", set_id, "--as", "lead"]) == ExitCode.OK
+
+    second = project.run()
+    second.assert_outcomes(failed=1)  # not judged: nothing gates, so it cannot pass
+    result = project.last_results()["reply[demo]"]
+    assert (result.verdict.k, result.verdict.n) == (0, 0)
+    assert result.verdict.outcome.value == "undecided"
+    assert "no check gates" in result.verdict.explanation
+    assert {sample.status for sample in result.samples} == {"unscored"}
+    (diagnostic,) = result.properties["diagnostic_checks"]
+    assert [diagnostic["verdicts"][str(i)][0] for i in range(24)].count("fail") == 12
+    assert (result.tallies[0].passed, result.tallies[0].failed) == (12, 12)  # still tallied
+    second.stdout.fnmatch_lines(["*no check gates*"])

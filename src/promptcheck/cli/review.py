@@ -101,15 +101,24 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     calibrate.set_defaults(func=run_calibrate)
 
 
+#: What to install when the web app's server (aiohttp) is missing.
+INSTALL_HINT = "install the review extra: pip install 'promptcheck[review]'"
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; the login links of new raters are printed once, when made."""
     from promptcheck.review import ReviewWorkspace
     from promptcheck.review.auth import default_rater_name, new_token, read_raters_file
     from promptcheck.review.auth import token_digest as digest
-    from promptcheck.review.server import bind, is_loopback, serve
 
     if args.overlap is not None and not 1 <= args.overlap <= 50:
         raise ConfigError("--overlap must be between 1 and 50")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError("--port must be between 0 and 65535 (0: any free port)")
+    try:
+        from promptcheck.review.server import bind, is_loopback, serve
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"promptcheck review needs {exc.name}", hint=INSTALL_HINT) from None
     project = load_project_config(Path.cwd())
     with open_store(args.store) as store:
         now = time.time()

@@ -2,7 +2,8 @@
 
 Every page needs a logged-in rater (a session started by a login link). Every request that
 changes something is a POST whose form carries the session's CSRF token, checked here, and whose
-``Origin`` (when the browser sends one) must be this server; the session cookie is
+``Origin`` (when the browser sends one) must name this server's host and port (not its scheme:
+a TLS proxy in front makes the browser's origin https); the session cookie is
 ``SameSite=Strict``. When the server listens on loopback only, a request naming another host is
 refused, so a web page elsewhere cannot reach it through DNS rebinding. Responses carry a
 Content-Security-Policy (:mod:`.pages`), ``nosniff``, no framing, no referrer outside this
@@ -122,7 +123,7 @@ async def _logged_in(request: web.Request, handler: Handler) -> web.StreamRespon
     if request.method == "POST":
         form = await request.post()
         origin = request.headers.get("Origin")
-        if origin is not None and origin != f"{request.scheme}://{request.host}":
+        if origin is not None and not same_host(origin, request.host):
             raise web.HTTPForbidden(text="cross-origin request refused")
         if not csrf_ok(session, form.get("csrf")):
             raise web.HTTPForbidden(text="missing or wrong CSRF token: reload the page")
@@ -131,6 +132,14 @@ async def _logged_in(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def same_host(origin: str, host: str) -> bool:
+    """Whether a browser's ``Origin`` names the host:port the request was sent to. The scheme is
+    not compared: behind a TLS-terminating proxy the browser's origin is https while this server
+    sees plain http; the Host header the proxy passes on is what both agree on."""
+    parsed = urllib.parse.urlsplit(origin)
+    return parsed.scheme in ("http", "https") and parsed.netloc.lower() == host.lower()
 
 
 def _session(request: web.Request) -> Session:
@@ -286,6 +295,7 @@ async def _item_response(
     case = _case_query(request)
     overview_progress = await asyncio.to_thread(workspace.progress, review_set, rater)
     current = await asyncio.to_thread(workspace.store.review_set, review_set.id)
+    set_ratings = await asyncio.to_thread(workspace.store.ratings, review_set.id)
     return _page(
         "item.html.j2",
         request,
@@ -300,7 +310,7 @@ async def _item_response(
         set_url=_set_url(review_set),
         action=_with_case(f"{_set_url(review_set)}/items/{item.id}", case),
         next_url=_with_case(f"{_set_url(review_set)}/next", case),
-        labels=sorted({r.label for r in mine if r.label}),
+        labels=sorted({r.label for r in set_ratings if r.label}),
         review_set=current,
     )
 

@@ -25,13 +25,14 @@ from typing import Any, NamedTuple
 from promptcheck.config import JudgeFloor
 from promptcheck.results import CaseResult, Status
 from promptcheck.review.figures import human_labels, latest_verdicts
-from promptcheck.review.items import diagnostic_verdicts
+from promptcheck.review.items import Stratum, diagnostic_verdicts, sample_stratum
 from promptcheck.stats.agreement import (
     Estimate,
     binary_table,
     cohen_kappa,
-    proportion,
+    effective_size,
     rogan_gladen,
+    weighted_proportion,
 )
 from promptcheck.store import Store
 from promptcheck.store.reviews import ItemKey, JudgeCalibrationRecord, Rating
@@ -62,6 +63,11 @@ class Calibration:
     sensitivity: Estimate
     specificity: Estimate
     kappa: Estimate
+    #: Why the figures are not available (an output stratum with no label yet), else None.
+    missing: str | None = None
+    #: The weighted 2x2 table at Kish's effective size: (both pass, judge pass/human fail,
+    #: judge fail/human pass, both fail) for Rogan-Gladen's correction.
+    effective: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     @property
     def human_pass(self) -> int:
@@ -89,21 +95,58 @@ class Calibration:
             "sensitivity": self.sensitivity.as_dict(),
             "specificity": self.specificity.as_dict(),
             "kappa": self.kappa.as_dict(),
+            "missing": self.missing,
         }
 
 
-def calibrate(key: JudgeKey, pairs: Sequence[tuple[bool, bool]]) -> Calibration:
-    """The calibration from (human pass, judge pass) pairs."""
+def calibrate(
+    key: JudgeKey,
+    pairs: Sequence[tuple[bool, bool]],
+    weights: Sequence[float] | None = None,
+    missing: str | None = None,
+) -> Calibration:
+    """The calibration from (human pass, judge pass) pairs, each weighted (default 1) by the
+    inverse of its chance of being labelled: its stratum's outputs over those labelled
+    (Begg and Greenes' correction for verification that depends on the automatic verdict).
+    Intervals are exact at Kish's effective size; equal weights give the plain counts'."""
     (tp, fn), (fp, tn) = binary_table(pairs)  # rows: human pass / fail; columns: judge
+    weights = list(weights) if weights is not None else [1.0] * len(pairs)
+    cells: dict[tuple[bool, bool], list[float]] = {
+        (h, j): [] for h in (True, False) for j in (True, False)
+    }
+    for pair, weight in zip(pairs, weights, strict=True):
+        cells[pair].append(weight)
+    if missing is not None:
+        undefined = Estimate(None, (0.0, 1.0), len(pairs))
+        return Calibration(
+            key,
+            tp,
+            fp,
+            fn,
+            tn,
+            undefined,
+            undefined,
+            Estimate(None, (-1.0, 1.0), len(pairs)),
+            missing,
+        )
+    sensitivity = weighted_proportion(cells[True, True], cells[True, False])
+    specificity = weighted_proportion(cells[False, False], cells[False, True])
+    scale = effective_size(weights) / (sum(weights) or 1.0)
+    table = [
+        [sum(cells[True, True]) * scale, sum(cells[True, False]) * scale],
+        [sum(cells[False, True]) * scale, sum(cells[False, False]) * scale],
+    ]
+    effective = (table[0][0], table[1][0], table[0][1], table[1][1])
     return Calibration(
         key,
         both_pass=tp,
         judge_pass_human_fail=fp,
         judge_fail_human_pass=fn,
         both_fail=tn,
-        sensitivity=proportion(tp, tp + fn),
-        specificity=proportion(tn, tn + fp),
-        kappa=cohen_kappa([[tp, fn], [fp, tn]]),
+        sensitivity=sensitivity,
+        specificity=specificity,
+        kappa=cohen_kappa(table),
+        effective=effective,
     )
 
 
@@ -120,6 +163,8 @@ def floor_decision(calibration: Calibration, floor: JudgeFloor) -> FloorDecision
     """Gate unless enough labelled items show the judge below ``floor`` (docs/review.md):
     with fewer than ``min_items`` human passes or fails the judge is uncalibrated and gates."""
     passes, fails = calibration.human_pass, calibration.human_fail
+    if calibration.missing is not None:
+        return FloorDecision(True, f"uncalibrated: {calibration.missing}", False)
     if passes < floor.min_items or fails < floor.min_items:
         return FloorDecision(
             True,
@@ -242,24 +287,30 @@ def calibration_rows(
     corrected rate in each of ``runs``; with ``runs``, only the judges of those runs' cases."""
     labels = human_labels(latest_verdicts(ratings, digests))
     verdicts: dict[JudgeKey, dict[ItemKey, bool | None]] = {}
+    strata: dict[ItemKey, Stratum] = {}
     for run_id, results in cases.items():
         for case in results:
             for key, found in judge_verdicts(run_id, case).items():
                 verdicts.setdefault(key, {}).update(found)
+            for sample in case.samples:
+                item = ItemKey(run_id, case.suite_path, case.case_id, case.model, sample.index)
+                strata[item] = sample_stratum(case, sample)
     wanted = set(runs)
     stored = {(r.suite, r.case_id, r.check_index, r.judge): r for r in recorded}
     rows = []
     for key, by_item in sorted(verdicts.items()):
         if wanted and not any(item.run_id in wanted for item in by_item):
             continue
-        pairs = [
-            (human, judge)
+        labelled = [
+            (item, human, judge)
             for item, judge in by_item.items()
             if judge is not None and (human := labels.get(item)) is not None
         ]
-        if not pairs:
+        if not labelled:
             continue
-        calibration = calibrate(key, pairs)
+        weights, missing = _design_weights(by_item, [item for item, _, _ in labelled], strata)
+        pairs = [(human, judge) for _, human, judge in labelled]
+        calibration = calibrate(key, pairs, weights, missing)
         corrected = []
         for run_id in runs:
             judged = [judge for item, judge in by_item.items() if item.run_id == run_id]
@@ -275,9 +326,17 @@ def calibration_rows(
                     rogan_gladen(
                         sum(scored),
                         len(scored),
-                        (calibration.both_pass, calibration.human_pass),
-                        (calibration.both_fail, calibration.human_fail),
-                    ),
+                        (
+                            calibration.effective[0],
+                            calibration.effective[0] + calibration.effective[2],
+                        ),
+                        (
+                            calibration.effective[3],
+                            calibration.effective[3] + calibration.effective[1],
+                        ),
+                    )
+                    if calibration.missing is None
+                    else Estimate(None, (0.0, 1.0), len(scored)),
                 )
             )
         rows.append(
@@ -289,6 +348,38 @@ def calibration_rows(
             )
         )
     return rows
+
+
+def _design_weights(
+    by_item: Mapping[ItemKey, bool | None],
+    labelled: Sequence[ItemKey],
+    strata: Mapping[ItemKey, Stratum],
+) -> tuple[list[float], str | None]:
+    """Each labelled output's weight: the outputs the judge scored in its cell (run, case and
+    queue stratum) over those labelled there. Only runs with a label count; a cell of such a
+    run with outputs but no label leaves the calibration not available (None would bias it)."""
+    rated_runs = {item.run_id for item in labelled}
+    sizes: dict[tuple[str, str, str, Stratum], int] = {}
+    for item, judge in by_item.items():
+        if judge is not None and item.run_id in rated_runs:
+            cell = (item.run_id, item.suite_path, item.case_id, strata[item])
+            sizes[cell] = sizes.get(cell, 0) + 1
+    counts: dict[tuple[str, str, str, Stratum], int] = {}
+    for item in labelled:
+        cell = (item.run_id, item.suite_path, item.case_id, strata[item])
+        counts[cell] = counts.get(cell, 0) + 1
+    empty = sorted((cell for cell in sizes if cell not in counts), key=str)
+    if empty:
+        run_id, _, case_id, stratum = empty[0]
+        return [1.0] * len(labelled), (
+            f"no {stratum.value} output of run {run_id} ({case_id}) labelled yet, of "
+            f"{sizes[empty[0]]}: its figures would be biased"
+        )
+    weights = []
+    for item in labelled:
+        cell = (item.run_id, item.suite_path, item.case_id, strata[item])
+        weights.append(sizes[cell] / counts[cell])
+    return weights, None
 
 
 def rated_runs(ratings: Sequence[Rating]) -> list[str]:
@@ -311,7 +402,7 @@ def store_calibration(
     if not ratings:
         return []
     if locked_only:
-        locked = {s.id for s in store.review_sets() if s.lock is not None}
+        locked = intact_locked_sets(store)
         ratings = [rating for rating in ratings if rating.set_id in locked]
     every = sorted({*rated_runs(ratings), *runs})
     cases = {run_id: case_results(run_id) for run_id in every}
@@ -326,6 +417,20 @@ def store_calibration(
         runs=runs,
         recorded=store.judge_calibrations(),
     )
+
+
+def intact_locked_sets(store: Store) -> set[str]:
+    """The locked sets whose ratings still give their recorded digest: a set changed after its
+    lock is left out of every calibration (``promptcheck review verify`` names it)."""
+    intact = set()
+    for review_set in store.review_sets():
+        lock = review_set.lock
+        if lock is None:
+            continue
+        count, digest = store.current_digest(review_set.id)
+        if (count, digest) == (lock.ratings, lock.digest):
+            intact.add(review_set.id)
+    return intact
 
 
 def record_calibration(

@@ -7,10 +7,12 @@ item is counted as split and left out of the rates, like an unscored sample). A 
 output that is no longer the sample's (the case was recorded again with other outputs) is stale
 and is left out.
 
-The rates use the gate's statistics (:func:`promptcheck.stats.threshold_verdict`): the human
-rate of a case is k of n labelled samples, with its exact interval, decided against the case's
-own threshold and tolerance, and :func:`promptcheck.stats.agreement.ratings_needed` says how many
-more labelled samples would decide it.
+The queue rates some kinds of output before others (disagreements, then failing and passing in
+turns), so the rated outputs are no simple random sample: the human rate of a case weights each
+stratum by its share of the case's outputs, and is decided against the case's own threshold and
+tolerance with anytime-valid bounds (:mod:`promptcheck.stats.stratified`), which stay valid
+however often the page is read; :func:`~promptcheck.stats.stratified.labels_needed` says how many
+more outputs, labelled in queue order, would decide it.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from promptcheck.review.items import ReviewItem
-from promptcheck.stats import ThresholdVerdict, threshold_verdict
+from promptcheck.review.items import ReviewItem, Stratum
 from promptcheck.stats.agreement import (
     Estimate,
     binary_table,
     cohen_kappa,
     krippendorff_alpha,
     majority,
-    ratings_needed,
+)
+from promptcheck.stats.stratified import (
+    StratifiedVerdict,
+    StratumCount,
+    labels_needed,
+    stratified_verdict,
 )
 from promptcheck.store.reviews import ItemKey, Rating
 
@@ -67,14 +73,17 @@ class CaseFigures:
     rated: int
     split: int
     passed: int
-    verdict: ThresholdVerdict
-    #: More labelled samples that would decide the verdict at the rate so far (0: decided;
-    #: None: nothing rated yet, or more than can be looked for).
+    verdict: StratifiedVerdict
+    #: More outputs to label, in queue order, that would decide the verdict if each passed at
+    #: its stratum's rate so far (0: decided; None: a stratum unlabelled, or not decidable
+    #: from the outputs left).
     needed: int | None
+    #: Each stratum of the queue with its outputs, labelled and passing ones.
+    strata: tuple[tuple[Stratum, StratumCount], ...] = ()
 
     @property
     def labelled(self) -> int:
-        return self.verdict.n
+        return self.verdict.labelled
 
     @property
     def unrated(self) -> int:
@@ -83,12 +92,14 @@ class CaseFigures:
 
 def case_figures(items: Sequence[ReviewItem], latest: Latest) -> list[CaseFigures]:
     """Per case and run (each side of a comparison is its own run): items, ratings, the human
-    rate with the threshold verdict, and the ratings still needed."""
+    rate weighted by the queue's strata (:mod:`promptcheck.stats.stratified`) with its anytime
+    verdict, and the outputs still to label. ``items`` are in queue order."""
     groups: dict[tuple[str, str, str], list[tuple[ItemKey, ReviewItem]]] = {}
     for item in items:
         for side in item.sides:
             key = (side.key.run_id, item.suite_path, item.case_id)
             groups.setdefault(key, []).append((side.key, item))
+    order = list(Stratum)
     figures = []
     for (run_id, suite_path, case_id), members in groups.items():
         first = members[0][1]
@@ -96,12 +107,35 @@ def case_figures(items: Sequence[ReviewItem], latest: Latest) -> list[CaseFigure
         rated = sum(1 for key, _ in members if key in latest)
         split = sum(1 for key, _ in members if key in latest and labels_of(latest, key) is None)
         passed = sum(1 for label in labels if label is True)
-        labelled = sum(1 for label in labels if label is not None)
-        verdict = threshold_verdict(passed, labelled, first.threshold, tolerance=first.tolerance)
-        needed = ratings_needed(passed, labelled, first.threshold, tolerance=first.tolerance)
+        counts = {stratum: [0, 0, 0] for stratum in order}  # outputs, labelled, passed
+        queue = []
+        for (sample, item), label in zip(members, labels, strict=True):
+            cell = counts[item.stratum]
+            cell[0] += 1
+            if label is not None:
+                cell[1] += 1
+                cell[2] += label
+            elif sample not in latest:
+                queue.append(order.index(item.stratum))
+        strata = [StratumCount(*counts[stratum]) for stratum in order]
+        verdict = stratified_verdict(strata, first.threshold, first.tolerance)
+        needed = labels_needed(strata, queue, first.threshold, first.tolerance)
         figures.append(
             CaseFigures(
-                run_id, suite_path, case_id, len(members), rated, split, passed, verdict, needed
+                run_id,
+                suite_path,
+                case_id,
+                len(members),
+                rated,
+                split,
+                passed,
+                verdict,
+                needed,
+                tuple(
+                    (stratum, count)
+                    for stratum, count in zip(order, strata, strict=True)
+                    if count.size
+                ),
             )
         )
     return sorted(figures, key=lambda f: (f.suite_path, f.case_id, f.run_id))

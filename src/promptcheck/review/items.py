@@ -168,6 +168,11 @@ def _shown(
     return Shown(key, sample.output, digest, sample.status, sample.checks, diagnostic)
 
 
+def sample_stratum(case: CaseResult, sample: SampleOutcome) -> Stratum:
+    """The stratum of one output on its own (the queue of a run set puts it there)."""
+    return _stratum([("", case, sample)])
+
+
 def _stratum(pair: Sequence[tuple[str, CaseResult, SampleOutcome]]) -> Stratum:
     statuses = set()
     for _, case, sample in pair:

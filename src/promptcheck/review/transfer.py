@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promptcheck.errors import StoreError
-from promptcheck.store.reviews import Rating, ReviewLock, ReviewSet
+from promptcheck.store.reviews import Rating, ReviewLock, ReviewSet, finite_time
 
 KIND = "promptcheck.review"
 FORMAT_VERSION = 1
@@ -129,6 +129,8 @@ def _read_jsonl(text: str, where: str) -> tuple[ReviewSet, list[Rating]]:
     if not lines:
         raise StoreError(f"{where}: empty file")
     header = json.loads(lines[0])
+    if not isinstance(header, dict):
+        raise StoreError(f"{where}: not a promptcheck review export (its first line is no object)")
     if header.get("kind") != KIND:
         raise StoreError(f"{where}: not a promptcheck review export (kind {header.get('kind')!r})")
     if header.get("format_version") != FORMAT_VERSION:
@@ -137,7 +139,12 @@ def _read_jsonl(text: str, where: str) -> tuple[ReviewSet, list[Rating]]:
             f"reads format {FORMAT_VERSION}"
         )
     review_set = _review_set(header["set"], header.get("lock"))
-    ratings = [Rating.from_canonical(json.loads(line)) for line in lines[1:]]
+    ratings = []
+    for number, line in enumerate(lines[1:], start=2):
+        data = json.loads(line)
+        if not isinstance(data, dict):
+            raise StoreError(f"{where}: line {number} is not a rating (a JSON object)")
+        ratings.append(Rating.from_canonical(data))
     return review_set, ratings
 
 
@@ -151,12 +158,12 @@ def _review_set(data: Mapping[str, Any], lock: Mapping[str, Any] | None) -> Revi
         run_a=str(data["run_a"]),
         run_b=None if data.get("run_b") is None else str(data["run_b"]),
         overlap=int(data["overlap"]),
-        created_at=float(data["created_at"]),
+        created_at=finite_time(data["created_at"]),
         lock=None
         if lock is None
         else ReviewLock(
             str(data["id"]),
-            float(lock["locked_at"]),
+            finite_time(lock["locked_at"]),
             str(lock["locked_by"]),
             int(lock["ratings"]),
             str(lock["digest"]),

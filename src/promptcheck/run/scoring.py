@@ -37,6 +37,11 @@ Revisions = dict[tuple[int, int], bool | None]
 #: The outcomes of judging checks that do not gate (run/judge_gates.py), by (sample index,
 #: check index): kept apart from the sample's checks, so that they cannot change its status.
 SetAside = dict[tuple[int, int], CheckOutcome]
+#: Why a sample whose every check is a judge below the calibration floor is unscored.
+NO_GATING_CHECK = (
+    "no check gates this output: the case's only checks are judges below the calibration floor "
+    "(diagnostic), so nothing decides whether it conforms"
+)
 
 
 async def score_samples(
@@ -143,6 +148,11 @@ async def _score(
             set_aside[sample.index, compiled.index] = outcome
             continue
         checks.append(outcome)
+    if case.checks and not checks:
+        # every check was set aside: nothing decides whether this output conforms, so it is
+        # unscored (it must not count as a pass); the set-aside outcome replaces it in tallies
+        first = case.checks[0]
+        checks.append(CheckOutcome(first.index, first.label, Status.UNSCORED, NO_GATING_CHECK))
     return sample_outcome(sample, generation, tuple(checks))
 
 
@@ -357,6 +367,13 @@ def summarize(
         for i, check in enumerate(case.checks)
     )
     verdict = threshold_verdict(conforming, scored, case.threshold, tolerance=case.tolerance)
+    if diagnostic and case.checks and all(c.index in diagnostic for c in case.checks):
+        verdict = dataclasses.replace(
+            verdict,
+            explanation="no check gates: every check of the case is a judge below the "
+            "calibration floor (reported, not gating); calibrate it again with locked ratings "
+            "(promptcheck review calibrate) or add a check that gates",
+        )
     figures = judge_figures(case.checks, outcomes, revisions or {})
     properties: dict[str, Any] = {"judges": [f.as_dict() for f in figures]} if figures else {}
     if served := served_counts(outcomes):
@@ -381,7 +398,9 @@ def _with_set_aside(outcome: SampleOutcome, set_aside: SetAside) -> SampleOutcom
     extra = [check for (sample, _), check in set_aside.items() if sample == outcome.index]
     if not extra:
         return outcome
-    checks = tuple(sorted((*outcome.checks, *extra), key=lambda check: check.index))
+    replaced = {check.index for check in extra}  # the stand-in of a sample with no gating check
+    kept = [check for check in outcome.checks if check.index not in replaced]
+    checks = tuple(sorted((*kept, *extra), key=lambda check: check.index))
     return dataclasses.replace(outcome, checks=checks)
 
 

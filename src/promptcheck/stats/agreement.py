@@ -61,7 +61,30 @@ def proportion(k: int, n: int, confidence: float = 0.95) -> Estimate:
     return Estimate(k / n, clopper_pearson(k, n, confidence), n)
 
 
-def cohen_kappa(table: Sequence[Sequence[int]], confidence: float = 0.95) -> Estimate:
+def effective_size(weights: Sequence[float]) -> float:
+    """Kish's effective sample size of weighted observations, (sum w)^2 / sum w^2: n when the
+    weights are equal, less when they are not."""
+    squares = sum(w * w for w in weights)
+    return sum(weights) ** 2 / squares if squares else 0.0
+
+
+def weighted_proportion(
+    hits: Sequence[float], misses: Sequence[float], confidence: float = 0.95
+) -> Estimate:
+    """A rate from weighted observations (``hits`` and ``misses``: the weights of each), with
+    the exact interval taken at Kish's effective sample size (Korn and Graubard's way for
+    weighted survey proportions); equal weights give :func:`proportion` of the plain counts.
+    ``n`` is the number of observations."""
+    count = len(hits) + len(misses)
+    total = sum(hits) + sum(misses)
+    if count == 0 or total <= 0:
+        return Estimate(None, (0.0, 1.0), count)
+    rate = sum(hits) / total
+    size = effective_size([*hits, *misses])
+    return Estimate(rate, clopper_pearson(rate * size, size, confidence), count)  # type: ignore[arg-type]
+
+
+def cohen_kappa(table: Sequence[Sequence[float]], confidence: float = 0.95) -> Estimate:
     """Cohen's kappa of a square table of counts (rows: rater 1's category, columns: rater 2's).
 
     The interval is Wald's, kappa +- z * SE, with the standard error of Fleiss, Cohen and
@@ -81,7 +104,7 @@ def cohen_kappa(table: Sequence[Sequence[int]], confidence: float = 0.95) -> Est
     observed = sum(p[i][i] for i in range(size))
     chance = sum(rows[i] * columns[i] for i in range(size))
     if chance >= 1.0 - 1e-12:
-        return Estimate(None, (-1.0, 1.0), n)
+        return Estimate(None, (-1.0, 1.0), round(n))
     kappa = (observed - chance) / (1.0 - chance)
     diagonal = sum(
         p[i][i] * (1.0 - (rows[i] + columns[i]) * (1.0 - kappa)) ** 2 for i in range(size)
@@ -93,7 +116,7 @@ def cohen_kappa(table: Sequence[Sequence[int]], confidence: float = 0.95) -> Est
         n * (1.0 - chance) ** 2
     )
     half = normal_quantile(confidence) * math.sqrt(max(variance, 0.0))
-    return Estimate(kappa, (max(-1.0, kappa - half), min(1.0, kappa + half)), n)
+    return Estimate(kappa, (max(-1.0, kappa - half), min(1.0, kappa + half)), round(n))
 
 
 def binary_table(pairs: Sequence[tuple[bool, bool]]) -> list[list[int]]:
@@ -165,8 +188,8 @@ def _alpha(units: Sequence[tuple[Hashable, ...]]) -> float | None:
 def rogan_gladen(
     positives: int,
     judged: int,
-    sensitivity: tuple[int, int],
-    specificity: tuple[int, int],
+    sensitivity: tuple[float, float],
+    specificity: tuple[float, float],
     confidence: float = 0.95,
 ) -> Estimate:
     """The true pass rate behind a judge's pass rate ``positives / judged``, corrected for the
@@ -205,7 +228,7 @@ def rogan_gladen(
     return Estimate(rate, (min(low, rate), max(high, rate)), judged)
 
 
-def _adjusted(k: int, n: int, z: float) -> tuple[float, float]:
+def _adjusted(k: float, n: float, z: float) -> tuple[float, float]:
     """Agresti-Coull: (k + z^2/2) / (n + z^2), and n + z^2."""
     trials = n + z * z
     return (k + z * z / 2.0) / trials, trials
@@ -284,10 +307,12 @@ __all__ = [
     "Estimate",
     "binary_table",
     "cohen_kappa",
+    "effective_size",
     "krippendorff_alpha",
     "majority",
     "normal_quantile",
     "proportion",
     "ratings_needed",
     "rogan_gladen",
+    "weighted_proportion",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -123,10 +124,19 @@ class Rating:
             output_sha256=str(data["output_sha256"]),
             rater=str(data["rater"]),
             verdict=verdict,
-            created_at=float(data["created_at"]),
+            created_at=finite_time(data["created_at"]),
             label=_optional_text(data.get("label")),
             note=_optional_text(data.get("note")),
         )
+
+
+def finite_time(value: Any) -> float:
+    """A time read from a file: a finite number of seconds (inf or nan would sort every other
+    rating before it, or compare false with all of them)."""
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"a time must be a finite number of seconds, not {value!r}")
+    return seconds
 
 
 @dataclass(frozen=True)

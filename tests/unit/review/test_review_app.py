@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the fake
 from fakes.judged_runs import judged_case, record_run
 
 P, F = Status.PASS, Status.FAIL
+STRATUM_WORDS = re.compile(r"\b(failing|passing|disagreement)\b")
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="pwned()">'
 TOKEN = "alice-token-0123456789"
 
@@ -102,12 +103,29 @@ def test_every_change_needs_the_sessions_csrf_token_and_this_origin(
             allow_redirects=False,
         )
         assert elsewhere.status == 403
+        here = f"{client.server.host}:{client.server.port}"
+        for origin in ("null", f"http://{here}.evil.example", f"ftp://{here}"):
+            refused = await client.post(
+                "/sets",
+                data={"run_a": "r1", "csrf": csrf},
+                headers={"Origin": origin},
+                allow_redirects=False,
+            )
+            assert refused.status == 403, origin
         assert workspace.sets() == []
         opened = await client.post(
             "/sets", data={"run_a": "r1", "csrf": csrf}, allow_redirects=False
         )
         assert opened.status == 303
         assert opened.headers["Location"] in ("/sets/run%3Ar1", "/sets/run:r1")
+        # behind a TLS-terminating proxy the browser's origin is https, this server sees http
+        proxied = await client.post(
+            "/sets",
+            data={"run_a": "r2", "csrf": csrf},
+            headers={"Origin": f"https://{here}"},
+            allow_redirects=False,
+        )
+        assert proxied.status == 303
 
     serve(workspace, scenario)
 
@@ -142,6 +160,7 @@ def test_checks_stay_hidden_until_answered_and_markup_stays_text(
         assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in page
         assert "<script>window.pwned" not in page and 'onerror="pwned' not in page
         assert "json_schema" not in page and "the judge said" not in page  # hidden
+        assert not STRATUM_WORDS.search(page)  # nor the queue's stratum, an automatic verdict
         rated = await client.post(
             item_url,
             data={"csrf": csrf, "verdict_only": "fail", "label": "xss", "note": "<b>n</b>"},
@@ -150,8 +169,12 @@ def test_checks_stay_hidden_until_answered_and_markup_stays_text(
         assert rated.status == 303
         page = await (await client.get(item_url)).text()
         assert "json_schema" in page and "the judge said fail" in page  # revealed
+        assert STRATUM_WORDS.search(page)
         assert 'id="next-link"' in page
         await client.post(item_url, data={"csrf": csrf, "verdict_only": "pass"})
+        other = (await client.get("/sets/run:r1/next", allow_redirects=False)).headers["Location"]
+        assert other != item_url
+        assert '<option value="xss">' in await (await client.get(other)).text()  # the set's labels
         (first_rating, second_rating) = workspace.store.ratings("run:r1")
         assert (first_rating.verdict, first_rating.label, first_rating.note) == (
             "fail",

@@ -136,3 +136,63 @@ def test_locking_records_the_calibration_the_runner_reads(tmp_path: Path) -> Non
     assert record.figures["specificity"]["value"] == 0.0
     assert store.ungated_judges("triage", "c1") == {(1, "big"): record.reason}
     assert record.reason.startswith("below the calibration floor: specificity")
+
+
+def queue_scenario(sensitivity: float, specificity: float, seed: int = 1) -> tuple:
+    """300 outputs, 240 truly passing; the format check is right, the judge has the given
+    error rates. Raters rate in the review queue's own order (disagreements first)."""
+    import random
+
+    from promptcheck.review.items import build_items
+    from promptcheck.store.reviews import ReviewSet
+
+    rng = random.Random(seed)
+    samples = []
+    for i in range(300):
+        truth = i < 240
+        right = rng.random() < (sensitivity if truth else specificity)
+        samples.append((f"o{i}", truth, P if truth == right else F))
+    case = judged_case("c1", samples)
+    review_set = ReviewSet("run:r1", "run", "r1", None, 1, 1.0)
+    digests = {
+        ItemKey("r1", "suites/triage.yaml", "c1", "small", i): f"{i:064x}" for i in range(300)
+    }
+    items = build_items(review_set, {"r1": [case]}, digests)
+
+    def rows(rated: int) -> list:
+        ratings = [
+            Rating(
+                "run:r1",
+                item.sides[0].key,
+                item.sides[0].output_sha256,
+                "alice",
+                "pass" if item.sides[0].key.sample < 240 else "fail",
+                float(t),
+            )
+            for t, item in enumerate(items[:rated])
+        ]
+        return calibration_rows({"r1": [case]}, ratings, digests, JudgeFloor(), runs=["r1"])
+
+    return rows
+
+
+def test_a_good_judge_rated_in_queue_order_is_not_switched_off() -> None:
+    """The queue rates disagreements first: unweighted, a judge right 90% of the time looked
+    right on none of the first 30 (the audit's finding). Weighted by stratum it is estimated
+    without bias, and no stratum without a label leaves it uncalibrated rather than wrong."""
+    rows = queue_scenario(0.9, 0.9)
+    for rated in (10, 30, 60, 100):
+        (row,) = rows(rated)
+        assert row.decision.gates, (rated, row.decision.reason)
+        c = row.calibration
+        if c.missing is None:
+            low, high = c.sensitivity.interval
+            assert low <= 0.9 <= high and c.specificity.interval[0] <= 0.9
+    (row,) = rows(60)
+    assert row.calibration.missing is None and row.decision.calibrated
+
+
+def test_a_bad_judge_rated_in_queue_order_is_still_switched_off() -> None:
+    rows = queue_scenario(0.4, 0.4)
+    (row,) = rows(250)  # 180 or so disagreements come first
+    assert row.decision.calibrated and not row.decision.gates, row.decision.reason

@@ -90,3 +90,24 @@ def test_a_bad_verdict_is_refused() -> None:
     text = export_jsonl(SET, ratings()[:1]).replace('"verdict": "fail"', '"verdict": "maybe"')
     with pytest.raises(StoreError, match="verdict must be pass or fail"):
         read_review(text, "jsonl", "f")
+
+
+@pytest.mark.parametrize("first_line", ["[1, 2]", "null", '"text"', "3"])
+def test_a_jsonl_whose_lines_are_not_objects_is_refused_by_name(first_line: str) -> None:
+    with pytest.raises(StoreError, match=r"f\.jsonl: not a promptcheck review export"):
+        read_review(first_line + "\n", "jsonl", "f.jsonl")
+    header = export_jsonl(ReviewSet("run:r1", "run", "r1", None, 2, 1.0), []).splitlines()[0]
+    with pytest.raises(StoreError, match=r"f\.jsonl: line 2 is not a rating"):
+        read_review(header + "\n" + first_line + "\n", "jsonl", "f.jsonl")
+
+
+@pytest.mark.parametrize("when", ["1e400", "-1e400", "NaN", "Infinity"])
+def test_a_rating_time_that_is_not_finite_is_refused(when: str) -> None:
+    (rating,) = ratings()[:1]
+    header, line = export_jsonl(
+        ReviewSet("comparison:r1:r2", "comparison", "r1", "r2", 2, 1.0), [rating]
+    ).splitlines()[:2]
+    bad = line.replace(f'"created_at": {rating.created_at!r}', f'"created_at": {when}')
+    assert bad != line
+    with pytest.raises(StoreError, match="finite number of seconds"):
+        read_review(header + "\n" + bad + "\n", "jsonl", "f.jsonl")
