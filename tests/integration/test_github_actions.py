@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MIGRATION_MODELS, VERDICTS_SUITE, Project, suite_yaml
+from .conftest import MIGRATION_MODELS, VERDICTS_SUITE, Project, scripted_model, suite_yaml
 
 COMPARED = suite_yaml(
     "main",
@@ -101,3 +101,42 @@ def test_the_option_writes_them_outside_github_actions_too(
     project.suite("verdicts", VERDICTS_SUITE)
     result = project.run("--promptcheck-github")
     assert any(line.startswith("::error file=suites/verdicts.yaml") for line in result.stdout.lines)
+
+
+#: A model output that tries to stop promptcheck's commands and forge its own annotations.
+FORGING_OUTPUT = (
+    "BAD\n::stop-commands::tok123\n::error file=src/app.py,line=3::forged\n"
+    "  ::warning::indented\nsee ##[error]legacy form"
+)
+
+
+def runner_commands(lines: list[str]) -> list[str]:
+    """The lines the GitHub runner would read as workflow commands, if it processed them all."""
+    return [line.strip() for line in lines if line.strip().startswith("::") or "##[" in line]
+
+
+def test_a_model_output_cannot_forge_workflow_commands(
+    project: Project, github: dict[str, Path]
+) -> None:
+    project.configure({"demo": scripted_model(rules=[{"match": ".", "outputs": [FORGING_OUTPUT]}])})
+    project.suite(
+        "forged",
+        suite_yaml("forged", "- id: c1\n  prompt: hello\n  expect: [{equals: GOOD}]"),
+    )
+    result = project.run()
+    result.assert_outcomes(failed=1)
+    lines = result.stdout.lines
+    [stop] = [n for n, line in enumerate(lines) if line.startswith("::stop-commands::")]
+    token = lines[stop].removeprefix("::stop-commands::")
+    assert len(token) >= 32 and token != "tok123"
+    [resume] = [n for n, line in enumerate(lines) if line == f"::{token}::"]
+    assert stop < resume
+    # The window opens before the failure texts, which show the output made inert ...
+    window = lines[stop + 1 : resume]
+    assert any("\\x3a:error file=src/app.py,line=3::forged" in line for line in window)
+    assert any("\\x23#[error]legacy form" in line for line in window)
+    assert runner_commands(window) == []
+    # ... and outside it the runner reads promptcheck's own annotation, and nothing else.
+    [annotation] = runner_commands(lines[:stop] + lines[resume + 1 :])
+    assert annotation.startswith("::error file=suites/forged.yaml,line=5,")
+    assert lines.index(annotation) > resume

@@ -12,11 +12,20 @@ GitHub reads three things a step writes (docs.github.com, "Workflow commands"):
 
 The plugin writes them when ``GITHUB_ACTIONS`` is ``true`` (or ``--promptcheck-github``), and
 nothing otherwise.
+
+A model's output is shown in failure texts, and the runner reads any line of a step's output
+that starts with ``::`` (after leading spaces) as a command, and ``##[`` anywhere in the legacy
+form: an output could forge annotations, or stop promptcheck's own. So the session opens with
+``::stop-commands::TOKEN`` (a random token, so no output can guess the line that resumes them)
+and resumes with ``::TOKEN::`` only just before promptcheck writes its own commands; shown
+outputs are also :func:`neutralise` d, in case a line reaches the log outside that window.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +54,39 @@ def warning(message: str) -> str:
     """The ``::warning`` command of a session-wide warning (a model that changed behind its
     name), shown on the run's summary page rather than at a line."""
     return f"::warning title=promptcheck::{_data(message)}"
+
+
+def stop_commands(token: str) -> str:
+    """The line after which the runner ignores every workflow command until :func:`resume_commands`
+    (docs.github.com, "Stopping and starting workflow commands")."""
+    return f"::stop-commands::{token}"
+
+
+def resume_commands(token: str) -> str:
+    """The line that makes the runner process workflow commands again."""
+    return f"::{token}::"
+
+
+def new_token() -> str:
+    """A stop-commands token no model output can guess."""
+    return secrets.token_hex(16)
+
+
+#: What the runner could read as a command: ``::`` after a line's leading whitespace (the runner
+#: trims Unicode whitespace, not only spaces), ``##[`` anywhere.
+_COMMAND_LIKE = re.compile(r"^(?P<indent>[^\S\n]*)::|##\[", re.MULTILINE)
+
+
+def neutralise(text: str) -> str:
+    """``text`` with every command-like line made inert by a visible escape of its first
+    character (``\\x3a:error`` for ``::error``, ``\\x23#[`` for ``##[``), the way
+    :func:`promptcheck.report.escaping.printable` writes control characters."""
+
+    def inert(match: re.Match[str]) -> str:
+        indent = match.group("indent")
+        return "\\x23#[" if indent is None else f"{indent}\\x3a:"
+
+    return _COMMAND_LIKE.sub(inert, text)
 
 
 def enabled(forced: bool, environment: Mapping[str, str] = os.environ) -> bool:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promptcheck.report.github import Annotation, enabled, publish, repository_path
+from promptcheck.report.github import (
+    Annotation,
+    enabled,
+    neutralise,
+    new_token,
+    publish,
+    repository_path,
+    resume_commands,
+    stop_commands,
+)
 
 
 def test_an_annotation_escapes_what_github_would_read_as_syntax() -> None:
@@ -52,3 +61,18 @@ def test_publish_appends_the_summary_and_one_line_outputs(tmp_path: Path) -> Non
         "markdown=out/r.md",
         "html=",
     ]
+
+
+def test_neutralise_makes_every_command_like_line_inert() -> None:
+    text = "BAD\n  \u3000::error file=a,line=1::x\n::stop-commands::t\nsee ##[error]y\nok :: z"
+    assert neutralise(text) == (
+        "BAD\n  \u3000\\x3a:error file=a,line=1::x\n\\x3a:stop-commands::t\n"
+        "see \\x23#[error]y\nok :: z"
+    )
+
+
+def test_commands_stop_and_resume_with_an_unguessable_token() -> None:
+    first, second = new_token(), new_token()
+    assert first != second and len(first) == 32
+    assert stop_commands(first) == f"::stop-commands::{first}"
+    assert resume_commands(first) == f"::{first}::"
