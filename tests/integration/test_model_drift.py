@@ -134,3 +134,21 @@ def test_a_comparison_with_the_stored_baseline_warns_in_every_report(
     result.stdout.fnmatch_lines([f"warning: {message}"])
     assert message in (project.path / "report.md").read_text(encoding="utf-8")
     assert message in " ".join(offline.split())
+
+
+def test_a_pull_request_pointing_the_name_at_another_model_is_not_drift(
+    pytester: pytest.Pytester,
+) -> None:
+    with fake_server(answer=good, served_model=OLD) as server:
+        project = hosted_project(pytester, server)
+        project.run("--promptcheck-label", "baseline").assert_outcomes(passed=1)
+        # the pull request moves [tool.promptcheck.models.gpt] to another model: the gate's subject
+        project.configure(
+            {"gpt": {"backend": "openai", "model": "gpt-other", "base_url": server.url}},
+            default="gpt",
+        )
+        server.served_model = "gpt-other-2025-01-01"
+        result = project.run("--promptcheck-baseline", "baseline")
+    result.assert_outcomes(passed=1)
+    assert "is served by" not in result.stdout.str()
+    assert "--promptcheck-fresh" not in result.stdout.str()
