@@ -359,7 +359,8 @@ class SessionHooks:
             self.commands_token = None
 
     def _summary(self, terminalreporter: Any) -> list[str]:
-        """The verdicts table, the usage, the comparison; the re-run's drift warnings."""
+        """The verdicts table, the usage, the comparison; the warnings that a model changed
+        behind its name (a re-run's, the comparison's), for GitHub."""
         from promptcheck.report.terminal import drift_warnings, summary_lines
 
         terminalreporter.write_sep("=", "promptcheck summary")
@@ -372,11 +373,13 @@ class SessionHooks:
         for warning in drift:
             terminalreporter.write_line(f"warning: {warning}", yellow=True)
         if self.session.report is not None:
+            from promptcheck.comparison.drift import is_baseline_drift
             from promptcheck.report.comparison_text import text_lines
 
             terminalreporter.write_sep("=", "promptcheck comparison")
             for line in text_lines(self.session.report):
                 terminalreporter.write_line(line)
+            drift.extend(filter(is_baseline_drift, self.session.report.warnings))
         return drift
 
     def _write_commands(self, terminalreporter: Any, token: str, drift: list[str]) -> None:

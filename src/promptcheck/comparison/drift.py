@@ -24,6 +24,8 @@ from promptcheck.results import CaseResult, ServedCount
 
 #: What every warning ends with: the way to draw the samples again from what the name serves now.
 FRESH_HINT = "--promptcheck-fresh"
+#: How a comparison's drift warning ends, which tells it from the report's other warnings.
+BASELINE_ADVICE = f"record the baseline again with {FRESH_HINT}"
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,13 @@ def baseline_drift(
         return None
     return (
         f"model {candidate_model!r} {found} as in the baseline's samples: the comparison may "
-        f"measure the provider's change rather than the suite's; record the baseline again with "
-        f"{FRESH_HINT}"
+        f"measure the provider's change rather than the suite's; {BASELINE_ADVICE}"
     )
+
+
+def is_baseline_drift(warning: str) -> bool:
+    """Whether a comparison report's warning is :func:`baseline_drift`'s."""
+    return warning.endswith(BASELINE_ADVICE)
 
 
 def same_spec(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
