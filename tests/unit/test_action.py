@@ -101,3 +101,12 @@ def test_the_install_step_puts_torch_first_only_for_the_local_extra() -> None:
     assert installs("openai") == ["-m pip install --quiet /actions/promptcheck[openai]"]
     assert installs("") == ["-m pip install --quiet /actions/promptcheck"]
     assert installs("", install="promptcheck==1.0") == ["-m pip install --quiet promptcheck==1.0"]
+
+
+def test_auto_saves_the_store_on_the_default_branch_and_on_schedules() -> None:
+    condition = " ".join(step("Save the run store")["if"].split())
+    assert "inputs.save-store == 'true'" in condition
+    auto = condition.split("inputs.save-store == 'auto' &&", 1)[1]
+    # a schedule's payload has no repository.default_branch: it must not depend on it alone
+    assert "github.event_name == 'schedule' ||" in auto
+    assert "github.ref_name == github.event.repository.default_branch" in auto
