@@ -66,6 +66,10 @@ MARKDOWN_MAX_CHARS = 60_000
 #: about 150 characters, so 200 leave room below :data:`MARKDOWN_MAX_CHARS` for the rest.
 MARKDOWN_MAX_ROWS = 200
 
+#: ``::error`` annotations written per session: GitHub shows 10 per step (50 per job) and drops
+#: the rest, so promptcheck writes the most important first and a notice of how many more.
+MAX_ERROR_ANNOTATIONS = 10
+
 #: ``promptcheck review``: where it listens unless told (loopback: anything else needs raters
 #: with tokens) and how many raters each item gets (``[tool.promptcheck] review_overlap``).
 DEFAULT_REVIEW_HOST = "127.0.0.1"

@@ -384,13 +384,17 @@ class SessionHooks:
 
     def _write_commands(self, terminalreporter: Any, token: str, drift: list[str]) -> None:
         """Resume the runner's workflow commands, stopped since the session started, and write
-        promptcheck's own: the annotations, then the warnings."""
-        from promptcheck.report.github import resume_commands
+        promptcheck's own: the annotations GitHub will show, then the warnings."""
+        from promptcheck.config import MAX_ERROR_ANNOTATIONS
+        from promptcheck.report.github import limited, resume_commands
         from promptcheck.report.github import warning as warning_command
 
         terminalreporter.write_line(resume_commands(token))
-        for annotation in self.annotations:
+        shown, notice = limited(self.annotations, MAX_ERROR_ANNOTATIONS)
+        for annotation in shown:
             terminalreporter.write_line(annotation.command())
+        if notice is not None:
+            terminalreporter.write_line(notice)
         for message in drift:
             terminalreporter.write_line(warning_command(message))
 

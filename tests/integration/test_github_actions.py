@@ -140,3 +140,29 @@ def test_a_model_output_cannot_forge_workflow_commands(
     [annotation] = runner_commands(lines[:stop] + lines[resume + 1 :])
     assert annotation.startswith("::error file=suites/forged.yaml,line=5,")
     assert lines.index(annotation) > resume
+
+
+def test_github_sees_at_most_ten_errors_and_a_notice_of_the_rest(
+    project: Project, github: dict[str, Path]
+) -> None:
+    failing = "\n".join(
+        f"- id: bad-{n:02d}\n  prompt: always bad {n}\n  expect: [{{equals: GOOD}}]"
+        for n in range(12)
+    )
+    erroring = "- id: down\n  prompt: broken endpoint\n  expect: [{equals: GOOD}]"
+    rules = [
+        {"match": "^broken", "outputs": [{"error": "HTTP 503: scripted outage"}]},
+        {"match": ".", "outputs": ["BAD"]},
+    ]
+    project.configure({"demo": scripted_model(rules=rules)})
+    project.suite("many", suite_yaml("many", erroring + "\n" + failing, defaults="samples: 10"))
+    result = project.run()
+    result.assert_outcomes(failed=13)
+    errors = [line for line in result.stdout.lines if line.startswith("::error ")]
+    assert len(errors) == 10
+    [down] = [line for line in errors if "down ERROR on demo" in line]
+    assert down.endswith("::down: HTTP 503: scripted outage")
+    [notice] = [line for line in result.stdout.lines if line.startswith("::notice ")]
+    assert notice.startswith("::notice title=promptcheck::3 more failed case(s) not annotated")
+    assert result.stdout.lines.index(notice) > result.stdout.lines.index(errors[-1])
+    assert outputs(github["output"])["failed_items"] == "13"

@@ -35,12 +35,15 @@ from promptcheck.errors import PromptcheckError
 
 @dataclass(frozen=True)
 class Annotation:
-    """One ``::error`` of a failed case: where it is and what happened."""
+    """One ``::error`` of a failed case: where it is and what happened. GitHub shows only the
+    first few of a step's, so they are written by ``rank``: regressed 0, failed or errored 1,
+    other (undecided or inconclusive under a strict ``--promptcheck-fail-on``) 2."""
 
     path: str
     line: int
     title: str
     message: str
+    rank: int = 2
 
     def command(self) -> str:
         """The workflow command, its values escaped as GitHub requires."""
@@ -111,9 +114,12 @@ def annotation(
     path: Path, line: int, properties: Mapping[str, object], longrepr: str
 ) -> Annotation:
     """The annotation of a failed case item (``line`` 1-based): from the verdict or comparison
-    properties the item reported, else from the first line of its failure text."""
+    properties the item reported, else from the first line of its failure text. A case whose
+    every sample errored says ERROR and the first error, as its (redacted) failure text does."""
     suite, case, model = (properties.get(f"promptcheck_{k}") for k in ("suite", "case", "model"))
     change = properties.get("promptcheck_change")
+    first_error = _first_error(longrepr)
+    rank = 2
     if change is not None:
         base = float(str(properties.get("promptcheck_baseline_rate", "nan")))
         cand = float(str(properties.get("promptcheck_candidate_rate", "nan")))
@@ -122,14 +128,45 @@ def annotation(
             f"{case} {change}: {base:.1%} on the baseline, {cand:.1%} on {model} "
             f"(difference {cand - base:+.1%})"
         )
+        rank = 0 if change == "regressed" else 2
+    elif "promptcheck_verdict" in properties and first_error is not None:
+        title = f"promptcheck: {suite}::{case} ERROR on {model}"
+        message, rank = f"{case}: {first_error}", 1
     elif "promptcheck_verdict" in properties:
-        verdict = str(properties.get("promptcheck_verdict")).upper()
-        title = f"promptcheck: {suite}::{case} {verdict} on {model}"
+        verdict = str(properties.get("promptcheck_verdict"))
+        title = f"promptcheck: {suite}::{case} {verdict.upper()} on {model}"
         message = f"{case}: {properties.get('promptcheck_summary')}"
+        rank = 1 if verdict == "fail" else 2
     else:
         first = next((text for text in longrepr.splitlines() if text.strip()), "failed")
-        title, message = f"promptcheck: {path.name}", first
-    return Annotation(repository_path(path), line, title, message)
+        title, message, rank = f"promptcheck: {path.name}", first, 1
+    return Annotation(repository_path(path), line, title, message, rank)
+
+
+def limited(annotations: Sequence[Annotation], most: int) -> tuple[list[Annotation], str | None]:
+    """The ``most`` annotations GitHub will show, by rank, and a ``::notice`` saying how many
+    more failed (GitHub keeps 10 error annotations per step and 50 per job); no notice when
+    all fit."""
+    ordered = sorted(annotations, key=lambda note: note.rank)
+    if len(ordered) <= most:
+        return ordered, None
+    more = len(ordered) - most
+    notice = (
+        f"{more} more failed case(s) not annotated (GitHub shows {most} error annotations per "
+        "step): the job summary and the test log list them all"
+    )
+    return ordered[:most], f"::notice title=promptcheck::{_data(notice)}"
+
+
+def _first_error(longrepr: str) -> str | None:
+    """The first error of a case that could not be scored at all (its failure text says
+    ERROR), as that text shows it, clipped and redacted; None for any other failure."""
+    lines = longrepr.splitlines()
+    if not lines or not lines[0].endswith(": ERROR"):
+        return None
+    marker = "errored and were not scored, e.g.: "
+    found = next((text.split(marker, 1)[1] for text in lines if marker in text), None)
+    return found or lines[0]
 
 
 def write_summary(markdown: str, environment: Mapping[str, str] = os.environ) -> None:
