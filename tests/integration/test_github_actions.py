@@ -56,6 +56,10 @@ def test_a_failing_case_is_annotated_at_its_line(project: Project, github: dict[
     assert "verdicts" in summary and "coin" in summary
     found = outputs(github["output"])
     assert (found["pass"], found["fail"], found["undecided"]) == ("1", "1", "1")
+    # no baseline: the change counts are zero, not empty, for scripts comparing numbers
+    assert [found[name] for name in ("regressed", "improved", "unchanged", "inconclusive")] == [
+        "0"
+    ] * 4
     assert found["failed_items"] == "1"
     assert found["markdown"] == "out/summary.md" and found["html"] == ""
 

@@ -32,6 +32,10 @@ from pathlib import Path
 
 from promptcheck.errors import PromptcheckError
 
+#: The step outputs that count cases, always written: threshold verdicts, then changes.
+OUTCOMES = ("pass", "fail", "undecided")
+CHANGES = ("regressed", "improved", "unchanged", "inconclusive")
+
 
 @dataclass(frozen=True)
 class Annotation:
@@ -192,11 +196,12 @@ def publish(
 ) -> None:
     """Write a session's job summary (``markdown``) and its step outputs: the count of each
     verdict (``pass``, ``fail``, ``undecided``) and, in a comparison, of each change
-    (``regressed``, ``improved``, ``unchanged``, ``inconclusive`` ...), the failed items, and
-    the paths of the reports written (empty when not asked for)."""
+    (``regressed``, ``improved``, ``unchanged``, ``inconclusive`` ..., 0 in a run without a
+    baseline, so that a script can compare them as numbers), the failed items, and the paths of
+    the reports written (empty when not asked for)."""
     if markdown is not None:
         write_summary(markdown, environment)
-    counts: dict[str, object] = {name: 0 for name in ("pass", "fail", "undecided")}
+    counts: dict[str, object] = {name: 0 for name in (*OUTCOMES, *CHANGES)}
     for outcome in outcomes:
         counts[outcome] = int(str(counts.get(outcome, 0))) + 1
     counts.update(changes)
