@@ -110,3 +110,49 @@ def test_auto_saves_the_store_on_the_default_branch_and_on_schedules() -> None:
     # a schedule's payload has no repository.default_branch: it must not depend on it alone
     assert "github.event_name == 'schedule' ||" in auto
     assert "github.ref_name == github.event.repository.default_branch" in auto
+
+
+def gate_command(suites: str, args: str, model: str = "", baseline: str = "") -> list[str]:
+    """The pytest command line the gate step runs with these inputs (``python -m`` echoed)."""
+    script = step("Run the suites")["run"]
+    fake_python = (
+        'python() { if [ "$1" = -c ]; then command "$REAL_PYTHON" "$@"; '
+        'else printf "%s\\n" "$@"; fi; }\n'
+    )
+    environment = {
+        "PATH": os.environ["PATH"],
+        "REAL_PYTHON": sys.executable,
+        "RUNNER_TEMP": "/runner/tmp",
+        "SUITES": suites,
+        "MODEL": model,
+        "BASELINE": baseline,
+        "FAIL_ON": "",
+        "ARGS": args,
+    }
+    ran = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", fake_python + script],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return ran.stdout.splitlines()
+
+
+def test_the_gate_splits_suites_and_args_as_a_shell_would() -> None:
+    command = gate_command(
+        'suites/a.yaml "suites/with space.yaml"',
+        '-k "triage and not slow" --promptcheck-samples 200',
+        baseline="baseline",
+    )
+    assert command[:4] == ["-m", "pytest", "suites/a.yaml", "suites/with space.yaml"]
+    assert command[-4:] == ["-k", "triage and not slow", "--promptcheck-samples", "200"]
+    at = command.index("--promptcheck-baseline")
+    assert command[at + 1] == "baseline"
+    assert "--promptcheck-model" not in command
+    assert gate_command("suites/", "")[2:4] == ["suites/", "--promptcheck"]
+
+
+def test_a_comment_that_cannot_be_posted_does_not_fail_the_job() -> None:
+    assert step("Comment on the pull request")["continue-on-error"] is True
