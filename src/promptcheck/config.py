@@ -58,6 +58,18 @@ CHECK_TIMEOUT_S = 5.0
 #: max_stored_output``); a longer one keeps this many and its full length, and is not cached.
 MAX_STORED_OUTPUT_CHARS = 100_000
 
+#: Longest Markdown report written (a comparison's or a run's, the pull request's comment and the
+#: job summary): GitHub refuses a comment over 65,536 characters. Past it, a report's row budget
+#: is halved until it fits.
+MARKDOWN_MAX_CHARS = 60_000
+#: Table rows in one Markdown report, over all its tables, before "and N more": a row takes
+#: about 150 characters, so 200 leave room below :data:`MARKDOWN_MAX_CHARS` for the rest.
+MARKDOWN_MAX_ROWS = 200
+
+#: ``::error`` annotations written per session: GitHub shows 10 per step (50 per job) and drops
+#: the rest, so promptcheck writes the most important first and a notice of how many more.
+MAX_ERROR_ANNOTATIONS = 10
+
 #: ``promptcheck review``: where it listens unless told (loopback: anything else needs raters
 #: with tokens) and how many raters each item gets (``[tool.promptcheck] review_overlap``).
 DEFAULT_REVIEW_HOST = "127.0.0.1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -270,6 +270,8 @@ class SessionHooks:
         self.run_ids: set[str] = set()
         self.written: list[str] = []
         self.annotations: list[Annotation] = []
+        #: The token of the stop-commands window opened at session start, while GitHub output is on.
+        self.commands_token: str | None = None
 
     def _write_reports(self) -> list[str]:
         """The ``--promptcheck-md`` / ``--promptcheck-html`` files, once the runs are closed;
@@ -288,6 +290,31 @@ class SessionHooks:
             md=_path(self.config, options.md),
             html=_path(self.config, options.html),
         )
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Under GitHub output, stop the runner's workflow commands before any model output can
+        reach the log; :meth:`_write_commands` resumes them for promptcheck's own."""
+        if self._worker() or not self._github():
+            return
+        from promptcheck.report.github import new_token, stop_commands
+
+        self.commands_token = new_token()
+        self._write_line(stop_commands(self.commands_token))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Under GitHub output, a case's failure text (with its model outputs) has every line the
+        runner could read as a command made inert, in case it reaches the log unguarded."""
+        report = yield
+        if isinstance(report.longrepr, str) and self._github():
+            from promptcheck.collection import CaseItem
+            from promptcheck.report.github import neutralise
+
+            if isinstance(item, CaseItem):
+                report.longrepr = neutralise(report.longrepr)
+        return report
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
         from promptcheck.collection import SuiteFile
@@ -322,8 +349,18 @@ class SessionHooks:
             self.annotations.append(annotation(where, line + 1, properties, report.longreprtext))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.rows:
-            return
+        drift: list[str] = []
+        if self.rows:
+            drift = self._summary(terminalreporter)
+        for line in self.written:
+            terminalreporter.write_line(line)
+        if self.commands_token is not None:
+            self._write_commands(terminalreporter, self.commands_token, drift)
+            self.commands_token = None
+
+    def _summary(self, terminalreporter: Any) -> list[str]:
+        """The verdicts table, the usage, the comparison; the warnings that a model changed
+        behind its name (a re-run's, the comparison's), for GitHub."""
         from promptcheck.report.terminal import drift_warnings, summary_lines
 
         terminalreporter.write_sep("=", "promptcheck summary")
@@ -336,25 +373,35 @@ class SessionHooks:
         for warning in drift:
             terminalreporter.write_line(f"warning: {warning}", yellow=True)
         if self.session.report is not None:
+            from promptcheck.comparison.drift import is_baseline_drift
             from promptcheck.report.comparison_text import text_lines
 
             terminalreporter.write_sep("=", "promptcheck comparison")
             for line in text_lines(self.session.report):
                 terminalreporter.write_line(line)
-        for line in self.written:
-            terminalreporter.write_line(line)
-        if self._github():
-            from promptcheck.report.github import warning as warning_command
+            drift.extend(filter(is_baseline_drift, self.session.report.warnings))
+        return drift
 
-            for annotation in self.annotations:
-                terminalreporter.write_line(annotation.command())
-            for message in drift:
-                terminalreporter.write_line(warning_command(message))
+    def _write_commands(self, terminalreporter: Any, token: str, drift: list[str]) -> None:
+        """Resume the runner's workflow commands, stopped since the session started, and write
+        promptcheck's own: the annotations GitHub will show, then the warnings."""
+        from promptcheck.config import MAX_ERROR_ANNOTATIONS
+        from promptcheck.report.github import limited, resume_commands
+        from promptcheck.report.github import warning as warning_command
+
+        terminalreporter.write_line(resume_commands(token))
+        shown, notice = limited(self.annotations, MAX_ERROR_ANNOTATIONS)
+        for annotation in shown:
+            terminalreporter.write_line(annotation.command())
+        if notice is not None:
+            terminalreporter.write_line(notice)
+        for message in drift:
+            terminalreporter.write_line(warning_command(message))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from promptcheck.errors import PromptcheckError
 
-        worker = getattr(self.config, "workerinput", None) is not None
+        worker = self._worker()
         interrupted = _interrupted(session, exitstatus)
         try:
             if worker:
@@ -369,6 +416,17 @@ class SessionHooks:
             self.written = self._write_reports()
             if self._github():
                 self.written.extend(self._write_github())
+
+    def _worker(self) -> bool:
+        return getattr(self.config, "workerinput", None) is not None
+
+    def _write_line(self, line: str) -> None:
+        """A line on pytest's terminal (standard output, which the runner reads)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line)
+        else:
+            print(line, flush=True)
 
     def _github(self) -> bool:
         from promptcheck.report.github import enabled

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MIGRATION_MODELS, VERDICTS_SUITE, Project, suite_yaml
+from .conftest import MIGRATION_MODELS, VERDICTS_SUITE, Project, scripted_model, suite_yaml
 
 COMPARED = suite_yaml(
     "main",
@@ -56,6 +56,10 @@ def test_a_failing_case_is_annotated_at_its_line(project: Project, github: dict[
     assert "verdicts" in summary and "coin" in summary
     found = outputs(github["output"])
     assert (found["pass"], found["fail"], found["undecided"]) == ("1", "1", "1")
+    # no baseline: the change counts are zero, not empty, for scripts comparing numbers
+    assert [found[name] for name in ("regressed", "improved", "unchanged", "inconclusive")] == [
+        "0"
+    ] * 4
     assert found["failed_items"] == "1"
     assert found["markdown"] == "out/summary.md" and found["html"] == ""
 
@@ -101,3 +105,68 @@ def test_the_option_writes_them_outside_github_actions_too(
     project.suite("verdicts", VERDICTS_SUITE)
     result = project.run("--promptcheck-github")
     assert any(line.startswith("::error file=suites/verdicts.yaml") for line in result.stdout.lines)
+
+
+#: A model output that tries to stop promptcheck's commands and forge its own annotations.
+FORGING_OUTPUT = (
+    "BAD\n::stop-commands::tok123\n::error file=src/app.py,line=3::forged\n"
+    "  ::warning::indented\nsee ##[error]legacy form"
+)
+
+
+def runner_commands(lines: list[str]) -> list[str]:
+    """The lines the GitHub runner would read as workflow commands, if it processed them all."""
+    return [line.strip() for line in lines if line.strip().startswith("::") or "##[" in line]
+
+
+def test_a_model_output_cannot_forge_workflow_commands(
+    project: Project, github: dict[str, Path]
+) -> None:
+    project.configure({"demo": scripted_model(rules=[{"match": ".", "outputs": [FORGING_OUTPUT]}])})
+    project.suite(
+        "forged",
+        suite_yaml("forged", "- id: c1\n  prompt: hello\n  expect: [{equals: GOOD}]"),
+    )
+    result = project.run()
+    result.assert_outcomes(failed=1)
+    lines = result.stdout.lines
+    [stop] = [n for n, line in enumerate(lines) if line.startswith("::stop-commands::")]
+    token = lines[stop].removeprefix("::stop-commands::")
+    assert len(token) >= 32 and token != "tok123"
+    [resume] = [n for n, line in enumerate(lines) if line == f"::{token}::"]
+    assert stop < resume
+    # The window opens before the failure texts, which show the output made inert ...
+    window = lines[stop + 1 : resume]
+    assert any("\\x3a:error file=src/app.py,line=3::forged" in line for line in window)
+    assert any("\\x23#[error]legacy form" in line for line in window)
+    assert runner_commands(window) == []
+    # ... and outside it the runner reads promptcheck's own annotation, and nothing else.
+    [annotation] = runner_commands(lines[:stop] + lines[resume + 1 :])
+    assert annotation.startswith("::error file=suites/forged.yaml,line=5,")
+    assert lines.index(annotation) > resume
+
+
+def test_github_sees_at_most_ten_errors_and_a_notice_of_the_rest(
+    project: Project, github: dict[str, Path]
+) -> None:
+    failing = "\n".join(
+        f"- id: bad-{n:02d}\n  prompt: always bad {n}\n  expect: [{{equals: GOOD}}]"
+        for n in range(12)
+    )
+    erroring = "- id: down\n  prompt: broken endpoint\n  expect: [{equals: GOOD}]"
+    rules = [
+        {"match": "^broken", "outputs": [{"error": "HTTP 503: scripted outage"}]},
+        {"match": ".", "outputs": ["BAD"]},
+    ]
+    project.configure({"demo": scripted_model(rules=rules)})
+    project.suite("many", suite_yaml("many", erroring + "\n" + failing, defaults="samples: 10"))
+    result = project.run()
+    result.assert_outcomes(failed=13)
+    errors = [line for line in result.stdout.lines if line.startswith("::error ")]
+    assert len(errors) == 10
+    [down] = [line for line in errors if "down ERROR on demo" in line]
+    assert down.endswith("::down: HTTP 503: scripted outage")
+    [notice] = [line for line in result.stdout.lines if line.startswith("::notice ")]
+    assert notice.startswith("::notice title=promptcheck::3 more failed case(s) not annotated")
+    assert result.stdout.lines.index(notice) > result.stdout.lines.index(errors[-1])
+    assert outputs(github["output"])["failed_items"] == "13"

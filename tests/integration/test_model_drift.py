@@ -109,12 +109,15 @@ def test_nothing_is_said_when_the_model_did_not_change(pytester: pytest.Pytester
 
 
 def test_a_comparison_with_the_stored_baseline_warns_in_every_report(
-    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with fake_server(answer=good, served_model=OLD) as server:
         project = hosted_project(pytester, server)
         project.run("--promptcheck-label", "baseline").assert_outcomes(passed=1)
         server.served_model = NEW
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(project.path / "summary.md"))
+        monkeypatch.setenv("GITHUB_OUTPUT", str(project.path / "outputs.txt"))
         result = project.run(
             "--promptcheck-baseline",
             "baseline",
@@ -131,6 +134,25 @@ def test_a_comparison_with_the_stored_baseline_warns_in_every_report(
         "comparison may measure the provider's change rather than the suite's; record the "
         "baseline again with --promptcheck-fresh"
     )
-    result.stdout.fnmatch_lines([f"warning: {message}"])
+    result.stdout.fnmatch_lines([f"warning: {message}", f"::warning title=promptcheck::{message}"])
     assert message in (project.path / "report.md").read_text(encoding="utf-8")
+    assert message in (project.path / "summary.md").read_text(encoding="utf-8")
     assert message in " ".join(offline.split())
+
+
+def test_a_pull_request_pointing_the_name_at_another_model_is_not_drift(
+    pytester: pytest.Pytester,
+) -> None:
+    with fake_server(answer=good, served_model=OLD) as server:
+        project = hosted_project(pytester, server)
+        project.run("--promptcheck-label", "baseline").assert_outcomes(passed=1)
+        # the pull request moves [tool.promptcheck.models.gpt] to another model: the gate's subject
+        project.configure(
+            {"gpt": {"backend": "openai", "model": "gpt-other", "base_url": server.url}},
+            default="gpt",
+        )
+        server.served_model = "gpt-other-2025-01-01"
+        result = project.run("--promptcheck-baseline", "baseline")
+    result.assert_outcomes(passed=1)
+    assert "is served by" not in result.stdout.str()
+    assert "--promptcheck-fresh" not in result.stdout.str()

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from promptcheck.redaction import redact_secrets
 from promptcheck.results import CaseResult, ServedCount
 
 #: What every warning ends with: the way to draw the samples again from what the name serves now.
 FRESH_HINT = "--promptcheck-fresh"
+#: How a comparison's drift warning ends, which tells it from the report's other warnings.
+BASELINE_ADVICE = f"record the baseline again with {FRESH_HINT}"
 
 
 @dataclass(frozen=True)
@@ -62,17 +66,21 @@ def change(before: Served, now: Served) -> str | None:
 
 def baseline_drift(
     baseline_model: str,
+    baseline_spec: Mapping[str, Any],
     baseline_cases: Sequence[CaseResult],
     candidate_model: str,
+    candidate_spec: Mapping[str, Any],
     candidate_cases: Sequence[CaseResult],
 ) -> str | None:
-    """A comparison's warning when both runs name the same model and the candidate's fresh
-    samples were served by another model or fingerprint than the baseline's samples.
+    """A comparison's warning when both runs name the same model, configured the same way, and
+    the candidate's fresh samples were served by another model or fingerprint than the
+    baseline's samples.
 
-    Only fresh samples say what the name serves now: the candidate's cached ones may be the very
-    samples the baseline drew.
+    A pull request that points the name at another model (a new ``model`` in its spec) is what
+    the comparison measures, not drift. Only fresh samples say what the name serves now: the
+    candidate's cached ones may be the very samples the baseline drew.
     """
-    if baseline_model != candidate_model:
+    if baseline_model != candidate_model or not same_spec(baseline_spec, candidate_spec):
         return None
     before = Served.of(count for case in baseline_cases for count in case.served)
     now = Served.of((count for case in candidate_cases for count in case.served), cached=False)
@@ -81,9 +89,19 @@ def baseline_drift(
         return None
     return (
         f"model {candidate_model!r} {found} as in the baseline's samples: the comparison may "
-        f"measure the provider's change rather than the suite's; record the baseline again with "
-        f"{FRESH_HINT}"
+        f"measure the provider's change rather than the suite's; {BASELINE_ADVICE}"
     )
+
+
+def is_baseline_drift(warning: str) -> bool:
+    """Whether a comparison report's warning is :func:`baseline_drift`'s."""
+    return warning.endswith(BASELINE_ADVICE)
+
+
+def same_spec(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
+    """Whether two model specs configure the same model. A stored spec has its secrets
+    redacted, so both are compared redacted: a rotated API key is the same model."""
+    return bool(redact_secrets(dict(first)) == redact_secrets(dict(second)))
 
 
 def cache_drift(served: Mapping[str, Sequence[ServedCount]]) -> list[str]:

@@ -376,7 +376,14 @@ def compare_results(
         only_in_candidate=tuple(case_name(*key) for key in cand if key not in base),
     )
     warnings = list(report_warnings(report))
-    drift = baseline_drift(baseline_run.model, baseline_cases, candidate_run.model, candidate_cases)
+    drift = baseline_drift(
+        baseline_run.model,
+        baseline_run.model_spec,
+        baseline_cases,
+        candidate_run.model,
+        candidate_run.model_spec,
+        candidate_cases,
+    )
     if drift is not None:
         warnings.append(drift)
     return dataclasses.replace(report, warnings=tuple(warnings))

@@ -12,26 +12,42 @@ GitHub reads three things a step writes (docs.github.com, "Workflow commands"):
 
 The plugin writes them when ``GITHUB_ACTIONS`` is ``true`` (or ``--promptcheck-github``), and
 nothing otherwise.
+
+A model's output is shown in failure texts, and the runner reads any line of a step's output
+that starts with ``::`` (after leading spaces) as a command, and ``##[`` anywhere in the legacy
+form: an output could forge annotations, or stop promptcheck's own. So the session opens with
+``::stop-commands::TOKEN`` (a random token, so no output can guess the line that resumes them)
+and resumes with ``::TOKEN::`` only just before promptcheck writes its own commands; shown
+outputs are also :func:`neutralise` d, in case a line reaches the log outside that window.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from promptcheck.errors import PromptcheckError
 
+#: The step outputs that count cases, always written: threshold verdicts, then changes.
+OUTCOMES = ("pass", "fail", "undecided")
+CHANGES = ("regressed", "improved", "unchanged", "inconclusive")
+
 
 @dataclass(frozen=True)
 class Annotation:
-    """One ``::error`` of a failed case: where it is and what happened."""
+    """One ``::error`` of a failed case: where it is and what happened. GitHub shows only the
+    first few of a step's, so they are written by ``rank``: regressed 0, failed or errored 1,
+    other (undecided or inconclusive under a strict ``--promptcheck-fail-on``) 2."""
 
     path: str
     line: int
     title: str
     message: str
+    rank: int = 2
 
     def command(self) -> str:
         """The workflow command, its values escaped as GitHub requires."""
@@ -45,6 +61,39 @@ def warning(message: str) -> str:
     """The ``::warning`` command of a session-wide warning (a model that changed behind its
     name), shown on the run's summary page rather than at a line."""
     return f"::warning title=promptcheck::{_data(message)}"
+
+
+def stop_commands(token: str) -> str:
+    """The line after which the runner ignores every workflow command until :func:`resume_commands`
+    (docs.github.com, "Stopping and starting workflow commands")."""
+    return f"::stop-commands::{token}"
+
+
+def resume_commands(token: str) -> str:
+    """The line that makes the runner process workflow commands again."""
+    return f"::{token}::"
+
+
+def new_token() -> str:
+    """A stop-commands token no model output can guess."""
+    return secrets.token_hex(16)
+
+
+#: What the runner could read as a command: ``::`` after a line's leading whitespace (the runner
+#: trims Unicode whitespace, not only spaces), ``##[`` anywhere.
+_COMMAND_LIKE = re.compile(r"^(?P<indent>[^\S\n]*)::|##\[", re.MULTILINE)
+
+
+def neutralise(text: str) -> str:
+    """``text`` with every command-like line made inert by a visible escape of its first
+    character (``\\x3a:error`` for ``::error``, ``\\x23#[`` for ``##[``), the way
+    :func:`promptcheck.report.escaping.printable` writes control characters."""
+
+    def inert(match: re.Match[str]) -> str:
+        indent = match.group("indent")
+        return "\\x23#[" if indent is None else f"{indent}\\x3a:"
+
+    return _COMMAND_LIKE.sub(inert, text)
 
 
 def enabled(forced: bool, environment: Mapping[str, str] = os.environ) -> bool:
@@ -69,9 +118,12 @@ def annotation(
     path: Path, line: int, properties: Mapping[str, object], longrepr: str
 ) -> Annotation:
     """The annotation of a failed case item (``line`` 1-based): from the verdict or comparison
-    properties the item reported, else from the first line of its failure text."""
+    properties the item reported, else from the first line of its failure text. A case whose
+    every sample errored says ERROR and the first error, as its (redacted) failure text does."""
     suite, case, model = (properties.get(f"promptcheck_{k}") for k in ("suite", "case", "model"))
     change = properties.get("promptcheck_change")
+    first_error = _first_error(longrepr)
+    rank = 2
     if change is not None:
         base = float(str(properties.get("promptcheck_baseline_rate", "nan")))
         cand = float(str(properties.get("promptcheck_candidate_rate", "nan")))
@@ -80,14 +132,45 @@ def annotation(
             f"{case} {change}: {base:.1%} on the baseline, {cand:.1%} on {model} "
             f"(difference {cand - base:+.1%})"
         )
+        rank = 0 if change == "regressed" else 2
+    elif "promptcheck_verdict" in properties and first_error is not None:
+        title = f"promptcheck: {suite}::{case} ERROR on {model}"
+        message, rank = f"{case}: {first_error}", 1
     elif "promptcheck_verdict" in properties:
-        verdict = str(properties.get("promptcheck_verdict")).upper()
-        title = f"promptcheck: {suite}::{case} {verdict} on {model}"
+        verdict = str(properties.get("promptcheck_verdict"))
+        title = f"promptcheck: {suite}::{case} {verdict.upper()} on {model}"
         message = f"{case}: {properties.get('promptcheck_summary')}"
+        rank = 1 if verdict == "fail" else 2
     else:
         first = next((text for text in longrepr.splitlines() if text.strip()), "failed")
-        title, message = f"promptcheck: {path.name}", first
-    return Annotation(repository_path(path), line, title, message)
+        title, message, rank = f"promptcheck: {path.name}", first, 1
+    return Annotation(repository_path(path), line, title, message, rank)
+
+
+def limited(annotations: Sequence[Annotation], most: int) -> tuple[list[Annotation], str | None]:
+    """The ``most`` annotations GitHub will show, by rank, and a ``::notice`` saying how many
+    more failed (GitHub keeps 10 error annotations per step and 50 per job); no notice when
+    all fit."""
+    ordered = sorted(annotations, key=lambda note: note.rank)
+    if len(ordered) <= most:
+        return ordered, None
+    more = len(ordered) - most
+    notice = (
+        f"{more} more failed case(s) not annotated (GitHub shows {most} error annotations per "
+        "step): the job summary and the test log list them all"
+    )
+    return ordered[:most], f"::notice title=promptcheck::{_data(notice)}"
+
+
+def _first_error(longrepr: str) -> str | None:
+    """The first error of a case that could not be scored at all (its failure text says
+    ERROR), as that text shows it, clipped and redacted; None for any other failure."""
+    lines = longrepr.splitlines()
+    if not lines or not lines[0].endswith(": ERROR"):
+        return None
+    marker = "errored and were not scored, e.g.: "
+    found = next((text.split(marker, 1)[1] for text in lines if marker in text), None)
+    return found or lines[0]
 
 
 def write_summary(markdown: str, environment: Mapping[str, str] = os.environ) -> None:
@@ -113,11 +196,12 @@ def publish(
 ) -> None:
     """Write a session's job summary (``markdown``) and its step outputs: the count of each
     verdict (``pass``, ``fail``, ``undecided``) and, in a comparison, of each change
-    (``regressed``, ``improved``, ``unchanged``, ``inconclusive`` ...), the failed items, and
-    the paths of the reports written (empty when not asked for)."""
+    (``regressed``, ``improved``, ``unchanged``, ``inconclusive`` ..., 0 in a run without a
+    baseline, so that a script can compare them as numbers), the failed items, and the paths of
+    the reports written (empty when not asked for)."""
     if markdown is not None:
         write_summary(markdown, environment)
-    counts: dict[str, object] = {name: 0 for name in ("pass", "fail", "undecided")}
+    counts: dict[str, object] = {name: 0 for name in (*OUTCOMES, *CHANGES)}
     for outcome in outcomes:
         counts[outcome] = int(str(counts.get(outcome, 0))) + 1
     counts.update(changes)

@@ -23,18 +23,15 @@ from promptcheck.comparison.engine import (
     ComparisonReport,
     count_cases,
 )
+from promptcheck.config import MARKDOWN_MAX_CHARS, MARKDOWN_MAX_ROWS
 from promptcheck.report.comparison_text import difference_cell, percent, rate_cell
 from promptcheck.stats import Change
 
 if TYPE_CHECKING:
     from promptcheck.store.database import RunSummary
 
-#: Table rows in one comment, over all its tables, before "and N more": a row takes about 150
-#: characters, so 200 leave room below :data:`MAX_CHARS` for the rest.
-MAX_ROWS = 200
-#: Longest comment written; GitHub refuses one over 65,536 characters. Past it (very long case
-#: names), the row budget is halved until the comment fits.
-MAX_CHARS = 60_000
+MAX_ROWS = MARKDOWN_MAX_ROWS
+MAX_CHARS = MARKDOWN_MAX_CHARS
 #: Lines of per-check diagnosis and names of cases in one run only, before "and N more".
 MAX_LISTED = 50
 _MORE_HINT = "the HTML report or `promptcheck compare --json` has them all"

@@ -4,6 +4,10 @@ The comparison has its own renderer (:mod:`promptcheck.report.markdown`); a sing
 answers another question, "does each case meet its threshold?", so the headline counts failing
 and undecided cases, those rows come first, and passing cases are folded away. Built from the
 summary rows (what an xdist controller has), not from the samples.
+
+Like the comparison's, the summary fits in a pull request's comment: its tables share a row
+budget, spent on failing and undecided rows before passing ones, and halved until the whole is
+at most :data:`~promptcheck.config.MARKDOWN_MAX_CHARS` long.
 """
 
 from __future__ import annotations
@@ -11,15 +15,27 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from promptcheck.config import MARKDOWN_MAX_CHARS, MARKDOWN_MAX_ROWS
 from promptcheck.report.terminal import SummaryRow, adaptive_spend, percent
 
-#: Rows per table before "and N more": GitHub refuses comments over 65,536 characters.
-MAX_ROWS = 200
+MAX_ROWS = MARKDOWN_MAX_ROWS
+MAX_CHARS = MARKDOWN_MAX_CHARS
+_MORE_HINT = "`promptcheck show` or the HTML report has them all"
 _ORDER = {"fail": 0, "undecided": 1, "pass": 2}
 
 
 def render(rows: Sequence[SummaryRow], store: str | None = None) -> str:
-    """The whole summary, ending with a newline; ``store`` names where the runs are recorded."""
+    """The whole summary, ending with a newline, at most :data:`MAX_CHARS` long (unless even
+    a summary without table rows is longer); ``store`` names where the runs are recorded."""
+    budget = MAX_ROWS
+    text = _render(rows, store, budget)
+    while len(text) > MAX_CHARS and budget:
+        budget //= 2
+        text = _render(rows, store, budget)
+    return text
+
+
+def _render(rows: Sequence[SummaryRow], store: str | None, budget: int) -> str:
     counts = {outcome: sum(1 for r in rows if r.outcome == outcome) for outcome in _ORDER}
     if counts["fail"]:
         icon, headline = ":x:", f"{_cases(counts['fail'])} failed"
@@ -42,15 +58,22 @@ def render(rows: Sequence[SummaryRow], store: str | None = None) -> str:
     groups: dict[tuple[str, str], list[SummaryRow]] = {}
     for row in rows:
         groups.setdefault((row.suite, row.model), []).append(row)
+    sections = []
     for (suite, model), group in sorted(groups.items()):
         ordered = sorted(group, key=lambda r: (_ORDER.get(r.outcome, 3), r.case_id))
         attention = [r for r in ordered if r.outcome != "pass"]
         passing = [r for r in ordered if r.outcome == "pass"]
+        shown = min(len(attention), budget)
+        budget -= shown
+        sections.append((suite, model, attention, shown, passing))
+    for suite, model, attention, shown, passing in sections:
         section = [f"### {_code(suite)} on {_code(model)}"]
         if attention:
-            section.append(_table(attention))
+            section.append(_table(attention, shown))
         if passing:
-            section.append(_folded(f"Passing ({len(passing)})", _table(passing)))
+            passing_shown = min(len(passing), budget)
+            budget -= passing_shown
+            section.append(_folded(f"Passing ({len(passing)})", _table(passing, passing_shown)))
         parts.append("\n\n".join(section))
     note = "Rates are conforming / scored samples with 95% intervals."
     if store:
@@ -59,13 +82,16 @@ def render(rows: Sequence[SummaryRow], store: str | None = None) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _table(rows: Sequence[SummaryRow]) -> str:
+def _table(rows: Sequence[SummaryRow], shown: int) -> str:
+    """The first ``shown`` of ``rows`` as a table, then how many more there are."""
+    if not shown:
+        return f"{_cases(len(rows))} not listed ({_MORE_HINT})"
     adaptive = any(row.used is not None for row in rows)
     header = ["case", "verdict", "conforming", "threshold", "errors"]
     if adaptive:
         header.insert(4, "samples used")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows[:MAX_ROWS]:
+    for row in rows[:shown]:
         rate = (
             f"{row.k}/{row.n} = {percent(row.k / row.n)} [{percent(row.low)}-{percent(row.high)}]"
             if row.n
@@ -77,8 +103,8 @@ def _table(rows: Sequence[SummaryRow]) -> str:
             used = "-" if row.used is None else f"{row.used}/{row.maximum}"
             cells.insert(4, used)
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    if len(rows) > MAX_ROWS:
-        lines.append(f"\n... and {len(rows) - MAX_ROWS} more")
+    if len(rows) > shown:
+        lines.append(f"\n... and {len(rows) - shown} more ({_MORE_HINT})")
     return "\n".join(lines)
 
 

@@ -52,6 +52,10 @@ def test_long_listings_are_cut() -> None:
     assert said == "is served by 'b', 'c', 'd' and 2 more, not 'a'"
 
 
+#: A hosted model's configuration, as ``[tool.promptcheck.models.gpt]`` gives it.
+SPEC = {"backend": "openai", "model": "gpt-test", "base_url": "https://api.example/v1"}
+
+
 def case(model: str, *counts: ServedCount) -> CaseResult:
     verdict = ThresholdVerdict(Outcome.PASS, 10, 10, 0.9, 0.05, (0.7, 1.0), "10/10")
     return CaseResult(
@@ -71,17 +75,29 @@ def test_a_comparison_looks_at_the_candidates_fresh_samples_only() -> None:
     candidate = [
         case("gpt", ServedCount("gpt-old", None, cached=10), ServedCount("gpt-new", None, fresh=10))
     ]
-    said = baseline_drift("gpt", baseline, "gpt", candidate)
+    said = baseline_drift("gpt", SPEC, baseline, "gpt", SPEC, candidate)
     assert said is not None and said.startswith("model 'gpt' is served by 'gpt-new', not 'gpt-old'")
     assert said.endswith("record the baseline again with --promptcheck-fresh")
     only_cached = [case("gpt", ServedCount("gpt-new", None, cached=10))]
-    assert baseline_drift("gpt", baseline, "gpt", only_cached) is None
+    assert baseline_drift("gpt", SPEC, baseline, "gpt", SPEC, only_cached) is None
 
 
 def test_two_different_models_are_a_migration_not_a_drift() -> None:
     baseline = [case("old", ServedCount("gpt-old", None, fresh=10))]
     candidate = [case("new", ServedCount("gpt-new", None, fresh=10))]
-    assert baseline_drift("old", baseline, "new", candidate) is None
+    assert baseline_drift("old", SPEC, baseline, "new", SPEC, candidate) is None
+
+
+def test_a_name_pointed_at_another_model_is_what_the_comparison_measures() -> None:
+    baseline = [case("gpt", ServedCount("gpt-old-2024", None, fresh=10))]
+    candidate = [case("gpt", ServedCount("gpt-other-2025", None, fresh=10))]
+    moved = {**SPEC, "model": "gpt-other"}
+    assert baseline_drift("gpt", SPEC, baseline, "gpt", moved, candidate) is None
+    # the same spec with its secret rotated (stored redacted) is the same model, and drifted
+    stored = {**SPEC, "api_key": "<redacted>"}
+    rotated = {**SPEC, "api_key": "sk-live-rotated"}
+    said = baseline_drift("gpt", stored, baseline, "gpt", rotated, candidate)
+    assert said is not None and "is served by 'gpt-other-2025'" in said
 
 
 def test_a_re_run_compares_its_fresh_samples_with_its_cached_ones_per_model() -> None:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promptcheck.report.github import Annotation, enabled, publish, repository_path
+from promptcheck.report.github import (
+    Annotation,
+    annotation,
+    enabled,
+    limited,
+    neutralise,
+    new_token,
+    publish,
+    repository_path,
+    resume_commands,
+    stop_commands,
+)
 
 
 def test_an_annotation_escapes_what_github_would_read_as_syntax() -> None:
@@ -48,7 +59,52 @@ def test_publish_appends_the_summary_and_one_line_outputs(tmp_path: Path) -> Non
         "fail=1",
         "undecided=0",
         "regressed=1",
+        "improved=0",
+        "unchanged=0",
+        "inconclusive=0",
         "failed_items=2",
         "markdown=out/r.md",
         "html=",
     ]
+
+
+def test_neutralise_makes_every_command_like_line_inert() -> None:
+    text = "BAD\n  \u3000::error file=a,line=1::x\n::stop-commands::t\nsee ##[error]y\nok :: z"
+    assert neutralise(text) == (
+        "BAD\n  \u3000\\x3a:error file=a,line=1::x\n\\x3a:stop-commands::t\n"
+        "see \\x23#[error]y\nok :: z"
+    )
+
+
+def test_commands_stop_and_resume_with_an_unguessable_token() -> None:
+    first, second = new_token(), new_token()
+    assert first != second and len(first) == 32
+    assert stop_commands(first) == f"::stop-commands::{first}"
+    assert resume_commands(first) == f"::{first}::"
+
+
+def test_annotations_rank_regressions_first_and_count_the_rest() -> None:
+    suite = Path("suites/s.yaml")
+    compared = {"promptcheck_suite": "s", "promptcheck_case": "c", "promptcheck_model": "m"}
+    regressed = annotation(suite, 3, {**compared, "promptcheck_change": "regressed"}, "")
+    inconclusive = annotation(suite, 5, {**compared, "promptcheck_change": "inconclusive"}, "")
+    failed = annotation(suite, 7, {**compared, "promptcheck_verdict": "fail"}, "s::c: FAIL")
+    shown, notice = limited([inconclusive, failed, regressed], 2)
+    assert shown == [regressed, failed]
+    assert notice == (
+        "::notice title=promptcheck::1 more failed case(s) not annotated (GitHub shows 2 error "
+        "annotations per step): the job summary and the test log list them all"
+    )
+    assert limited([failed], 2) == ([failed], None)
+
+
+def test_an_erroring_case_is_annotated_with_error_and_its_first_error() -> None:
+    text = (
+        "s::c on model 'm': ERROR\n  conformance no scored samples, threshold 95.0%\n"
+        "  3 sample(s) errored and were not scored, e.g.: HTTP 503: api_key=<redacted> refused"
+    )
+    properties = {"promptcheck_suite": "s", "promptcheck_case": "c", "promptcheck_model": "m",
+                  "promptcheck_verdict": "undecided"}  # fmt: skip
+    note = annotation(Path("suites/s.yaml"), 4, properties, text)
+    assert note.title == "promptcheck: s::c ERROR on m"
+    assert note.message == "c: HTTP 503: api_key=<redacted> refused" and note.rank == 1

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from promptcheck.report.run_markdown import render
+import pytest
+
+from promptcheck.report import run_markdown
+from promptcheck.report.run_markdown import MAX_CHARS, MAX_ROWS, render
 from promptcheck.report.terminal import SummaryRow
 
 
@@ -43,3 +46,29 @@ def test_adaptive_usage_and_escaping() -> None:
     text = render([row("a|b", 0, 0, "undecided", used=30, maximum=100, errors=3)])
     assert "Adaptive sampling drew 30 of at most 100 samples (70 saved)." in text
     assert "| `a\\|b` | undecided | no scored samples | 95.0% | 30/100 | 3 |" in text
+
+
+def test_a_large_run_fits_a_comment_with_its_failures_listed_first() -> None:
+    rows = [
+        row(f"case-{n:03d}-{'x' * 20}", 20, 20, "fail" if n < 3 else "pass", suite=s, model=m)
+        for s in ("alpha", "beta", "gamma", "delta")
+        for m in ("model-a", "model-b")
+        for n in range(120)
+    ]
+    text = render(rows, "db.sqlite")
+    assert len(text) <= MAX_CHARS < 65_536
+    assert "## :x: promptcheck: 24 cases failed" in text
+    # every failing row is listed; the passing ones share what the budget leaves
+    assert text.count("| **fail** |") == 24
+    assert text.count("| pass |") == MAX_ROWS - 24
+    # 176 passing rows: the first table's 117, 59 of the second's, none of the six others
+    assert "... and 58 more (`promptcheck show` or the HTML report has them all)" in text
+    assert text.count("117 cases not listed") == 6
+
+
+def test_a_budget_too_large_for_the_characters_is_halved(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [row(f"c{n}", 20, 20, "pass") for n in range(40)]
+    monkeypatch.setattr(run_markdown, "MAX_CHARS", len(render(rows[:12])) + 200)
+    text = render(rows)
+    assert len(text) <= run_markdown.MAX_CHARS
+    assert "| pass |" in text and "more (" in text
