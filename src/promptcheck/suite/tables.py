@@ -113,11 +113,15 @@ def dataset_records(folder: Path, split: str | None, files: ProjectFiles) -> lis
             f"dataset folder {folder} is not a folder saved by datasets' save_to_disk",
             key=("dataset",),
         )
-    size = _checked_size(resolved, folder, files.max_bytes)
+    read: list[Path] = []
+    size = _checked_size(resolved, folder, files.max_bytes, read)
     if size > files.max_bytes:
         raise ConfigError(
             f"dataset folder {folder} holds more than {files.max_bytes} bytes", key=("dataset",)
         )
+    if files.log is not None:
+        for path in read:
+            files.log.add_file(path)
     try:
         import datasets
     except ImportError:
@@ -156,9 +160,10 @@ def dataset_records(folder: Path, split: str | None, files: ProjectFiles) -> lis
     return rows
 
 
-def _checked_size(resolved: Path, shown: Path, max_bytes: int) -> int:
+def _checked_size(resolved: Path, shown: Path, max_bytes: int, read: list[Path]) -> int:
     """The bytes ``datasets`` will read from the saved folder ``resolved``: its JSON files and
-    every data file they name, each required to be a regular file inside the folder."""
+    every data file they name, each required to be a regular file inside the folder (and
+    listed in ``read``)."""
     is_dataset = (resolved / _STATE).is_file() and (resolved / _INFO).is_file()
     if not is_dataset and (resolved / _DICT).is_file():  # the order datasets tells them apart
         splits = _json(resolved / _DICT, resolved, shown, max_bytes)
@@ -168,8 +173,10 @@ def _checked_size(resolved: Path, shown: Path, max_bytes: int) -> int:
                 f"dataset folder {shown}: {_DICT} does not list its splits", key=("dataset",)
             )
         size = (resolved / _DICT).stat().st_size
+        read.append(resolved / _DICT)
         for name in names:
-            size += _checked_size(_inside(resolved, name, shown, directory=True), shown, max_bytes)
+            split = _inside(resolved, name, shown, directory=True)
+            size += _checked_size(split, shown, max_bytes, read)
         return size
     if not is_dataset:
         raise ConfigError(
@@ -187,8 +194,11 @@ def _checked_size(resolved: Path, shown: Path, max_bytes: int) -> int:
             f"dataset folder {shown}: {_STATE} does not list its data files", key=("dataset",)
         )
     size = (resolved / _STATE).stat().st_size + (resolved / _INFO).stat().st_size
+    read.extend((resolved / _STATE, resolved / _INFO))
     for entry in entries:
-        size += _inside(resolved, entry["filename"], shown).stat().st_size
+        data_file = _inside(resolved, entry["filename"], shown)
+        size += data_file.stat().st_size
+        read.append(data_file)
     return size
 
 

@@ -367,3 +367,32 @@ def test_a_parquet_file_with_more_rows_than_the_cap_is_refused_from_its_metadata
         "expect: [json]}\n",
     )
     assert "holds 40 rows, more than 39" in error.message
+
+
+def test_the_suite_digest_covers_the_files_it_reads(tmp_path: Path, saved_dataset: Path) -> None:
+    prompts = tmp_path / "suites" / "prompts"
+    prompts.mkdir(parents=True)
+    (prompts / "ask.j2").write_text("Q: {{ q }}")
+    body = """
+        - id: a
+          prompt: {file: prompts/ask.j2}
+          vars: {q: {dataset: data/flat, field: question}}
+          expect: [json]
+        """
+    first = load(tmp_path, body).sha256
+    assert load(tmp_path, body).sha256 == first
+    (prompts / "ask.j2").write_text("Question: {{ q }}")
+    reworded = load(tmp_path, body).sha256
+    assert reworded != first
+    datasets = pytest.importorskip("datasets")
+    rows = {"question": ["5+5?"], "answer": ["10"]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(saved_dataset / "flat"))
+    assert load(tmp_path, body).sha256 not in (first, reworded)
+
+
+def test_a_suite_that_reads_no_file_keeps_the_digest_of_its_text(tmp_path: Path) -> None:
+    import hashlib
+
+    path = write_suite(tmp_path, "- {id: a, prompt: hi, expect: [json]}\n")
+    suite = load_suite(path, ProjectConfig(base_dir=tmp_path))
+    assert suite.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
