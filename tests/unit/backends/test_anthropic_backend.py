@@ -123,7 +123,7 @@ def test_the_client_is_imported_at_the_first_request_not_at_build() -> None:
         "print(repr(backend), 'anthropic' in sys.modules)\n"
     )
     shown = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert shown.strip() == "AnthropicBackend('m' at the Anthropic API) False"
 

@@ -117,7 +117,7 @@ def test_the_client_is_imported_at_the_first_request_not_at_build() -> None:
         "print(repr(backend), 'openai' in sys.modules)\n"
     )
     shown = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert shown.strip() == "OpenAIBackend('m' at the OpenAI API, mode=chat) False"
 
