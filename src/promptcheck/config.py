@@ -49,8 +49,12 @@ BASELINE_MAX_AGE_DAYS = 30
 #: and the time one render may take.
 MAX_RENDERED_CHARS = 1_000_000
 MAX_RENDER_SECONDS = 2.0
-#: Largest file a suite may make promptcheck read (data, schemas, the suite itself).
+#: Largest file a suite may make promptcheck read (data, schemas, the suite itself); a Parquet
+#: file's or a saved dataset's rows are held to it once decoded, too.
 MAX_FILE_BYTES = 64 * 2**20
+#: Most rows a Parquet file or a saved dataset may hold: a small, well-compressed file can
+#: describe millions of rows, and its metadata says how many before any is decoded.
+MAX_DATA_ROWS = 1_000_000
 #: Longest a check that can run long (a regex, a user's function, a schema) may take on one
 #: output; past it the sample is unscored for that check, with the reason.
 CHECK_TIMEOUT_S = 5.0

@@ -16,11 +16,12 @@ Errors are ConfigErrors; the suite loader places them at the key that named the 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,17 +104,36 @@ def _strings(value: Any) -> Iterator[str]:
             stack.extend(item)
 
 
+@dataclass
+class ReadLog:
+    """The files read through a :class:`ProjectFiles`, by resolved path, with the SHA-256 of
+    what was read: a suite means what its prompt, messages, data and schema files say too, so
+    its recorded digest folds theirs in (a comparison warns when any of them changed)."""
+
+    digests: dict[Path, str] = field(default_factory=dict)
+
+    def add(self, path: Path, data: bytes) -> None:
+        self.digests[path] = hashlib.sha256(data).hexdigest()
+
+    def add_file(self, path: Path) -> None:
+        """A file read by a library (a saved dataset's), hashed here in pieces."""
+        with open(path, "rb") as handle:
+            self.digests[path] = hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 @dataclass(frozen=True)
 class ProjectFiles:
     """Which files a suite may make promptcheck read, and how much of each.
 
     ``root`` is the project root; ``allowed`` are further folders configuration opens
-    (``[tool.promptcheck] allow_paths``). Paths are compared after resolving links.
+    (``[tool.promptcheck] allow_paths``). Paths are compared after resolving links. With a
+    ``log``, every file read is noted there with its digest.
     """
 
     root: Path
     allowed: tuple[Path, ...] = ()
     max_bytes: int = MAX_FILE_BYTES
+    log: ReadLog | None = field(default=None, compare=False)
 
     def confined(self, path: Path, what: str) -> Path:
         """``path`` with its links resolved, if it lies where a suite may read."""
@@ -129,7 +149,11 @@ class ProjectFiles:
         )
 
     def read_bytes(self, path: Path, what: str) -> bytes:
-        return read_regular(self.confined(path, what), self.max_bytes, what)
+        resolved = self.confined(path, what)
+        data = read_regular(resolved, self.max_bytes, what)
+        if self.log is not None:
+            self.log.add(resolved, data)
+        return data
 
     def read_text(self, path: Path, what: str) -> str:
         data = self.read_bytes(path, what)

@@ -6,14 +6,16 @@ Two sources of leaks are closed here, for every writer to use:
   (``base_url: https://user:pass@host/v1``, ``?api_key=...``): :func:`redact_secrets` replaces the
   values of secret-looking keys and the secret parts of every URL in it;
 * an error text (an HTTP error body, a failed connection) can quote a key, a bearer token or such
-  a URL: :func:`scrub_text` replaces them. Backends scrub their errors before cutting them short,
-  so that no prefix of a key survives a cut.
+  a URL, raw or escaped (an HTTP client refusing a header quotes ``b'key\\n'``): :func:`scrub_text`
+  replaces them. Backends scrub their errors before cutting them short, so that no prefix of a key
+  survives a cut.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 REDACTED = "<redacted>"
@@ -26,25 +28,38 @@ _SECRET_QUERY = re.compile(
     r"[^&#\s]+",
     re.IGNORECASE,
 )
-#: Bearer tokens and keys in the shapes providers issue (OpenAI, Anthropic, Google, AWS).
+#: Bearer tokens and keys in the shapes providers issue (OpenAI, Anthropic, Google, AWS, Azure's
+#: 32 hexadecimal digits).
 _TOKENS = re.compile(
     r"(?P<lead>Bearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|\bsk-(?:ant-)?[A-Za-z0-9_-]{16,}"
     r"|\bAIza[0-9A-Za-z_-]{30,}"
-    r"|\bAKIA[0-9A-Z]{16}\b",
+    r"|\bAKIA[0-9A-Z]{16}\b"
+    r"|\b[0-9a-f]{32}\b",
     re.IGNORECASE,
 )
 
 
 def scrub_text(text: str, *secrets: str | None) -> str:
-    """``text`` with the given secrets, URL credentials, secret query parameters and key-shaped
-    tokens replaced by ``<redacted>``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
+    """``text`` with the given secrets (raw, stripped or escaped as ``repr`` and JSON write
+    them), URL credentials, secret query parameters and key-shaped tokens replaced by
+    ``<redacted>``."""
+    forms = {form for secret in secrets if secret for form in _written_forms(secret) if form}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
     text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
     text = _SECRET_QUERY.sub(lambda m: f"{m.group('name')}{REDACTED}", text)
     return _TOKENS.sub(lambda m: f"{m.group('lead') or ''}{REDACTED}", text)
+
+
+def _written_forms(secret: str) -> Iterator[str]:
+    """The ways an error message may quote ``secret``: as is, without its surrounding
+    whitespace, and escaped as Python's ``repr`` of the text or of its bytes and JSON do it."""
+    yield secret
+    yield secret.strip()
+    yield repr(secret)[1:-1]
+    yield repr(secret.encode("utf-8"))[2:-1]
+    yield json.dumps(secret)[1:-1]
 
 
 def redact_secrets(value: Any) -> Any:

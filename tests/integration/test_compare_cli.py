@@ -248,3 +248,43 @@ def test_an_adaptive_run_compared_offline_uses_anytime_valid_bounds(
     (case,) = json.loads(text)["cases"]
     assert case["method"] == "anytime"
     assert case["candidate"]["n"] < 100  # stopped early: a perfect case passes at 30
+
+
+def test_editing_a_file_the_suite_reads_is_reported_as_a_changed_suite(
+    project: Project, compare: Compare
+) -> None:
+    project.configure(MODELS, default=None)
+    project.write("suites/prompts/ask.j2", "stable one")
+    project.write("suites/data/names.jsonl", '{"name": "a"}\n')
+    project.suite(
+        "main",
+        suite_yaml(
+            "main",
+            """
+            - id: from-files
+              prompt: {file: prompts/ask.j2}
+              vars: {row: {file: data/names.jsonl}}
+              expect: [{equals: GOOD}]
+            """,
+            defaults="samples: 5",
+        ),
+    )
+    for edit in (
+        None,
+        ("suites/prompts/ask.j2", "stable one, reworded"),
+        ("suites/data/names.jsonl", '{"name": "b"}\n'),
+    ):
+        if edit is not None:
+            project.write(*edit)
+        project.run("--promptcheck-model", "old")
+    project.run("--promptcheck-model", "old")  # nothing edited since the last run
+    first, prompt_edited, data_edited, again = (run.id for run in project.runs())
+
+    def warnings(baseline: str, candidate: str) -> str:
+        _, out, _ = compare(baseline, candidate, "--json")
+        return "\n".join(json.loads(out)["warnings"])
+
+    changed = "suite file(s) changed between the runs: suites/main.yaml"
+    assert changed in warnings(first, prompt_edited)
+    assert changed in warnings(prompt_edited, data_edited)
+    assert "changed between the runs" not in warnings(data_edited, again)

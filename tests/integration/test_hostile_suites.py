@@ -4,8 +4,10 @@ The corpus (``tests/data/hostile_suites``) tries what an outside pull request co
 run a shell command or evaluate the model's output, import the standard library, render a prompt
 that loops for minutes or builds gigabytes, read a FIFO, a directory, ``/etc/passwd`` through
 ``../``, an absolute path or a symbolic link, point a schema's ``$ref`` at the network, at
-``file://`` or at itself, and smuggle unencodable text in a data file. Each file's first line
-says the error it must give (line, key, message).
+``file://`` or at itself, smuggle unencodable text in a data file, make a saved dataset name
+files outside its folder, or hand over a kilobyte of Parquet that decodes to hundreds of
+megabytes. Each file's first line says the error it must give (line, key, message) and, for
+the optional readers, the modules it needs (``needs="datasets"``).
 
 Everything runs in a child process under a memory limit and a time limit, so that a regression
 fails this test instead of hanging CI or eating the machine.
@@ -13,6 +15,7 @@ fails this test instead of hanging CI or eating the machine.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import shlex
@@ -25,10 +28,24 @@ from pathlib import Path
 import pytest
 
 CORPUS = Path(__file__).parents[1] / "data" / "hostile_suites"
-FILES = sorted(CORPUS.glob("*.yaml"))
+
+
+def _header(path: Path) -> dict[str, str]:
+    header = path.read_text().split("\n", 1)[0]
+    return dict(part.split("=", 1) for part in shlex.split(header[len("# expect:") :]))
+
+
+def _runnable(path: Path) -> bool:
+    """Whether the optional modules the suite's reader needs are installed."""
+    needs = _header(path).get("needs", "").split()
+    return all(importlib.util.find_spec(module) is not None for module in needs)
+
+
+FILES = [path for path in sorted(CORPUS.glob("*.yaml")) if _runnable(path)]
 #: Generous for a collection of thirty suites, and far below what an unbounded attack takes.
 TIME_LIMIT_S = 120
-MEMORY_LIMIT = 1536 * 2**20
+#: pyarrow (the Parquet bomb's reader) alone reserves some 300 MiB of address space when imported.
+MEMORY_LIMIT = 2048 * 2**20
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
 
@@ -41,8 +58,7 @@ class Expected:
 
     @classmethod
     def of(cls, path: Path) -> Expected:
-        header = path.read_text().split("\n", 1)[0]
-        fields = dict(part.split("=", 1) for part in shlex.split(header[len("# expect:") :]))
+        fields = _header(path)
         return cls(int(fields["line"]), fields["key"], fields["message"])
 
 
@@ -51,6 +67,9 @@ def project(tmp_path: Path) -> Path:
     """The corpus as a project's suites, with the files git cannot hold made here."""
     root = tmp_path / "project"
     shutil.copytree(CORPUS, root / "suites")
+    for path in (root / "suites").glob("*.yaml"):
+        if not _runnable(path):
+            path.unlink()
     data = root / "suites" / "data"
     os.mkfifo(data / "fifo.json")
     os.mkfifo(data / "fifo.jsonl")

@@ -34,6 +34,33 @@ def test_scrub_text_removes_the_given_secrets_whatever_their_shape() -> None:
     assert scrub_text("it was hunter2!", "hunter2") == f"it was {REDACTED}!"
 
 
+AZURE_KEY = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "quoted",
+    [
+        "Illegal header value b'0123456789abcdef0123456789abcdef\\n'",  # httpx/h11
+        "headers {'api-key': '0123456789abcdef0123456789abcdef\\n'}",  # a dict's repr
+        '{"api-key": "0123456789abcdef0123456789abcdef\\n"}',  # JSON
+        "key 0123456789abcdef0123456789abcdef\n was refused",  # the raw value
+    ],
+)
+def test_scrub_text_removes_a_secret_in_its_escaped_forms(quoted: str) -> None:
+    scrubbed = scrub_text(quoted, AZURE_KEY + "\n")
+    assert "0123456789abcdef" not in scrubbed and REDACTED in scrubbed
+
+
+def test_scrub_text_removes_a_given_secret_quoted_by_repr_with_escapes_inside() -> None:
+    secret = "pa\tss'word-é"
+    for form in (repr(secret), repr(secret.encode()), secret):
+        assert "pa" not in scrub_text(f"sent {form} to the host", secret), form
+
+
+def test_scrub_text_removes_azure_shaped_keys_it_was_not_given() -> None:
+    assert scrub_text(f"api-key: {AZURE_KEY}") == f"api-key: {REDACTED}"
+
+
 def test_redact_secrets_covers_keys_and_urls_in_a_model_spec() -> None:
     spec = {
         "backend": "openai",

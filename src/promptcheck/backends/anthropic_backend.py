@@ -316,12 +316,12 @@ class AnthropicBackend:
         if isinstance(exc, anthropic.APITimeoutError) and (
             dropped := connection_error_behind_timeout(exc)
         ):
-            return Failure(f"connection failed: {describe(dropped, self._scrub)}", retryable=True)
+            return Failure(f"connection failed: {describe(dropped, self.scrub)}", retryable=True)
         if isinstance(exc, (TimeoutError, anthropic.APITimeoutError)):
             return Failure(f"timed out after {self.params.timeout_s:g}s", retryable=True)
         if isinstance(exc, anthropic.APIConnectionError):
             cause = exc.__cause__ or exc
-            return Failure(f"connection failed: {describe(cause, self._scrub)}", retryable=True)
+            return Failure(f"connection failed: {describe(cause, self.scrub)}", retryable=True)
         if isinstance(exc, anthropic.APIStatusError):
             status = exc.status_code
             headers = exc.response.headers
@@ -335,14 +335,14 @@ class AnthropicBackend:
             if hint in ("true", "false"):
                 retryable = hint == "true"
             named = f" {kind}" if kind else ""
-            message = f"HTTP {status}{named}: {first_line(self._scrub(str(detail)))}"
+            message = f"HTTP {status}{named}: {first_line(self.scrub(str(detail)))}"
             return Failure(message, retryable, retry_after_seconds(headers) if retryable else None)
         if isinstance(exc, (anthropic.AnthropicError, ValueError, TypeError, AttributeError)):
             # A malformed answer (not JSON, no content): retrying would get the same.
-            return Failure(f"unusable response: {describe(exc, self._scrub)}", retryable=False)
+            return Failure(f"unusable response: {describe(exc, self.scrub)}", retryable=False)
         raise exc
 
-    def _scrub(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
         """``text`` without the key, URL credentials or key-shaped tokens (applied before an
         error is cut to its first line)."""
         return scrub_text(text, self._api_key)

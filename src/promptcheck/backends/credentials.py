@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from typing import Any
 
 from promptcheck.errors import BackendError
@@ -43,14 +44,26 @@ def refuse_secret_fields(value: dict[str, Any], own: frozenset[str]) -> dict[str
 
 
 def secret_from_env(variable: str, setting: str) -> str:
-    """The value of ``variable``, which the model's ``setting`` names; a BackendError before
-    any request when it is not set."""
-    value = os.environ.get(variable)
+    """The value of ``variable``, which the model's ``setting`` names, without surrounding
+    whitespace; a BackendError before any request when it is not set or holds a control character.
+
+    A key read from a secret file often keeps its trailing newline. Sent as is, the HTTP client
+    refuses the header and quotes its escaped value (``b'...\\n'``) in the error, a form of the
+    key that matching the raw key would miss; so the whitespace goes here, and a key with a line
+    break or tab inside is refused by the variable's name, never by its value.
+    """
+    value = (os.environ.get(variable) or "").strip()
     if not value:
         keyless = ", or write `api_key_env: null` for an endpoint that takes no key"
         raise BackendError(
             f"environment variable {variable} (the model's {setting}) is not set",
             hint=f"export {variable}=... before the run"
             + (keyless if setting == "api_key_env" else ""),
+        )
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise BackendError(
+            f"environment variable {variable} (the model's {setting}) holds a control character "
+            "(a line break or tab) inside its value",
+            hint=f"export {variable} with the key alone, on one line",
         )
     return value

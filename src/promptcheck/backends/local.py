@@ -190,6 +190,13 @@ class LocalBackend:
             raise BackendError(f"temperature must be >= 0, got {params.temperature}")
         if not 0 < params.top_p <= 1:
             raise BackendError(f"top_p must be in (0, 1], got {params.top_p}")
+        if params.response_format is not None:
+            # sampling is not constrained here: a test must not believe an output was
+            raise BackendError(
+                "a local checkpoint cannot constrain its output to the case's response_format",
+                hint="leave this model out of the case (`models:`), and score the shape with "
+                "a json_schema check",
+            )
         context = params.extra.get("context")
         rendered = self.prompt_format.render(
             request.prompt, request.messages, context if isinstance(context, str) else None

@@ -333,12 +333,12 @@ class OpenAIBackend:
         if isinstance(exc, openai.APITimeoutError) and (
             dropped := connection_error_behind_timeout(exc)
         ):
-            return Failure(f"connection failed: {_describe(dropped, self._scrub)}", retryable=True)
+            return Failure(f"connection failed: {_describe(dropped, self.scrub)}", retryable=True)
         if isinstance(exc, (TimeoutError, openai.APITimeoutError)):
             return Failure(f"timed out after {self.params.timeout_s:g}s", retryable=True)
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
-            return Failure(f"connection failed: {_describe(cause, self._scrub)}", retryable=True)
+            return Failure(f"connection failed: {_describe(cause, self.scrub)}", retryable=True)
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             headers = exc.response.headers
@@ -351,14 +351,14 @@ class OpenAIBackend:
             if code == "insufficient_quota":  # a 429 that waiting does not cure
                 retryable = False
             detail = body.get("message") if isinstance(body.get("message"), str) else exc.message
-            message = f"HTTP {status}: {_first_line(self._scrub(str(detail)))}"
+            message = f"HTTP {status}: {_first_line(self.scrub(str(detail)))}"
             return Failure(message, retryable, retry_after_seconds(headers) if retryable else None)
         if isinstance(exc, (openai.OpenAIError, ValueError, TypeError, AttributeError)):
             # A malformed answer (not JSON, no choices): retrying would get the same.
-            return Failure(f"unusable response: {_describe(exc, self._scrub)}", retryable=False)
+            return Failure(f"unusable response: {_describe(exc, self.scrub)}", retryable=False)
         raise exc
 
-    def _scrub(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
         """``text`` without the key, URL credentials or key-shaped tokens: applied to the whole
         text before it is cut to its first line, so that no part of a key survives a cut."""
         return scrub_text(text, self._api_key)

@@ -21,6 +21,7 @@ from promptcheck.backends.base import (
     GenerationRequest,
 )
 from promptcheck.errors import BackendError, PromptcheckError
+from promptcheck.redaction import scrub_text
 from promptcheck.results import ADAPTIVE_KEY, CaseResult, SampleOutcome
 from promptcheck.run.jobs import CaseJob, ComparedCase, ComparisonJob
 from promptcheck.run.judge_gates import diagnostic_checks
@@ -462,16 +463,23 @@ async def generate_with_retries(
         try:
             generations = list(await backend.generate(request))
         except BackendError as exc:
-            message = str(exc)
+            message = _scrubbed(backend, str(exc))
             if not exc.retryable or attempt == MAX_ATTEMPTS - 1:
                 break
             await asyncio.sleep(RETRY_BASE_DELAY_S * 2**attempt * (0.5 + random.random()))
             continue
         except Exception as exc:  # a backend bug must not lose the other cases' samples
-            message = f"{type(exc).__name__}: {exc}"
+            message = _scrubbed(backend, f"{type(exc).__name__}: {exc}")
             break
         if len(generations) != request.n:
             message = f"backend returned {len(generations)} generations for {request.n} seeds"
             break
         return generations
     return [Generation(text=None, error=message) for _ in request.seeds]
+
+
+def _scrubbed(backend: Backend, text: str) -> str:
+    """``text`` without the backend's own secrets (a hosted backend knows its key and offers
+    ``scrub``) nor any key-shaped token: an unexpected exception may quote a request header."""
+    scrub: Callable[[str], str] | None = getattr(backend, "scrub", None)
+    return scrub(text) if scrub is not None else scrub_text(text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ from promptcheck.backends.base import BACKENDS, Message, SamplingParams, Tool
 from promptcheck.checks.base import CHECKS, BuildContext, Check, NotImportedCheck
 from promptcheck.config import MAX_FILE_BYTES
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
-from promptcheck.files import ProjectFiles, invalid_text, read_regular
+from promptcheck.files import ProjectFiles, ReadLog, invalid_text, read_regular
 from promptcheck.importing import CodePolicy
 from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.registry import did_you_mean
@@ -93,6 +94,7 @@ def load_suite(path: Path, project: ProjectConfig, *, execute: bool = True) -> S
     }
     seen: dict[str, int] = {}
     cases = []
+    files = dataclasses.replace(project.project_files(), log=ReadLog())
     for index, case in enumerate(model.cases):
         line = source.line_of(("cases", index)) or 1
         if case.id in seen:
@@ -104,18 +106,34 @@ def load_suite(path: Path, project: ProjectConfig, *, execute: bool = True) -> S
                 hint="case ids must be unique within a suite",
             )
         seen[case.id] = line
-        context = BuildContext(base_dir, code, project.project_files())
+        context = BuildContext(base_dir, code, files)
         building = (context, not execute and bool(model.plugins))
         cases.append(_compile_case(model, case, index, (line, source), building, (models, project)))
     return SuiteSpec(
         id=model.suite,
         path=path,
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=suite_digest(raw, files.log, base_dir),
         description=model.description,
         cases=tuple(cases),
         models=models,
         default_model=model.defaults.model,
     )
+
+
+def suite_digest(raw: bytes, read: ReadLog | None, base_dir: Path) -> str:
+    """The SHA-256 of a suite's text and of every file it made promptcheck read (by its path
+    relative to the suite, so that checkouts in other places agree); a suite that reads no
+    file keeps the digest of its text alone."""
+    digest = hashlib.sha256(raw)
+    if read is None or not read.digests:
+        return digest.hexdigest()
+    folder = base_dir.resolve()
+    for path, file_digest in sorted(
+        (Path(os.path.relpath(path, folder)).as_posix(), file_digest)
+        for path, file_digest in read.digests.items()
+    ):
+        digest.update(f"\0{path}\0{file_digest}".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
 
 
 def find_model(

@@ -139,7 +139,9 @@ def _file_values(
     if source == "dataset":
         records = dataset_records(path, split, files)
     elif path.suffix.lower() == ".parquet":
-        records = parquet_records(path, files)
+        # only `limit` may stop the read early: `sample` draws from every row
+        first = None if spec.get("sample") else spec.get("limit")
+        records = parquet_records(path, files, field=field, first=first)
     else:
         records = read_records(path, files)
     values = []

@@ -123,7 +123,7 @@ def test_the_client_is_imported_at_the_first_request_not_at_build() -> None:
         "print(repr(backend), 'anthropic' in sys.modules)\n"
     )
     shown = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert shown.strip() == "AnthropicBackend('m' at the Anthropic API) False"
 
@@ -484,12 +484,25 @@ def test_in_flight_requests_are_bounded() -> None:
 
 def test_a_requests_per_minute_limit_spaces_real_requests() -> None:
     with fake_anthropic_server() as server:
-        backend = build(server, rpm=1200)  # 20 a second, bucket of 20
-        started = time.monotonic()
-        [generations] = run(backend, ask(seeds=tuple(range(30))))
-    last = max(call.at for call in server.calls)
-    assert len(generations) == 30
-    assert last - started >= 0.49  # the 10 beyond the bucket are sent over half a second
+        backend = build(server, rpm=600)  # 10 a second, a bucket of 10
+        [generations] = run(backend, ask(seeds=tuple(range(20))))
+    arrivals = sorted(call.at for call in server.calls)
+    assert len(generations) == 20 and len(arrivals) == 20
+    # the 10 beyond the bucket are sent 0.1 s apart, the last a second after the bucket's start
+    assert arrivals[-1] - arrivals[0] >= 0.8
+
+
+def test_a_tokens_per_minute_limit_spaces_real_requests() -> None:
+    with fake_anthropic_server() as server:
+        backend = build(server, tpm=6000)  # 100 tokens a second, a bucket of 100
+        # each request counts at least its 20 completion tokens and 8 of overhead
+        [generations] = run(backend, ask(seeds=tuple(range(8)), max_tokens=20))
+    arrivals = sorted(call.at for call in server.calls)
+    assert len(generations) == 8 and len(arrivals) == 8
+    # 8 x 28 tokens against a bucket of 100 at 100 a second: the last goes 1.24 s in, or later
+    assert arrivals[-1] - arrivals[0] >= 1.0
+    # past the bucket every request waits for its own 28 tokens: 0.28 s between the 5th and 8th
+    assert arrivals[7] - arrivals[4] >= 0.6
 
 
 def test_a_backend_serves_one_event_loop_after_another() -> None:

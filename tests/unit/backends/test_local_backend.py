@@ -15,6 +15,7 @@ from promptcheck.backends.base import (
     Generation,
     GenerationRequest,
     Message,
+    ResponseFormat,
     SamplingParams,
 )
 from promptcheck.errors import BackendError
@@ -145,6 +146,12 @@ def test_invalid_sampling_parameters_fail_the_request(dolly_backend: Any) -> Non
         generate(dolly_backend, request(temperature=-1.0))
     with pytest.raises(BackendError, match="top_p"):
         generate(dolly_backend, request(top_p=0.0))
+
+
+def test_a_response_format_is_refused_not_ignored(dolly_backend: Any) -> None:
+    shape = ResponseFormat(schema={"type": "object"})
+    with pytest.raises(BackendError, match="cannot constrain its output to the case's response"):
+        generate(dolly_backend, request(response_format=shape))
 
 
 def test_requests_awaited_together_share_one_sampler_call(

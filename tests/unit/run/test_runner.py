@@ -295,6 +295,38 @@ def test_a_backend_bug_becomes_sample_errors(run: Callable[..., CaseResult]) -> 
     assert [s.error for s in result.samples] == ["KeyError: 'oops'"] * 2
 
 
+@dataclass
+class KeyedBackend(FakeBackend):
+    """A hosted backend's shape: it knows its key and scrubs it from texts."""
+
+    key: str = "hunter2-0123456789"
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self.key, "<redacted>")
+
+
+def test_a_backend_bug_quoting_the_key_is_scrubbed_with_the_backends_secrets(
+    run: Callable[..., CaseResult],
+) -> None:
+    def answer(request: GenerationRequest) -> list[Generation]:
+        raise RuntimeError("Illegal header value b'hunter2-0123456789'")
+
+    result = run(KeyedBackend(answer), make_case(), samples=2)
+    assert [s.error for s in result.samples] == [
+        "RuntimeError: Illegal header value b'<redacted>'"
+    ] * 2
+
+
+def test_a_backend_bug_quoting_a_key_shaped_token_is_scrubbed_without_a_scrub_method(
+    run: Callable[..., CaseResult],
+) -> None:
+    def answer(request: GenerationRequest) -> list[Generation]:
+        raise RuntimeError("header Authorization: Bearer abcdefghijklmnop")
+
+    result = run(FakeBackend(answer), make_case(), samples=1)
+    assert result.samples[0].error == "RuntimeError: header Authorization: Bearer <redacted>"
+
+
 def test_a_backend_returning_the_wrong_count_errors(run: Callable[..., CaseResult]) -> None:
     backend = FakeBackend(lambda request: [Generation(text="GOOD")], max_samples_per_request=4)
     result = run(backend, make_case(), samples=4)

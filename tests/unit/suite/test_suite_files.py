@@ -3,14 +3,17 @@ Parquet files and Hugging Face datasets saved on disk (issue 17, item 4)."""
 
 from __future__ import annotations
 
+import json
+import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from promptcheck.errors import SuiteError
 from promptcheck.project import ProjectConfig
-from promptcheck.suite import load_suite
+from promptcheck.suite import load_suite, tables
 
 
 def write_suite(root: Path, body: str) -> Path:
@@ -209,3 +212,187 @@ def test_a_dataset_outside_the_project_is_refused(tmp_path: Path, saved_dataset:
         tmp_path, "- {id: a, prompt: '{{ q }}', vars: {q: {dataset: ../../x}}, expect: [json]}\n"
     )
     assert "outside the project root" in error.message
+
+
+def test_a_saved_dataset_naming_a_data_file_outside_its_folder_is_refused_before_loading(
+    tmp_path: Path, saved_dataset: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    flat = saved_dataset / "flat"
+    [arrow] = flat.glob("*.arrow")
+    arrow.rename(outside / arrow.name)
+    state = json.loads((flat / "state.json").read_text())
+    for name in (str(outside / arrow.name), f"../../../outside/{arrow.name}"):
+        state["_data_files"] = [{"filename": name}]
+        (flat / "state.json").write_text(json.dumps(state))
+        error = refused(
+            tmp_path,
+            "- {id: a, prompt: '{{ q }}', vars: {q: {dataset: data/flat}}, expect: [json]}\n",
+        )
+        assert f"names {name!r}, which is not inside it" in error.message
+        assert (error.line, error.key) == (3, "cases[0].vars.q.dataset")
+
+
+def test_a_saved_dataset_linking_a_data_file_outside_is_refused(
+    tmp_path: Path, saved_dataset: Path
+) -> None:
+    flat = saved_dataset / "flat"
+    [arrow] = flat.glob("*.arrow")
+    target = tmp_path / "elsewhere.arrow"
+    arrow.rename(target)
+    arrow.symlink_to(target)
+    error = refused(
+        tmp_path, "- {id: a, prompt: '{{ q }}', vars: {q: {dataset: data/flat}}, expect: [json]}\n"
+    )
+    assert "which is not inside it" in error.message
+
+
+def test_a_split_folder_outside_the_dataset_is_refused(tmp_path: Path, saved_dataset: Path) -> None:
+    (saved_dataset / "split" / "dataset_dict.json").write_text('{"splits": ["../flat", "test"]}')
+    error = refused(
+        tmp_path,
+        "- {id: a, prompt: '{{ q }}', vars: {q: {dataset: data/split, split: test}}, "
+        "expect: [json]}\n",
+    )
+    assert "names '../flat', which is not inside it" in error.message
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda state: state.pop("_data_files"), "state.json does not list its data files"),
+        (lambda state: state.pop("_fingerprint"), "cannot be loaded: KeyError"),
+        (lambda state: state.update(_split=[1]), "cannot be loaded"),
+    ],
+)
+def test_a_damaged_saved_dataset_is_a_suite_error_not_a_traceback(
+    tmp_path: Path, saved_dataset: Path, damage: Any, message: str
+) -> None:
+    state_file = saved_dataset / "flat" / "state.json"
+    state = json.loads(state_file.read_text())
+    damage(state)
+    state_file.write_text(json.dumps(state))
+    error = refused(
+        tmp_path, "- {id: a, prompt: '{{ q }}', vars: {q: {dataset: data/flat}}, expect: [json]}\n"
+    )
+    assert message in error.message
+    assert (error.line, error.key) == (3, "cases[0].vars.q.dataset")
+
+
+def test_a_saved_dataset_with_garbage_for_state_is_a_suite_error(
+    tmp_path: Path, saved_dataset: Path
+) -> None:
+    (saved_dataset / "flat" / "state.json").write_text("{not json")
+    error = refused(
+        tmp_path, "- {id: a, prompt: '{{ q }}', vars: {q: {dataset: data/flat}}, expect: [json]}\n"
+    )
+    assert "state.json is not valid JSON" in error.message
+
+
+def test_loading_a_dataset_leaves_the_process_environment_as_it_was(
+    tmp_path: Path, saved_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    load(
+        tmp_path, "- {id: a, prompt: '{{ q }}', vars: {q: {dataset: data/flat}}, expect: [json]}\n"
+    )
+    assert "HF_DATASETS_OFFLINE" not in os.environ
+    assert os.environ["HF_HUB_OFFLINE"] == "0"
+
+
+@pytest.fixture
+def dictionary_bomb(tmp_path: Path) -> Path:
+    """A few hundred bytes of Parquet whose rows decode to 200 MB: one 10 kB string, 20,000
+    times, dictionary-encoded and compressed."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    folder = tmp_path / "suites" / "data"
+    folder.mkdir(parents=True)
+    column = pa.array(["x" * 10_000] * 20_000).dictionary_encode()
+    table = pa.table({"text": column, "n": list(range(20_000))})
+    pq.write_table(table, folder / "bomb.parquet", compression="zstd")
+    assert (folder / "bomb.parquet").stat().st_size < 200_000
+    return folder / "bomb.parquet"
+
+
+def test_a_parquet_file_that_decodes_past_the_bound_is_refused(
+    tmp_path: Path, dictionary_bomb: Path
+) -> None:
+    error = refused(
+        tmp_path,
+        "- {id: a, prompt: '{{ t }}', vars: {t: {file: data/bomb.parquet, field: text}}, "
+        "expect: [json]}\n",
+    )
+    assert "decodes to more than" in error.message
+    assert error.key == "cases[0].vars.t.file"
+
+
+def test_parquet_reads_only_the_named_field_and_stops_at_the_limit(
+    tmp_path: Path, dictionary_bomb: Path
+) -> None:
+    only_n = load(
+        tmp_path,
+        "- {id: a, prompt: '{{ n }}', vars: {n: {file: data/bomb.parquet, field: n, sample: 3}}, "
+        "expect: [json]}\n",
+    )
+    drawn = [c.variables["n"] for c in only_n.cases[0].combinations]
+    assert len(drawn) == 3 and max(drawn) > 255  # drawn from every row, past the first batch
+    first = load(
+        tmp_path,
+        "- {id: a, prompt: '{{ t.text[:3] }}', vars: {t: {file: data/bomb.parquet, limit: 2}}, "
+        "expect: [json]}\n",
+    )
+    assert [c.prompt for c in first.cases[0].combinations] == ["xxx", "xxx"]
+
+
+def test_a_parquet_field_that_is_not_a_column_is_refused(tmp_path: Path, parquet: Path) -> None:
+    error = refused(
+        tmp_path,
+        "- {id: a, prompt: '{{ t }}', vars: {t: {file: data/tickets.parquet, field: txt}}, "
+        "expect: [json]}\n",
+    )
+    assert "has no field 'txt' (it has text, p)" in error.message
+    assert error.key == "cases[0].vars.t.field"
+
+
+def test_a_parquet_file_with_more_rows_than_the_cap_is_refused_from_its_metadata(
+    tmp_path: Path, parquet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tables, "MAX_DATA_ROWS", 39)
+    error = refused(
+        tmp_path,
+        "- {id: a, prompt: '{{ t }}', vars: {t: {file: data/tickets.parquet, limit: 1}}, "
+        "expect: [json]}\n",
+    )
+    assert "holds 40 rows, more than 39" in error.message
+
+
+def test_the_suite_digest_covers_the_files_it_reads(tmp_path: Path, saved_dataset: Path) -> None:
+    prompts = tmp_path / "suites" / "prompts"
+    prompts.mkdir(parents=True)
+    (prompts / "ask.j2").write_text("Q: {{ q }}")
+    body = """
+        - id: a
+          prompt: {file: prompts/ask.j2}
+          vars: {q: {dataset: data/flat, field: question}}
+          expect: [json]
+        """
+    first = load(tmp_path, body).sha256
+    assert load(tmp_path, body).sha256 == first
+    (prompts / "ask.j2").write_text("Question: {{ q }}")
+    reworded = load(tmp_path, body).sha256
+    assert reworded != first
+    datasets = pytest.importorskip("datasets")
+    rows = {"question": ["5+5?"], "answer": ["10"]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(saved_dataset / "flat"))
+    assert load(tmp_path, body).sha256 not in (first, reworded)
+
+
+def test_a_suite_that_reads_no_file_keeps_the_digest_of_its_text(tmp_path: Path) -> None:
+    import hashlib
+
+    path = write_suite(tmp_path, "- {id: a, prompt: hi, expect: [json]}\n")
+    suite = load_suite(path, ProjectConfig(base_dir=tmp_path))
+    assert suite.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
