@@ -19,8 +19,9 @@ suites: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -n 2 -m "not slow" tests
 
-# The slow tests check the shipped tiny Dolly models' measured figures (a few minutes) and rebuild
-# one from scratch to check the recipe (most of an hour on two busy cores).
+# The slow tests check the shipped tiny Dolly models' measured figures, rebuild one from scratch to
+# check the recipe (about six minutes on two cores) and run adapt end to end on the tiny Dolly
+# (fourteen minutes on two busy cores): expect most of an hour in all.
 test-slow: $(STAMP)
 	$(BIN)/pytest -n 2 -m slow tests
 

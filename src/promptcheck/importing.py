@@ -22,6 +22,7 @@ import importlib
 import importlib.machinery
 import os
 import sys
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,10 +66,50 @@ class CodePolicy:
             )
 
     def import_object(self, spec: str) -> Any | None:
-        """The object ``spec`` names, if a suite may name it; None when nothing is imported."""
-        module, _ = split_spec(spec)
-        self.check(module)
-        return import_object(spec) if self.execute else None
+        """The object ``spec`` names, if a suite may name it; None when nothing is imported.
+
+        The attribute path is walked, not trusted: a project module that imports ``json`` would
+        otherwise hand out ``json.codecs.builtins.eval``. No part may be private or special, a
+        module passed on the way must itself be allowed, and what is found must be
+        defined by allowed code (its ``__module__``) when it can be called."""
+        module_name, attr_path = split_spec(spec)
+        self.check(module_name)
+        parts = attr_path.split(".")
+        for part in parts:
+            if not part.isidentifier() or part.startswith("_"):
+                raise PluginImportError(
+                    f"{spec!r}: {part!r} is not a public name; a suite may name a module's "
+                    "own public functions and classes"
+                )
+        if not self.execute:
+            return None
+        obj: Any = import_module(module_name)
+        for part in parts:
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                raise PluginImportError(
+                    f"module {module_name!r} has no attribute {attr_path!r}"
+                ) from None
+            if isinstance(obj, types.ModuleType):
+                self._refuse_foreign(spec, obj.__name__)
+        if callable(obj):  # anything else cannot run, and its check says what it is instead
+            defined_in = getattr(obj, "__module__", None)
+            if not isinstance(defined_in, str):
+                defined_in = type(obj).__module__
+            self._refuse_foreign(spec, defined_in)
+        return obj
+
+    def _refuse_foreign(self, spec: str, module: str) -> None:
+        """What a suite names must be the project's or trusted code, not merely reachable
+        through it."""
+        if not self.allows(module):
+            raise PluginImportError(
+                f"{spec!r} is code from module {module!r}, which is not the project's: a suite "
+                "may name only what the project's modules define",
+                hint=f"define a function in the project that calls it, or add {module!r} to "
+                "[tool.promptcheck] trusted_modules in pyproject.toml",
+            )
 
     def import_module(self, name: str) -> Any | None:
         """Import the module a suite names, if it may; None when nothing is imported."""

@@ -65,6 +65,11 @@ class ProjectModel(BaseModel):
         description="Modules outside the project that suites may name in python/pydantic "
         "checks and plugins lists (a package trusts its submodules).",
     )
+    trusted_endpoints: list[Annotated[str, Field(pattern=r"^https?://[^/?#\s@]+/?$")]] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) that models defined in suites may send "
+        "requests to with base_url, api_key_env and the like; without a port, every port.",
+    )
     store: str | None = Field(None, description="Path of the SQLite run store.")
     concurrency: int | None = Field(None, ge=1, le=4096)
     max_stored_output: int | None = Field(
@@ -134,6 +139,7 @@ class ProjectConfig:
     max_stored_output: int | None = None
     trusted_modules: tuple[str, ...] = ()
     allow_paths: tuple[str, ...] = ()
+    trusted_endpoints: tuple[str, ...] = ()
     judge_floor: JudgeFloor = field(default_factory=JudgeFloor)
     review_overlap: int | None = None
 
@@ -192,6 +198,7 @@ def load_project_config(root: Path) -> ProjectConfig:
         max_stored_output=parsed.max_stored_output,
         trusted_modules=tuple(parsed.trusted_modules),
         allow_paths=tuple(parsed.allow_paths),
+        trusted_endpoints=tuple(parsed.trusted_endpoints),
         judge_floor=JudgeFloor(**parsed.judge_floor.model_dump())
         if parsed.judge_floor is not None
         else JudgeFloor(),

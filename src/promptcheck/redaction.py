@@ -20,8 +20,9 @@ from typing import Any
 
 REDACTED = "<redacted>"
 _SECRET_KEY = re.compile(r"api[_-]?key|secret|token|password|authorization", re.IGNORECASE)
-#: A URL with credentials before the host: scheme://user:password@host.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+#: A URL with credentials before the host: scheme://user:password@host. The user information
+#: ends at the authority's last ``@`` (a password may hold a raw ``@``, as URL parsers read it).
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@")
 #: A query parameter whose name says it is a secret: ?api_key=..., &token=..., &sig=...
 _SECRET_QUERY = re.compile(
     r"(?P<name>[?&](?:api[_-]?key|key|token|access[_-]?token|secret|password|sig|signature)=)"

@@ -4,10 +4,12 @@ The corpus (``tests/data/hostile_suites``) tries what an outside pull request co
 run a shell command or evaluate the model's output, import the standard library, render a prompt
 that loops for minutes or builds gigabytes, read a FIFO, a directory, ``/etc/passwd`` through
 ``../``, an absolute path or a symbolic link, point a schema's ``$ref`` at the network, at
-``file://`` or at itself, smuggle unencodable text in a data file, make a saved dataset name
+``file://`` or at itself, reach ``eval`` through a module a project module imports, send the
+machine's keys to another server, smuggle unencodable text in a data file, make a saved dataset name
 files outside its folder, or hand over a kilobyte of Parquet that decodes to hundreds of
 megabytes. Each file's first line says the error it must give (line, key, message) and, for
-the optional readers, the modules it needs (``needs="datasets"``).
+the optional readers, the modules it needs (``needs="datasets"``), and ``seen_at="run"`` for an
+attack that only importing the suite's code would show (``promptcheck validate`` imports none).
 
 Everything runs in a child process under a memory limit and a time limit, so that a regression
 fails this test instead of hanging CI or eating the machine.
@@ -42,6 +44,9 @@ def _runnable(path: Path) -> bool:
 
 
 FILES = [path for path in sorted(CORPUS.glob("*.yaml")) if _runnable(path)]
+#: The attacks ``validate`` can see without importing anything: not those that walk a project
+#: module's attributes (``seen_at="run"``), which only importing it could follow.
+VALIDATED = [path for path in FILES if _header(path).get("seen_at") != "run"]
 #: Generous for a collection of thirty suites, and far below what an unbounded attack takes.
 TIME_LIMIT_S = 120
 #: pyarrow (the Parquet bomb's reader) alone reserves some 300 MiB of address space when imported.
@@ -133,11 +138,14 @@ def test_validate_reports_them_without_running_anything(project: Path) -> None:
     result = run_limited(["promptcheck.cli", "validate", "suites"], project)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
-    for path in FILES:
+    for path in VALIDATED:
         expected = Expected.of(path)
         assert f"suites/{path.name}:{expected.line}: {expected.key}: " in output, path.name
+    for path in set(FILES) - set(VALIDATED):
+        assert f"ok: suites/{path.name}" in output, path.name
     assert "ok: suites/named_code.yaml" in output
-    assert f"1 valid, {len(FILES)} invalid" in output
+    valid = 1 + len(FILES) - len(VALIDATED)
+    assert f"{valid} valid, {len(VALIDATED)} invalid" in output
     assert not (project / "IMPORTED").exists(), "validate imported code a suite names"
     assert not (project / "PWNED").exists()
     assert "Traceback" not in output

@@ -18,6 +18,9 @@ from promptcheck.redaction import REDACTED, redact_secrets, scrub_text
         ("anthropic sk-ant-api03-BBBBBBBBBBBBBBBBBBBB", "anthropic", "BBBBBBBBBB"),
         ("google AIzaSyA-0123456789abcdefghijklmnopqrstu", "google", "AIzaSyA"),
         ("aws AKIAABCDEFGHIJKLMNOP used", "used", "AKIAABCDEFGHIJKLMNOP"),
+        # a raw @ in the password: the user information ends at the authority's last @
+        ("https://bob:pa@ss:w@rd@api.example.com/v1", "@api.example.com/v1", "rd@"),
+        ("https://bob:pa@ss@h/v1 then https://x.example/p@th", "/p@th", "ss@h"),
     ],
 )
 def test_scrub_text_removes_credentials_and_keeps_the_rest(text: str, kept: str, gone: str) -> None:

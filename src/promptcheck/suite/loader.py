@@ -24,6 +24,7 @@ from promptcheck.files import ProjectFiles, ReadLog, invalid_text, read_regular
 from promptcheck.importing import CodePolicy
 from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.registry import did_you_mean
+from promptcheck.suite.endpoints import check_suite_model
 from promptcheck.suite.format import (
     CaseModel,
     ChatMessage,
@@ -92,6 +93,12 @@ def load_suite(path: Path, project: ProjectConfig, *, execute: bool = True) -> S
         name: resolve_model(name, entry, base_dir, source, ("models", name))
         for name, entry in model.models.items()
     }
+    for name, entry in model.models.items():
+        refused = check_suite_model(
+            entry.backend, entry.model_extra or {}, project.trusted_endpoints
+        )
+        if refused is not None:
+            raise _located(refused[1], source, ("models", name, refused[0]))
     seen: dict[str, int] = {}
     cases = []
     files = dataclasses.replace(project.project_files(), log=ReadLog())
