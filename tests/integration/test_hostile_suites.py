@@ -3,11 +3,11 @@
 The corpus (``tests/data/hostile_suites``) tries what an outside pull request could: make a check
 run a shell command or evaluate the model's output, import the standard library, render a prompt
 that loops for minutes or builds gigabytes, read a FIFO, a directory, ``/etc/passwd`` through
-``../``, an absolute path or a symbolic link, point a schema's ``$ref`` at the network, at
-``file://`` or at itself, smuggle unencodable text in a data file, make a saved dataset name
-files outside its folder, or hand over a kilobyte of Parquet that decodes to hundreds of
-megabytes. Each file's first line says the error it must give (line, key, message) and, for
-the optional readers, the modules it needs (``needs="datasets"``).
+``../``, an absolute path or a symbolic link, follow a symbolic link loop, point a schema's
+``$ref`` at the network, at ``file://`` or at itself, smuggle unencodable text in a data file,
+make a saved dataset name files outside its folder, or hand over a kilobyte of Parquet that
+decodes to hundreds of megabytes. Each file's first line says the error it must give (line,
+key, message) and, for the optional readers, the modules it needs (``needs="datasets"``).
 
 Everything runs in a child process under a memory limit and a time limit, so that a regression
 fails this test instead of hanging CI or eating the machine.
@@ -75,6 +75,13 @@ def project(tmp_path: Path) -> Path:
     os.mkfifo(data / "fifo.jsonl")
     os.mkfifo(root / "suites" / "fifo_suite.yaml")  # a FIFO among the suites: never read
     (data / "users.csv").symlink_to("/etc/passwd")
+    # symbolic link loops: two links, a link to itself, a folder that is a loop
+    (data / "loop_a.csv").symlink_to("loop_b.csv")
+    (data / "loop_b.csv").symlink_to("loop_a.csv")
+    (data / "loop_a.txt").symlink_to("loop_a.txt")
+    (data / "loop_self.json").symlink_to("loop_self.json")
+    (data / "loop_dir").symlink_to("loop_dir")
+    (root / "suites" / "loop_suite.yaml").symlink_to("loop_suite.yaml")  # validate names it
     (tmp_path / "outside.jsonl").write_text('{"text": "outside the project"}\n')
     (tmp_path / "schema.json").write_text('{"type": "object"}\n')
     (root / "pyproject.toml").write_text(
@@ -137,7 +144,9 @@ def test_validate_reports_them_without_running_anything(project: Path) -> None:
         expected = Expected.of(path)
         assert f"suites/{path.name}:{expected.line}: {expected.key}: " in output, path.name
     assert "ok: suites/named_code.yaml" in output
-    assert f"1 valid, {len(FILES)} invalid" in output
+    loop = "error: suites/loop_suite.yaml: cannot read suite: the file suites/loop_suite.yaml is"
+    assert f"{loop} a symbolic link loop" in output
+    assert f"1 valid, {len(FILES) + 1} invalid" in output
     assert not (project / "IMPORTED").exists(), "validate imported code a suite names"
     assert not (project / "PWNED").exists()
     assert "Traceback" not in output
