@@ -55,6 +55,12 @@ MAX_FILE_BYTES = 64 * 2**20
 #: Most rows a Parquet file or a saved dataset may hold: a small, well-compressed file can
 #: describe millions of rows, and its metadata says how many before any is decoded.
 MAX_DATA_ROWS = 1_000_000
+#: Most references (``$ref``, ``$dynamicRef``, ``$recursiveRef``) a json_schema check's schema
+#: may hold, with those of the files it references, and how deep its references and in-place
+#: subschemas (allOf, not, if ...) may nest: deeper, jsonschema's recursion gives up on every
+#: output (it does at some 400).
+MAX_SCHEMA_REFS = 10_000
+MAX_SCHEMA_IN_PLACE_DEPTH = 100
 #: Longest a check that can run long (a regex, a user's function, a schema) may take on one
 #: output; past it the sample is unscored for that check, with the reason.
 CHECK_TIMEOUT_S = 5.0

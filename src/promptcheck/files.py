@@ -6,6 +6,7 @@ A suite is data written by anyone, so what it makes promptcheck read is bounded:
   (never a read that blocks forever or never ends);
 * only inside the project root, after every symbolic link is resolved, or inside a folder that
   ``[tool.promptcheck] allow_paths`` names: ``../`` and absolute paths cannot reach /etc/passwd;
+  a link that leads back to itself (``a -> b -> a``) is named as a loop;
 * at most :data:`~promptcheck.config.MAX_FILE_BYTES` bytes, and text that is valid Unicode all
   the way down (a JSON ``"\\ud800"`` escape is refused at collection, not met by the store later);
 * YAML through the hardened loader (:mod:`promptcheck.yamlsource`: bounded aliases and nesting).
@@ -44,6 +45,45 @@ def file_kind(mode: int) -> str | None:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
+def link_loop(path: Path, what: str) -> ConfigError:
+    """The error for a file whose symbolic links lead back to themselves (``a -> b -> a``)."""
+    return ConfigError(
+        f"{what} {path} is a symbolic link loop (its links lead back to themselves), "
+        "not a regular file",
+        hint="point the link at a real file",
+    )
+
+
+def is_link_loop(path: Path) -> bool:
+    """Whether ``path`` is a symbolic link whose links lead back to themselves."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    except ValueError:  # a NUL in the name
+        return False
+    return False
+
+
+def resolve_links(path: Path, what: str) -> Path:
+    """``path`` absolute, with every symbolic link resolved; a loop is a ConfigError.
+
+    Python up to 3.12 raises RuntimeError on a loop, later ones OSError (ELOOP) or, not strict,
+    return the looping part unresolved (the read that follows then meets ELOOP, see
+    :func:`read_regular`).
+    """
+    try:
+        return path.resolve()
+    except RuntimeError:
+        raise link_loop(path, what) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise link_loop(path, what) from None
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    except ValueError as exc:  # a NUL in the name
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from None
+
+
 def read_regular(path: Path, max_bytes: int, what: str) -> bytes:
     """The bytes of ``path`` if it is a regular file of at most ``max_bytes`` bytes.
 
@@ -57,6 +97,8 @@ def read_regular(path: Path, max_bytes: int, what: str) -> bytes:
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:
             raise ConfigError(f"{what} {path} does not exist (its name is too long)") from None
+        if exc.errno == errno.ELOOP:
+            raise link_loop(path, what) from None
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
     except ValueError as exc:  # a NUL in the name
         raise ConfigError(f"cannot read {what} {path}: {exc}") from None
@@ -66,6 +108,8 @@ def read_regular(path: Path, max_bytes: int, what: str) -> bytes:
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
+        if exc.errno == errno.ELOOP:  # made a loop after the first look
+            raise link_loop(path, what) from None
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
     with os.fdopen(descriptor, "rb") as handle:
         opened = os.fstat(handle.fileno())
@@ -137,7 +181,7 @@ class ProjectFiles:
 
     def confined(self, path: Path, what: str) -> Path:
         """``path`` with its links resolved, if it lies where a suite may read."""
-        resolved = path.resolve()
+        resolved = resolve_links(path, what)
         for folder in (self.root, *self.allowed):
             if resolved.is_relative_to(folder.resolve()):
                 return resolved

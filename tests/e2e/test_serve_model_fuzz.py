@@ -42,6 +42,17 @@ EMPTY_PROMPT_IN_A_STREAMED_BATCH = (
     ).encode(),
 )
 
+#: Lone surrogates (JSON escapes that pair with nothing) once reached the tokenizer: a 500.
+LONE_SURROGATE_IN_A_PROMPT = (
+    "/v1/completions",
+    b'{"model": "yes-no", "max_tokens": 4, "prompt": "a\\ud800"}',
+)
+LONE_SURROGATE_IN_A_STREAMED_CHAT = (
+    "/v1/chat/completions",
+    b'{"model": "yes-no", "max_tokens": 4, "stream": true,'
+    b' "messages": [{"role": "user", "content": "\\udfff"}]}',
+)
+
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prober, LogWatch]]:
@@ -62,12 +73,14 @@ def quiet(watch: LogWatch) -> None:
 
 @FUZZ
 @example(request=EMPTY_PROMPT_IN_A_STREAMED_BATCH)
+@example(request=LONE_SURROGATE_IN_A_PROMPT)
+@example(request=LONE_SURROGATE_IN_A_STREAMED_CHAT)
 @given(request=bodies("yes-no"))
 def test_no_request_to_the_real_model_causes_a_500(
     served: tuple[Prober, LogWatch], request: tuple[str, bytes]
 ) -> None:
     prober, watch = served
-    check_answer(*prober.post(*request))
+    check_answer(*prober.post(*request), sent=request[1])
     quiet(watch)
 
 

@@ -47,30 +47,41 @@ FIELDS = (
     "user",
 )
 
+#: Surrogate code points: JSON's ``\\ud800`` escapes decode to them, and those that pair with
+#: nothing (a lone surrogate) are text no tokenizer, log or store can encode.
+_surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, categories=["Cs"])
+
+
+def texts(max_size: int) -> st.SearchStrategy[str]:
+    """Text, often with surrogates among the characters (lone, or a high and a low side by
+    side, which JSON joins into one valid character)."""
+    return st.text(max_size=max_size) | st.text(st.characters() | _surrogates, max_size=max_size)
+
+
 scalars = (
     st.none()
     | st.booleans()
     | st.integers()
     | st.sampled_from([0, -1, 1, 2, 128, 129, 2**63, -(2**63) - 1, 10**30])
     | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=12)
-    | st.sampled_from(["", "echo", "user", "system", "assistant", "text", "\x00", "🙂"])
+    | texts(12)
+    | st.sampled_from(
+        ["", "echo", "user", "system", "assistant", "text", "\x00", "🙂", "\ud800", "\udfff"]
+    )
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts(8), inner, max_size=4),
     max_leaves=12,
 )
 messages = st.lists(
     st.fixed_dictionaries(
         {
             "role": st.sampled_from(["system", "user", "assistant", "developer", "tool", "x"]),
-            "content": st.text(max_size=30)
+            "content": texts(30)
             | st.none()
             | st.lists(
-                st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=10)}),
+                st.fixed_dictionaries({"type": st.just("text"), "text": texts(10)}),
                 max_size=3,
             )
             | json_values,
@@ -90,12 +101,14 @@ def _near_valid(chat: bool, model: str) -> st.SearchStrategy[dict[str, Any]]:
         {},
         optional={
             "messages": messages,
-            "prompt": st.text(max_size=30) | st.lists(st.text(max_size=10), max_size=4),
+            "prompt": texts(30) | st.lists(texts(10), max_size=4),
             "n": st.integers(1, 4) | st.integers(-2, 140),
             "temperature": st.floats(0, 2) | st.floats(-1, 3),
             "top_p": st.floats(0.01, 1) | st.floats(-0.5, 1.5),
             "max_tokens": st.integers(1, 8) | st.integers(-2, 40),
-            "stop": st.text(max_size=5) | st.lists(st.text(max_size=5), max_size=20),
+            "stop": texts(5) | st.lists(texts(5), max_size=20),
+            "model": st.just(model) | texts(8),
+            "user": texts(8),
             "seed": st.integers(-(2**64), 2**64),
             "stream": st.booleans(),
             "stream_options": st.fixed_dictionaries({"include_usage": st.booleans()}),
@@ -114,6 +127,14 @@ def _near_valid(chat: bool, model: str) -> st.SearchStrategy[dict[str, Any]]:
     return st.builds(mutate, replaced, plausible, dropped)
 
 
+def _encode(value: Any, literal: bool) -> bytes:
+    """JSON with every character outside ASCII escaped (``\\ud800``), or written as UTF-8
+    with surrogates as their three bytes (which ``json.loads`` decodes to surrogates too)."""
+    if literal:
+        return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return json.dumps(value).encode()
+
+
 def bodies(model: str) -> st.SearchStrategy[tuple[str, bytes]]:
     """(path, body) pairs: near-valid requests of both kinds, any JSON, or arbitrary bytes."""
     paths = st.sampled_from(["/v1/chat/completions", "/v1/completions"])
@@ -121,7 +142,9 @@ def bodies(model: str) -> st.SearchStrategy[tuple[str, bytes]]:
         _near_valid(True, model).map(lambda b: ("/v1/chat/completions", b)),
         _near_valid(False, model).map(lambda b: ("/v1/completions", b)),
     )
-    encoded = near.map(lambda pair: (pair[0], json.dumps(pair[1]).encode()))
+    encoded = st.builds(
+        lambda pair, literal: (pair[0], _encode(pair[1], literal)), near, st.booleans()
+    )
     anything = st.tuples(paths, json_values.map(lambda v: json.dumps(v).encode()))
     garbage = st.tuples(paths, st.binary(max_size=64))
     return st.one_of(encoded, encoded, anything, garbage)
@@ -215,9 +238,18 @@ class Prober:
             connection.close()
 
 
-def check_answer(status: int, body: bytes) -> None:
-    """A client's request is answered with 200 or an OpenAI-style 4xx error, never a 5xx."""
+def check_answer(status: int, body: bytes, sent: bytes | None = None) -> None:
+    """A client's request is answered with 200 or an OpenAI-style 4xx error, never a 5xx.
+
+    With the body ``sent``: a JSON object holding a lone surrogate anywhere (a key or a value)
+    is answered 400 ``invalid_unicode``, naming where.
+    """
     assert status < 500, (status, body[:300])
+    if sent is not None and (where := lone_surrogate(sent)) is not None:
+        error = json.loads(body)["error"]
+        assert (status, error["code"]) == (400, "invalid_unicode"), (status, body[:300])
+        assert error["message"].startswith(f"{where}: "), (where, error["message"])
+        return
     if status >= 400:
         error = json.loads(body)["error"]
         assert isinstance(error["message"], str) and error["message"]
@@ -225,6 +257,42 @@ def check_answer(status: int, body: bytes) -> None:
         assert body.endswith(b"data: [DONE]\n\n")
     else:
         assert json.loads(body)["choices"]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(sent: bytes) -> str | None:
+    """Where (``messages.0.content``) the first lone surrogate of a JSON object body is, by
+    the server's escaping of the location; None when it holds none or is not an object."""
+    try:
+        value = json.loads(sent)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    return _first_surrogate(value, ())
+
+
+def _first_surrogate(value: Any, location: tuple[str, ...]) -> str | None:
+    if isinstance(value, str):
+        return _where(location) if _SURROGATE.search(value) else None
+    pairs: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key in value:
+            if _SURROGATE.search(key):
+                return _where((*location, key))
+        pairs = list(value.items())
+    elif isinstance(value, list):
+        pairs = [(str(index), item) for index, item in enumerate(value)]
+    for key, item in pairs:
+        if (found := _first_surrogate(item, (*location, key))) is not None:
+            return found
+    return None
+
+
+def _where(location: tuple[str, ...]) -> str:
+    return ".".join(location).encode("utf-8", "backslashreplace").decode()
 
 
 STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3}) ")

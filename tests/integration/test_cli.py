@@ -106,6 +106,21 @@ def test_validate_good_and_bad_suites(project: Project, capsys: pytest.CaptureFi
     assert main(["validate", "suites/missing.yaml"]) == ExitCode.USAGE
 
 
+def test_validate_names_a_suite_that_is_a_link_loop(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Named or met in a folder, a loop is an invalid suite, not "no such file" nor skipped."""
+    (project.path / "suites").mkdir(exist_ok=True)
+    (project.path / "suites" / "loop.yaml").symlink_to("loop.yaml")
+    for target in ("suites/loop.yaml", "suites"):
+        assert main(["validate", target]) == ExitCode.FAILED
+        out = capsys.readouterr().out
+        loop = "error: suites/loop.yaml: cannot read suite: the file suites/loop.yaml is a"
+        assert f"{loop} symbolic link loop" in out
+        assert "hint: point the link at a real file" in out
+        assert "0 valid, 1 invalid" in out
+
+
 def test_the_console_script_runs(recorded: Project) -> None:
     """The installed entry point, in a child process, as a user or CI calls it."""
     completed = subprocess.run(

@@ -1,33 +1,62 @@
 """Outputs written to attack the reader and the runner: shown, never interpreted; bounded.
 
 A model's output is not controlled by anyone. These runs feed promptcheck outputs that backtrack a
-pattern for ever, carry terminal escape sequences and bidi controls, hold text Python cannot
-encode, and a user's check that never returns; each run must end, keep every sample, and say
-plainly what happened. The time limits are cut short here (``CHECK_TIMEOUT_S``) so that the test
-is quick; every run is also bounded by the test's own limit on the step that could hang.
+pattern for ever, run to tens of megabytes, carry terminal escape sequences and bidi controls,
+hold text Python cannot encode, and a user's check that never returns; each run must end, keep
+every sample, and say plainly what happened.
+
+A run that could hang or blow up on a regression (a pattern, a stuck check, a huge output) runs
+in a child pytest under a time limit (``TIME_LIMIT_S``: the test fails instead of hanging CI)
+and a limit on its address space (``MEMORY_LIMIT``), with the check time limits cut short there
+(``CHECK_TIMEOUT_S``) so that it is quick. The others run in-process: they feed a few dozen
+characters to code that is linear in them.
 """
 
 from __future__ import annotations
 
-import pytest
+import textwrap
 
-from promptcheck.checks import text as text_checks
-from promptcheck.run import scoring
+import pytest
 
 from .conftest import Project, scripted_model, suite_yaml
 
 HOSTILE = "\x1b]52;c;cHduZWQ=\x07\x1b[2J\u202eevil\u202c\x00 done"
+#: A child run takes a couple of seconds; a hang is what this cuts short.
+TIME_LIMIT_S = 120
+#: The child's address space: pytest, promptcheck and their threads take under 700 MiB of it;
+#: a 32 MiB output copied for every sample and check (3 x 4) would not fit beside them.
+MEMORY_LIMIT = 1024 * 2**20
+#: Loaded first in the child (``-p``): its limits, and the regex's and the runner's check time
+#: limits cut short.
+LIMITS_PLUGIN = """\
+import resource
+
+from promptcheck.checks import text
+from promptcheck.run import scoring
+
+resource.setrlimit(resource.RLIMIT_AS, ({memory}, {memory}))
+text.CHECK_TIMEOUT_S = 0.2
+scoring.CHECK_TIMEOUT_S = {check_limit_s}
+"""
 
 
-@pytest.fixture
-def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The regex's own limit, then the runner's for a check that never returns."""
-    monkeypatch.setattr(text_checks, "CHECK_TIMEOUT_S", 0.2)
-    monkeypatch.setattr(scoring, "CHECK_TIMEOUT_S", 3.0)
+def run_bounded(project: Project, *args: str, check_limit_s: float = 3.0) -> pytest.RunResult:
+    """The project's run in a child pytest, within TIME_LIMIT_S and MEMORY_LIMIT; a check that
+    can run long is given up after ``check_limit_s`` (a regex after 0.2 s)."""
+    limits = LIMITS_PLUGIN.format(memory=MEMORY_LIMIT, check_limit_s=check_limit_s)
+    project.write("hostile_limits.py", limits)
+    return project.pytester.runpytest_subprocess(
+        "-p",
+        "hostile_limits",
+        "--promptcheck",
+        "--promptcheck-no-progress",
+        *args,
+        timeout=TIME_LIMIT_S,
+    )
 
 
 def test_a_pattern_that_backtracks_for_ever_is_unscored_and_the_run_goes_on(
-    project: Project, short_timeouts: None
+    project: Project,
 ) -> None:
     project.configure(
         {
@@ -55,14 +84,14 @@ def test_a_pattern_that_backtracks_for_ever_is_unscored_and_the_run_goes_on(
             """,
         ),
     )
-    result = project.run()
+    result = run_bounded(project)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         ["*regex unscored: the pattern took longer than 0.2 s on this output*backtracking*"]
     )
 
 
-def test_a_check_that_never_returns_is_given_up(project: Project, short_timeouts: None) -> None:
+def test_a_check_that_never_returns_is_given_up(project: Project) -> None:
     project.write("plugins/__init__.py", "")
     project.write(
         "plugins/stuck.py",
@@ -76,9 +105,61 @@ def test_a_check_that_never_returns_is_given_up(project: Project, short_timeouts
             "- {id: stuck, prompt: perfect, samples: 2, expect: [{python: plugins.stuck:check}]}",
         ),
     )
-    result = project.run()
+    result = run_bounded(project, check_limit_s=1.0)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*python unscored: python took longer than 3 s*given up*"])
+    result.stdout.fnmatch_lines(["*python unscored: python took longer than 1 s*given up*"])
+
+
+def test_a_huge_output_is_scored_bounded_and_stored_cut(project: Project) -> None:
+    """32 MiB of one backtracking word: every check answers (the pattern within its time
+    limit), the run stays within the memory limit, and the store keeps the output cut."""
+    project.write("plugins/__init__.py", "")
+    project.write(
+        "plugins/huge.py",
+        textwrap.dedent(
+            """\
+            from pydantic import BaseModel
+            from promptcheck.backends import Generation, register_backend
+
+            HUGE = "a" * (32 * 2**20)
+
+            class Params(BaseModel):
+                pass
+
+            class Huge:
+                async def generate(self, request):
+                    return [Generation(text=HUGE) for _ in request.seeds]
+
+            @register_backend("huge", Params)
+            def build(params, context):
+                return Huge()
+            """
+        ),
+    )
+    project.configure(
+        {"huge": {"backend": "huge"}}, default="huge", promptcheck='plugins = ["plugins.huge"]'
+    )
+    project.suite(
+        "huge",
+        suite_yaml(
+            "huge",
+            """
+            - id: huge
+              prompt: anything
+              samples: 3
+              expect: [{max_words: 2}, {regex: "(a|aa)+b"}, json, {not_contains: "!"}]
+            """,
+        ),
+    )
+    result = run_bounded(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*regex unscored: the pattern took longer than 0.2 s*"])
+    assert "MemoryError" not in result.stdout.str() + result.stderr.str()
+    [case] = project.last_results("huge").values()
+    assert len(case.samples) == 3
+    sample = case.samples[0]
+    assert sample.output.startswith("a" * 1000) and "more characters not stored" in sample.output
+    assert len(sample.output) < 2 * 10**5
 
 
 def test_escape_sequences_in_outputs_are_shown_escaped(project: Project) -> None:

@@ -3,13 +3,14 @@
 The corpus (``tests/data/hostile_suites``) tries what an outside pull request could: make a check
 run a shell command or evaluate the model's output, import the standard library, render a prompt
 that loops for minutes or builds gigabytes, read a FIFO, a directory, ``/etc/passwd`` through
-``../``, an absolute path or a symbolic link, point a schema's ``$ref`` at the network, at
-``file://`` or at itself, reach ``eval`` through a module a project module imports, send the
-machine's keys to another server, smuggle unencodable text in a data file, make a saved dataset name
-files outside its folder, or hand over a kilobyte of Parquet that decodes to hundreds of
-megabytes. Each file's first line says the error it must give (line, key, message) and, for
-the optional readers, the modules it needs (``needs="datasets"``), and ``seen_at="run"`` for an
-attack that only importing the suite's code would show (``promptcheck validate`` imports none).
+``../``, an absolute path or a symbolic link, follow a symbolic link loop, point a schema's
+``$ref`` at the network, at ``file://`` or at itself, reach ``eval`` through a module a project
+module imports, send the machine's keys to another server, smuggle unencodable text in a data
+file, make a saved dataset name files outside its folder, or hand over a kilobyte of Parquet that
+decodes to hundreds of megabytes. Each file's first line says the error it must give (line, key,
+message) and, for the optional readers, the modules it needs (``needs="datasets"``), and
+``seen_at="run"`` for an attack that only importing the suite's code would show (``promptcheck
+validate`` imports none).
 
 Everything runs in a child process under a memory limit and a time limit, so that a regression
 fails this test instead of hanging CI or eating the machine.
@@ -80,6 +81,13 @@ def project(tmp_path: Path) -> Path:
     os.mkfifo(data / "fifo.jsonl")
     os.mkfifo(root / "suites" / "fifo_suite.yaml")  # a FIFO among the suites: never read
     (data / "users.csv").symlink_to("/etc/passwd")
+    # symbolic link loops: two links, a link to itself, a folder that is a loop
+    (data / "loop_a.csv").symlink_to("loop_b.csv")
+    (data / "loop_b.csv").symlink_to("loop_a.csv")
+    (data / "loop_a.txt").symlink_to("loop_a.txt")
+    (data / "loop_self.json").symlink_to("loop_self.json")
+    (data / "loop_dir").symlink_to("loop_dir")
+    (root / "suites" / "loop_suite.yaml").symlink_to("loop_suite.yaml")  # validate names it
     (tmp_path / "outside.jsonl").write_text('{"text": "outside the project"}\n')
     (tmp_path / "schema.json").write_text('{"type": "object"}\n')
     (root / "pyproject.toml").write_text(
@@ -144,8 +152,10 @@ def test_validate_reports_them_without_running_anything(project: Path) -> None:
     for path in set(FILES) - set(VALIDATED):
         assert f"ok: suites/{path.name}" in output, path.name
     assert "ok: suites/named_code.yaml" in output
+    loop = "error: suites/loop_suite.yaml: cannot read suite: the file suites/loop_suite.yaml is"
+    assert f"{loop} a symbolic link loop" in output
     valid = 1 + len(FILES) - len(VALIDATED)
-    assert f"{valid} valid, {len(VALIDATED)} invalid" in output
+    assert f"{valid} valid, {len(VALIDATED) + 1} invalid" in output
     assert not (project / "IMPORTED").exists(), "validate imported code a suite names"
     assert not (project / "PWNED").exists()
     assert "Traceback" not in output

@@ -28,6 +28,7 @@ from promptcheck.checks.base import (
     register_check,
 )
 from promptcheck.checks.params import PASSED, CheckParams, clip, json_path
+from promptcheck.checks.schema_refs import unresolvable_ref
 from promptcheck.config import CHECK_TIMEOUT_S
 from promptcheck.errors import ConfigError, PluginImportError
 from promptcheck.files import ProjectFiles
@@ -178,59 +179,6 @@ def _local_registry(directory: Path, files: ProjectFiles) -> Registry[Any]:
         )
 
     return Registry(retrieve=retrieve)  # type: ignore[call-arg]
-
-
-#: Most $ref a schema may hold (with those of the files it references) before it is refused.
-_MAX_REFS = 10_000
-
-
-def unresolvable_ref(schema: Any, registry: Registry[Any]) -> str | None:
-    """Why some ``$ref`` of ``schema`` (or of a file it references) cannot be resolved, or None.
-
-    Found when the check is built, so that a schema that cannot be applied is a collection error
-    rather than every sample unscored. A chain of references that leads back to itself without a
-    keyword in between (``{"$ref": "#"}``) cannot be applied either.
-    """
-    from referencing import Resource
-    from referencing.exceptions import Unresolvable
-    from referencing.jsonschema import DRAFT202012
-
-    root = Resource.from_contents(schema, default_specification=DRAFT202012)
-    stack: list[tuple[Any, Any]] = [(schema, registry.resolver_with_root(root))]
-    seen = 0
-    while stack:
-        node, resolver = stack.pop()
-        if isinstance(node, list):
-            stack.extend((item, resolver) for item in node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            seen += 1
-            if seen > _MAX_REFS:
-                return f"more than {_MAX_REFS} $ref"
-            chain = [ref]
-            try:
-                resolved = resolver.lookup(ref)
-                while (
-                    isinstance(resolved.contents, dict)
-                    and set(resolved.contents) == {"$ref"}
-                    and isinstance(resolved.contents["$ref"], str)
-                ):
-                    nxt = resolved.contents["$ref"]
-                    if nxt in chain:
-                        return f"$ref {ref!r} refers to itself through {' -> '.join(chain)}"
-                    chain.append(nxt)
-                    resolved = resolved.resolver.lookup(nxt)
-            except Unresolvable as exc:
-                cause = exc.__cause__ or exc.__context__
-                why = f": {cause}" if cause is not None else ""
-                return f"$ref {ref!r} cannot be resolved{why}"
-            if resolved.contents is not node and ref.split("#")[0]:  # another file: walk it too
-                stack.append((resolved.contents, resolved.resolver))
-        stack.extend((value, resolver) for key, value in node.items() if key != "$ref")
-    return None
 
 
 def _validator_class(schema: dict[str, Any] | bool) -> Any:
@@ -404,6 +352,8 @@ def _schema_problem(validator_class: Any, schema: Any) -> str | None:
         validator_class.check_schema(json.loads(schema) if isinstance(schema, str) else schema)
     except SchemaError as exc:
         return f"{exc.json_path}: {exc.message}"
+    except RecursionError:  # a schema file's JSON is not bounded in depth as YAML is
+        return "it is nested too deeply to be checked (or applied)"
     return None
 
 

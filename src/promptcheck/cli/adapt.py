@@ -27,7 +27,7 @@ from promptcheck.report.output import write_report_file
 from promptcheck.stats.racing import CONFIRM_CONTENDERS
 from promptcheck.store import RunStatus, Store
 from promptcheck.store.provenance import RunFacts, git_commit
-from promptcheck.suite import is_suite_file, load_suite
+from promptcheck.suite import load_suite, suites_under
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -176,8 +176,8 @@ def suite_files(paths: Sequence[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*.y*ml") if is_suite_file(p))
-        elif path.is_file():
+            found += suites_under(path)
+        elif path.is_file() or path.is_symlink():  # a link loop: loading it says so
             found.append(path)
         else:
             raise ConfigError(f"no suite file or folder at {path}")

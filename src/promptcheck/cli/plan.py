@@ -44,7 +44,7 @@ from promptcheck.project import ProjectConfig
 from promptcheck.store import Store
 from promptcheck.store.database import RunSummary
 from promptcheck.store.usage import format_cost
-from promptcheck.suite import SuiteSpec, find_model, is_suite_file, load_suite, stored_suite_path
+from promptcheck.suite import SuiteSpec, find_model, load_suite, stored_suite_path, suites_under
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -131,8 +131,8 @@ def suite_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*.y*ml")) if is_suite_file(p))
-        elif path.exists():
+            files.extend(suites_under(path))
+        elif path.exists() or path.is_symlink():  # a link loop: loading it says so
             files.append(path)
         else:
             raise PromptcheckError(f"{path}: no such file or directory")

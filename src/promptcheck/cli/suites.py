@@ -39,14 +39,14 @@ def run_schema(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from promptcheck.suite import is_suite_file, load_suite
+    from promptcheck.suite import load_suite, suites_under
 
     project = load_project()
     files: list[Path] = []
     for path in args.paths:
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*.y*ml")) if is_suite_file(p))
-        elif path.exists():
+            files.extend(suites_under(path))
+        elif path.exists() or path.is_symlink():  # a link loop or a dangling link: said so
             files.append(path)
         else:
             print(f"{path}: no such file or directory", file=sys.stderr)

@@ -184,6 +184,7 @@ def prompts(request: CompletionRequest) -> list[str]:
 
 
 def _validate(model: type[Any], body: dict[str, Any]) -> Any:
+    _refuse_invalid_text(body)
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -194,6 +195,47 @@ def _validate(model: type[Any], body: dict[str, Any]) -> Any:
         raise APIError(400, message, param=location[0] if location else None) from None
     except RecursionError:
         raise APIError(400, "the body is nested too deeply", code="invalid_json") from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_invalid_text(body: dict[str, Any]) -> None:
+    """A 400 naming the first field (key or value, known or not) whose text is not valid
+    Unicode: a JSON escape such as ``"\\ud800"`` that pairs with nothing decodes to a lone
+    surrogate, which no tokenizer, log or store can encode. ``json.loads`` joins every valid
+    pair into one character, so any surrogate left is a lone one.
+    """
+    stack: list[tuple[tuple[str, ...], Any]] = [((), body)]
+    while stack:
+        location, value = stack.pop()
+        if isinstance(value, str):
+            if (bad := _SURROGATE.search(value)) is not None:
+                _invalid_text(location, bad.group())
+            continue
+        if isinstance(value, dict):
+            for key in value:
+                if (bad := _SURROGATE.search(key)) is not None:
+                    _invalid_text((*location, key), bad.group(), in_name=True)
+            items = [((*location, key), item) for key, item in value.items()]
+        elif isinstance(value, list):
+            items = [((*location, str(index)), item) for index, item in enumerate(value)]
+        else:
+            continue
+        stack.extend(reversed(items))  # depth first, in the body's order
+
+
+def _invalid_text(location: tuple[str, ...], surrogate: str, *, in_name: bool = False) -> None:
+    escaped = surrogate.encode("utf-8", "backslashreplace").decode()
+    where = ".".join(location).encode("utf-8", "backslashreplace").decode()
+    what = "the name of this field" if in_name else "the text"
+    raise APIError(
+        400,
+        f"{where}: {what} holds {escaped}, a lone surrogate, which is not valid Unicode "
+        "(a \\u escape must pair a high and a low surrogate)",
+        param=location[0].encode("utf-8", "backslashreplace").decode(),
+        code="invalid_unicode",
+    )
 
 
 def _sampling(

@@ -15,6 +15,7 @@ from promptcheck.suite.loader import (
     model_named,
     resolve_model,
     stored_suite_path,
+    suites_under,
 )
 from promptcheck.suite.records import CaseSpec, Combination, CompiledCheck, ModelConfig, SuiteSpec
 
@@ -30,4 +31,5 @@ __all__ = [
     "model_named",
     "resolve_model",
     "stored_suite_path",
+    "suites_under",
 ]

@@ -20,7 +20,7 @@ from promptcheck.backends.base import BACKENDS, Message, SamplingParams, Tool
 from promptcheck.checks.base import CHECKS, BuildContext, Check, NotImportedCheck
 from promptcheck.config import MAX_FILE_BYTES
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
-from promptcheck.files import ProjectFiles, ReadLog, invalid_text, read_regular
+from promptcheck.files import ProjectFiles, ReadLog, invalid_text, is_link_loop, read_regular
 from promptcheck.importing import CodePolicy
 from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.registry import did_you_mean
@@ -57,6 +57,16 @@ def is_suite_file(path: Path) -> bool:
         return False
 
 
+def suites_under(folder: Path) -> list[Path]:
+    """The suites among the YAML files under ``folder``, sorted.
+
+    A YAML name there that is a symbolic link loop is listed too: it cannot be read to tell
+    whether it is a suite, so loading it reports the loop rather than leaving a suite out in
+    silence. Linked folders are not entered, so a link to a folder above cannot loop the walk.
+    """
+    return sorted(p for p in folder.rglob("*.y*ml") if is_suite_file(p) or is_link_loop(p))
+
+
 def load_suite(path: Path, project: ProjectConfig, *, execute: bool = True) -> SuiteSpec:
     """Read, validate and compile one suite file. Raises SuiteError naming file and line.
 
@@ -68,7 +78,7 @@ def load_suite(path: Path, project: ProjectConfig, *, execute: bool = True) -> S
     try:
         raw = read_regular(path, MAX_FILE_BYTES, "the file")
     except ConfigError as exc:
-        raise SuiteError(f"cannot read suite: {exc.message}", path=path) from None
+        raise SuiteError(f"cannot read suite: {exc.message}", path=path, hint=exc.hint) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -60,7 +60,7 @@ def test_no_body_causes_a_500(fuzzed: tuple[Served, LogWatch], request: tuple[st
     served, watch = fuzzed
     path, body = request
     status, answer = prober(served).post(path, body)
-    check_answer(status, answer)
+    check_answer(status, answer, sent=body)
     quiet(watch)
 
 

@@ -273,6 +273,35 @@ def test_unknown_fields_and_neutral_settings_are_accepted(served: Served) -> Non
     assert served.engine.requests[-1][0].params.max_tokens == 5
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/v1/completions", b'{"model": "echo", "prompt": "\\ud800"}', "prompt"),
+        ("/v1/completions", b'{"model": "echo", "prompt": "x", "stop": "\\udc00"}', "stop"),
+        ("/v1/completions", b'{"model": "echo", "prompt": "\xed\xa0\x80"}', "prompt"),
+        (
+            "/v1/chat/completions",
+            b'{"model": "echo", "messages": [{"role": "user", "content": "\\ud800"}]}',
+            "messages",
+        ),
+        (
+            "/v1/chat/completions",
+            b'{"model": "\\ud800", "messages": [{"role": "user", "content": "x"}]}',
+            "model",
+        ),
+    ],
+)
+def test_lone_surrogates_are_a_400_before_the_engine_sees_them(
+    served: Served, path: str, body: bytes, param: str
+) -> None:
+    before = len(served.engine.requests)
+    status, headers, data = raw(served, "POST", path, body)
+    assert status == 400 and headers["content-type"] == "application/json"
+    error = json.loads(data)["error"]
+    assert (error["param"], error["code"]) == (param, "invalid_unicode")
+    assert len(served.engine.requests) == before
+
+
 def test_an_engine_bug_is_a_500_and_the_server_goes_on(served: Served) -> None:
     body = {"model": "echo", "prompt": "engine bug"}
     status, _, data = raw(served, "POST", "/v1/completions", body)
