@@ -594,7 +594,7 @@ def test_a_v4_store_learns_what_served_its_new_cached_generations(tmp_path: Path
     assert old == V4_CACHE
     assert all(g.served_model is None and g.served_fingerprint is None for g in old.values())
     with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
@@ -635,9 +635,7 @@ def v5_cases() -> list[CaseResult]:
                 prompt=prompt,
                 seed=500 + 10 * number + index,
                 output=None if index == 2 else f"a fox, take {index}",
-                checks=()
-                if index == 2
-                else (CheckOutcome(0, "max_words", Status.PASS, "", None),),
+                checks=() if index == 2 else (CheckOutcome(0, "max_words", Status.PASS, "", None),),
                 error="model failed to start" if index == 2 else None,
                 formatted_prompt=None if (index == 2 and number) else dolly_form(prompt),
                 prompt_tokens=None if index == 2 else 410,
@@ -703,6 +701,47 @@ def test_committed_v5_store_still_reads_the_same(tmp_path: Path) -> None:
         RunStatus.FINISHED,
         9,
     )
+
+
+def test_a_v5_store_keeps_each_prompt_once_after_migrating(tmp_path: Path) -> None:
+    """Version 6 moves every sample's prompt and formatted prompt, and every cached formatted
+    prompt, into ``prompts``, one row per distinct text; what is read back is unchanged."""
+    path = tmp_path / "schema-v5.sqlite3"
+    shutil.copyfile(STORES / "schema-v5.sqlite3", path)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 5
+    with Store(path) as store:
+        assert store.case_results(V5_RUN.id) == v5_cases()
+        assert store.cached_generations(list(V5_CACHE)) == V5_CACHE
+        exported = store.export_run(V5_RUN.id)
+    prompts = [s["prompt"] for case in exported["cases"] for s in case["samples"]]
+    assert prompts == [prompt for prompt in V5_PROMPTS.values() for _ in range(3)]
+    distinct = {*V5_PROMPTS.values(), *map(dolly_form, V5_PROMPTS.values())}
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        stored = [text for (text,) in raw.execute("SELECT text FROM prompts")]
+        assert sorted(stored) == sorted(distinct)  # 4 of 9 + 9 + 6 prompt texts
+        assert raw.execute(
+            "SELECT count(*) FROM samples WHERE prompt != '' OR formatted_prompt IS NOT NULL"
+        ).fetchone() == (0,)
+        assert raw.execute(
+            "SELECT count(*) FROM generation_cache WHERE formatted_prompt IS NOT NULL"
+        ).fetchone() == (0,)
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_a_migrated_v5_store_reuses_its_prompts(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v5.sqlite3"
+    shutil.copyfile(STORES / "schema-v5.sqlite3", path)
+    with Store(path) as store:
+        store.create_run(dataclasses.replace(V5_RUN, id="after-migration"))
+        for case in v5_cases():
+            store.record_case("after-migration", case)
+        store.cache_generations([("new-key", V5_CACHE["60" * 32])])
+        assert store.case_results("after-migration") == v5_cases()
+        assert store.cached_generations(["new-key"]) == {"new-key": V5_CACHE["60" * 32]}
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("SELECT count(*) FROM prompts").fetchone() == (4,)
 
 
 #: Which fixture a promptcheck of each schema version writes (the ``__main__`` below).
