@@ -78,6 +78,8 @@ _CHECK_FIELDS = attrgetter("index", "label", "status")
 # Reads by primary-key order, so that SQLite needs no sort.
 _CASES_OF_RUN = "(SELECT id FROM cases WHERE run_id = ?)"
 _STATUS = {status.value: status for status in Status}
+# A case whose samples were drawn and none scored (results.case_status), in SQL.
+_NOTHING_SCORED = "(c.n = 0 AND c.sample_count > 0)"
 
 
 class RunStatus(enum.StrEnum):
@@ -106,7 +108,9 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class RunSummary(RunInfo):
-    """A stored run with its counts; ``passed``/``failed``/``undecided`` count cases by verdict."""
+    """A stored run with its counts; ``passed``/``failed``/``undecided``/``errored`` count cases
+    by what reports call them (:func:`promptcheck.results.case_status`): ``errored`` those whose
+    samples were drawn and none could be scored, whatever their verdict (undecided) says."""
 
     finished_at: float | None = None
     cases: int = 0
@@ -118,6 +122,7 @@ class RunSummary(RunInfo):
     usage: Mapping[str, Any] | None = None
     #: None for a run recorded before statuses were (schema 3): whether it was cut short is unknown.
     status: RunStatus | None = None
+    errored: int = 0
 
     @property
     def state(self) -> str:
@@ -683,9 +688,10 @@ class Store(ReviewRecords):
             "SELECT r.id, r.session, r.model, r.model_spec, r.started_at, r.label, r.git_commit,"
             " r.versions, r.finished_at, r.usage, r.status, count(c.id) AS cases,"
             " coalesce(sum(c.sample_count), 0) AS samples,"
-            " coalesce(sum(c.outcome = 'pass'), 0) AS passed,"
-            " coalesce(sum(c.outcome = 'fail'), 0) AS failed,"
-            " coalesce(sum(c.outcome = 'undecided'), 0) AS undecided"
+            f" coalesce(sum(c.outcome = 'pass' AND NOT {_NOTHING_SCORED}), 0) AS passed,"
+            f" coalesce(sum(c.outcome = 'fail' AND NOT {_NOTHING_SCORED}), 0) AS failed,"
+            f" coalesce(sum(c.outcome = 'undecided' AND NOT {_NOTHING_SCORED}), 0) AS undecided,"
+            f" coalesce(sum({_NOTHING_SCORED}), 0) AS errored"
             f" FROM (SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC LIMIT ?) AS r"
             " LEFT JOIN cases AS c ON c.run_id = r.id"
             " GROUP BY r.id ORDER BY r.started_at DESC, r.id DESC",
@@ -718,6 +724,7 @@ class Store(ReviewRecords):
                 passed=row["passed"],
                 failed=row["failed"],
                 undecided=row["undecided"],
+                errored=row["errored"],
                 usage=json.loads(row["usage"]) if row["usage"] else None,
                 status=RunStatus(row["status"]) if row["status"] else None,
             )
@@ -819,9 +826,12 @@ def _dumps(value: Any) -> str:
 
 
 def _case_json(case: CaseResult, lengths: Mapping[int, _Lengths]) -> dict[str, Any]:
-    """``asdict`` with enums as their values, plus the derived sample status and rate, and each
-    output's full length and whether it was cut (``lengths`` by sample position)."""
+    """``asdict`` with enums as their values, plus the derived case status and reason, sample
+    status and rate, and each output's full length and whether it was cut (``lengths`` by
+    sample position)."""
     data = asdict(case, dict_factory=_json_fields)
+    data["status"] = case.status
+    data["reason"] = case.reason
     data["verdict"]["rate"] = case.verdict.rate
     for pos, (sample, sample_data) in enumerate(zip(case.samples, data["samples"], strict=True)):
         sample_data["status"] = sample.status
