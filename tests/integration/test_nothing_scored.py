@@ -154,6 +154,21 @@ def test_an_xdist_controller_calls_a_workers_case_nothing_scored_an_error(
     assert "  1 pass, 0 fail, 0 undecided, 2 error" in section(result, "promptcheck summary")
 
 
+def test_in_a_live_comparison_a_candidate_nothing_scored_is_an_error(project: Project) -> None:
+    """Its change can only be inconclusive, which passes by default: the item says ERROR."""
+    down = [{"match": ".", "outputs": [{"error": "HTTP 503: scripted outage"}]}]
+    project.configure(
+        {"old": scripted_model(rules=[{"match": ".", "outputs": ["GOOD"]}]),
+         "new": scripted_model(rules=down)},
+        default=None,
+    )  # fmt: skip
+    project.suite("pair", suite_yaml("pair", "- {id: case, prompt: p, expect: [{equals: GOOD}]}"))
+    result = project.run("--promptcheck-model", "new", "--promptcheck-baseline", "old")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["pair::case on model 'new': ERROR", "*", f"  {OUTAGE}"])
+    assert "  0 pass, 0 fail, 0 undecided, 1 error" in section(result, "promptcheck summary")
+
+
 def test_show_and_runs_call_a_stored_case_nothing_scored_an_error(
     unscorable: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
