@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from promptcheck.config import FAILING
+from promptcheck.config import FAILING, NOTHING_SCORED
 from promptcheck.errors import PromptcheckError, SuiteError
 from promptcheck.registry import did_you_mean
 from promptcheck.report.escaping import printable
@@ -144,15 +144,17 @@ class CaseItem(pytest.Item):
         result = outcome.result
         self.user_properties.extend(properties(outcome.run_id, result))
         failing = FAILING[session.options.fail_on]
+        if result.status == NOTHING_SCORED:
+            # samples were drawn and none could be scored (every one errored or no check could
+            # tell): whatever --promptcheck-fail-on says, the case was not judged, and the item
+            # is an error with the reason (SessionHooks.pytest_report_teststatus), in a
+            # comparison too, whose change can only be inconclusive then
+            raise CaseFailure(result)
         if outcome.row is not None:
             self.user_properties.extend(comparison_properties(outcome.row, outcome.baseline_run))
             if outcome.row.change in failing:
                 raise CaseFailure(result, outcome.row)
             return
-        if result.verdict.n == 0 and result.samples:
-            # nothing could be scored (every sample errored or no check could tell): whatever
-            # --promptcheck-fail-on says, the case was not judged, and the item says why
-            raise CaseFailure(result)
         if result.verdict.outcome in failing:
             raise CaseFailure(result)
 
@@ -193,7 +195,8 @@ def properties(run_id: str, result: CaseResult) -> list[tuple[str, object]]:
         ("promptcheck_ci_low", round(verdict.interval[0], 6)),
         ("promptcheck_ci_high", round(verdict.interval[1], 6)),
         ("promptcheck_threshold", verdict.threshold),
-        ("promptcheck_verdict", verdict.outcome.value),
+        ("promptcheck_verdict", result.status),
+        *([("promptcheck_reason", result.reason)] if result.reason is not None else []),
         ("promptcheck_errors", result.errors),
         ("promptcheck_summary", rate_text(result)),
         *adaptive_properties(result),

@@ -67,6 +67,13 @@ CHECK_TIMEOUT_S = 5.0
 #: Longest output the run store keeps whole, in characters (``[tool.promptcheck]
 #: max_stored_output``); a longer one keeps this many and its full length, and is not cached.
 MAX_STORED_OUTPUT_CHARS = 100_000
+#: What every report calls a case whose samples were drawn and none could be scored (every one
+#: errored, or no check could tell): the pytest item is an error, whatever
+#: ``--promptcheck-fail-on`` says (:func:`promptcheck.results.case_status`).
+NOTHING_SCORED = "error"
+#: Longest reason given for a case nothing could score ("no sample was scored: ..."), as every
+#: report and the JUnit properties show it: the first error or unscored check, cut to this.
+MAX_REASON_CHARS = 300
 
 #: Longest Markdown report written (a comparison's or a run's, the pull request's comment and the
 #: job summary): GitHub refuses a comment over 65,536 characters. Past it, a report's row budget

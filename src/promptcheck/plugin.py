@@ -330,6 +330,22 @@ class SessionHooks:
         node.workerinput["promptcheck_session"] = self.session.session_id
         node.workerinput["promptcheck_dist"] = str(self.config.getoption("dist", "no"))
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport | pytest.CollectReport
+    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+        """A case nothing could score is an error of its item, not a failure: pytest counts and
+        lists it under errors ("1 error", ``E``, ``ERROR``), as every promptcheck report calls it.
+        Read from the item's properties, which also reach an xdist controller."""
+        from promptcheck.config import NOTHING_SCORED
+
+        if report.when != "call" or not report.failed:
+            return None
+        properties = dict(getattr(report, "user_properties", ()))
+        if properties.get("promptcheck_verdict") != NOTHING_SCORED:
+            return None
+        return "error", "E", ("ERROR", {"red": True})
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Gather verdicts from reports, which also reach an xdist controller from its workers."""
         if report.when != "call":

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptcheck.config import MAX_REASON_CHARS, NOTHING_SCORED
+from promptcheck.redaction import scrub_text
 from promptcheck.stats import ThresholdVerdict
 
 
@@ -224,6 +226,35 @@ def served_counts(samples: Iterable[SampleOutcome]) -> tuple[ServedCount, ...]:
     )
 
 
+def case_status(outcome: str, scored: int, drawn: int) -> str:
+    """The word every report gives a case: its threshold verdict's outcome (``pass``, ``fail``,
+    ``undecided``), or :data:`NOTHING_SCORED` when samples were drawn and none could be scored
+    (every one errored, or no check could tell). Such a case was never judged: its verdict says
+    undecided on no evidence, and the pytest item is an error with the reason, whatever
+    ``--promptcheck-fail-on`` says. A case with no sample drawn keeps its outcome."""
+    return NOTHING_SCORED if drawn and not scored else outcome
+
+
+def nothing_scored_reason(samples: Iterable[SampleOutcome], fallback: str) -> str:
+    """Why no sample of a case was scored, in words: the first sample's error, or its first
+    check that could not tell, with its reason; ``fallback`` (the verdict's explanation) when no
+    sample says. Scrubbed of secrets and cut to :data:`~promptcheck.config.MAX_REASON_CHARS`."""
+    first = fallback
+    for sample in samples:
+        if sample.status == "error":
+            first = sample.error or "no output"
+            break
+        unsure = [check for check in sample.checks if check.status is Status.UNSCORED]
+        if unsure:
+            check = unsure[0]
+            first = f"{check.label} unscored" + (f": {check.reason}" if check.reason else "")
+            break
+    reason = scrub_text(f"no sample was scored: {first}")
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 3] + "..."
+    return reason
+
+
 #: Key of the adaptive-sampling figures in ``CaseResult.properties`` (the runner's
 #: ``adaptive_usage``: used, max, saved, stopped_early, reason).
 ADAPTIVE_KEY = "adaptive"
@@ -264,3 +295,15 @@ class CaseResult:
     @property
     def errors(self) -> int:
         return self.count("error")
+
+    @property
+    def status(self) -> str:
+        """What every report calls the case (:func:`case_status`)."""
+        return case_status(self.verdict.outcome.value, self.verdict.n, len(self.samples))
+
+    @property
+    def reason(self) -> str | None:
+        """Why nothing was scored, when :attr:`status` is :data:`NOTHING_SCORED`; else None."""
+        if self.status != NOTHING_SCORED:
+            return None
+        return nothing_scored_reason(self.samples, self.verdict.explanation)

@@ -33,7 +33,8 @@ def test_runs_lists_the_runs_newest_first(
     assert lines[1].startswith(second.id)
     assert lines[2].startswith(first.id)
     assert "baseline" in lines[2]
-    assert lines[2].split()[-4:] == ["3", "1", "1", "1"]  # cases, pass, fail, undecided
+    # cases, pass, fail, undecided, error
+    assert lines[2].split()[-5:] == ["3", "1", "1", "1", "0"]
 
 
 def test_runs_as_json(recorded: Project, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,14 +22,15 @@ ERRORS = suite_yaml(
 )
 
 
-def test_a_case_whose_samples_all_error_fails_with_the_error(project: Project) -> None:
+def test_a_case_whose_samples_all_error_is_an_error_with_the_error(project: Project) -> None:
     project.suite("errors", ERRORS)
     result = project.run("-k", "broken")
-    result.assert_outcomes(failed=1, deselected=1)
+    result.assert_outcomes(errors=1, deselected=1)
     result.stdout.fnmatch_lines(
         [
             "errors::broken on model 'demo': ERROR",
             "  conformance no scored samples, threshold 95.0%",
+            "  no sample was scored: HTTP 503: scripted outage",
             "  20 sample(s) errored and were not scored, e.g.: HTTP 503: scripted outage",
         ]
     )
@@ -82,10 +83,12 @@ def test_a_check_that_cannot_tell_leaves_samples_unscored(project: Project) -> N
         ),
     )
     result = project.run("--promptcheck-fail-on=undecided")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "unsure::case on model 'demo': UNDECIDED",
+            "unsure::case on model 'demo': ERROR",
+            "  conformance no scored samples, threshold 95.0%",
+            "  no sample was scored: python unscored: the judge could not read its own answer",
             "  20 sample(s) could not be scored by a check",
             "    [[]0[]] python  failed 0/20, 20 unscored",
             "*python unscored: the judge could not read its own answer",

@@ -161,11 +161,11 @@ def test_github_sees_at_most_ten_errors_and_a_notice_of_the_rest(
     project.configure({"demo": scripted_model(rules=rules)})
     project.suite("many", suite_yaml("many", erroring + "\n" + failing, defaults="samples: 10"))
     result = project.run()
-    result.assert_outcomes(failed=13)
+    result.assert_outcomes(failed=12, errors=1)
     errors = [line for line in result.stdout.lines if line.startswith("::error ")]
     assert len(errors) == 10
     [down] = [line for line in errors if "down ERROR on demo" in line]
-    assert down.endswith("::down: HTTP 503: scripted outage")
+    assert down.endswith("::down: no sample was scored: HTTP 503: scripted outage")
     [notice] = [line for line in result.stdout.lines if line.startswith("::notice ")]
     assert notice.startswith("::notice title=promptcheck::3 more failed case(s) not annotated")
     assert result.stdout.lines.index(notice) > result.stdout.lines.index(errors[-1])

@@ -85,7 +85,7 @@ def test_a_pattern_that_backtracks_for_ever_is_unscored_and_the_run_goes_on(
         ),
     )
     result = run_bounded(project)
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         ["*regex unscored: the pattern took longer than 0.2 s on this output*backtracking*"]
     )
@@ -106,7 +106,7 @@ def test_a_check_that_never_returns_is_given_up(project: Project) -> None:
         ),
     )
     result = run_bounded(project, check_limit_s=1.0)
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*python unscored: python took longer than 1 s*given up*"])
 
 
@@ -208,7 +208,7 @@ def test_outputs_python_cannot_encode_are_kept_with_visible_escapes(project: Pro
     rerun.assert_outcomes(passed=1)
 
 
-def test_a_case_nothing_could_score_fails_whatever_fail_on_says(project: Project) -> None:
+def test_a_case_nothing_could_score_is_an_error_whatever_fail_on_says(project: Project) -> None:
     project.write("plugins/__init__.py", "")
     project.write("plugins/unsure.py", "def unsure(output):\n    return 'maybe'\n")
     project.suite(
@@ -218,7 +218,7 @@ def test_a_case_nothing_could_score_fails_whatever_fail_on_says(project: Project
         ),
     )
     result = project.run()  # the default --promptcheck-fail-on fail
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         ["*20 sample(s) could not be scored by a check*", "*returned str; expected a bool*"]
     )

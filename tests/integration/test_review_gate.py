@@ -236,7 +236,8 @@ def test_a_case_whose_only_check_is_set_aside_is_not_judged_rather_than_passed(
     assert cli.main(["review", "lock", set_id, "--as", "lead"]) == ExitCode.OK
 
     second = project.run()
-    second.assert_outcomes(failed=1)  # not judged: nothing gates, so it cannot pass
+    second.assert_outcomes(errors=1)  # not judged: nothing gates, so it cannot pass
+    second.stdout.fnmatch_lines(["*: ERROR", "*", "  no sample was scored: *no check gates*"])
     result = project.last_results()["reply[demo]"]
     assert (result.verdict.k, result.verdict.n) == (0, 0)
     assert result.verdict.outcome.value == "undecided"

@@ -70,7 +70,7 @@ def test_an_interrupted_session_leaves_an_interrupted_run(
 
     header, line = cli_output(capsys, "runs").splitlines()
     assert header.split()[4:6] == ["status", "cases"]
-    assert line.split()[-5:] == ["interrupted", "1", "1", "0", "0"]  # status, cases, pass ...
+    assert line.split()[-6:] == ["interrupted", "1", "1", "0", "0", "0"]  # status, cases, pass ...
     assert cli_output(capsys, "show", "baseline").splitlines()[0].endswith("status interrupted")
     exported = json.loads(cli_output(capsys, "show", "baseline", "--json"))
     assert exported["run"]["status"] == "interrupted"

@@ -142,7 +142,8 @@ def test_an_xdist_worker_sent_whole_files_runs_them_together(pytester: pytest.Py
 def test_a_single_model_run_writes_an_html_report(project: Project) -> None:
     project.suite("three", THREE_CASES.replace("first", "perfect first"))
     result = project.run("--promptcheck-html", "out/report.html")
-    result.assert_outcomes(passed=1, failed=2)  # the default model answers only "perfect..."
+    # the default model answers only "perfect...": the others error, nothing scored
+    result.assert_outcomes(passed=1, errors=2)
     target = project.path / "out" / "report.html"
     result.stdout.fnmatch_lines([f"HTML report written to {target}"])
     text = target.read_text(encoding="utf-8")

@@ -57,7 +57,7 @@ def test_errors_have_a_column(project: Project) -> None:
         suite_yaml("errors", "- {id: broken, prompt: broken service, expect: [{equals: GOOD}]}"),
     )
     lines = summary(project.run())
-    assert lines[2].split() == ["broken", "0/0", "-", "0.0%-100.0%", "95.0%", "UNDECIDED", "20"]
+    assert lines[2].split() == ["broken", "0/0", "-", "0.0%-100.0%", "95.0%", "ERROR", "20"]
 
 
 def test_no_summary_without_cases(project: Project) -> None:

@@ -40,7 +40,7 @@ def test_it_is_a_composite_action_with_the_documented_inputs_and_outputs() -> No
         ACTION["inputs"]
     )
     assert all("description" in spec for spec in ACTION["inputs"].values())
-    expected = {"pass", "fail", "undecided", "regressed", "improved", "unchanged",
+    expected = {"pass", "fail", "undecided", "error", "regressed", "improved", "unchanged",
                 "inconclusive", "failed-items", "markdown", "html"}  # fmt: skip
     assert set(ACTION["outputs"]) == expected
     for name, spec in ACTION["outputs"].items():

@@ -43,7 +43,7 @@ def run_runs(args: argparse.Namespace) -> int:
         return ExitCode.OK
     print(
         f"{'run':<40} {'model':<16} {'label':<10} {'started':<17} {'status':<11} "
-        "cases  pass  fail  undecided"
+        "cases  pass  fail  undecided  error"
     )
     for run in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started_at))
@@ -51,7 +51,7 @@ def run_runs(args: argparse.Namespace) -> int:
             printable(
                 f"{run.id:<40} {run.model:<16} {run.label or '':<10} {started:<17} "
                 f"{run.state:<11} {run.cases:>5} {run.passed:>5} {run.failed:>5} "
-                f"{run.undecided:>10}"
+                f"{run.undecided:>10} {run.errored:>6}"
             )
         )
     return ExitCode.OK

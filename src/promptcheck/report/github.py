@@ -30,10 +30,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptcheck.config import NOTHING_SCORED
 from promptcheck.errors import PromptcheckError
 
-#: The step outputs that count cases, always written: threshold verdicts, then changes.
-OUTCOMES = ("pass", "fail", "undecided")
+#: The step outputs that count cases, always written: threshold verdicts (and ``error``, the
+#: cases nothing could be scored of), then changes.
+OUTCOMES = ("pass", "fail", "undecided", NOTHING_SCORED)
 CHANGES = ("regressed", "improved", "unchanged", "inconclusive")
 
 
@@ -117,14 +119,17 @@ def repository_path(path: Path, environment: Mapping[str, str] = os.environ) -> 
 def annotation(
     path: Path, line: int, properties: Mapping[str, object], longrepr: str
 ) -> Annotation:
-    """The annotation of a failed case item (``line`` 1-based): from the verdict or comparison
-    properties the item reported, else from the first line of its failure text. A case whose
-    every sample errored says ERROR and the first error, as its (redacted) failure text does."""
+    """The annotation of a failed or errored case item (``line`` 1-based): from the verdict or
+    comparison properties the item reported, else from the first line of its failure text. A
+    case nothing could be scored of says ERROR and why (its first error or unscored check,
+    redacted), in a comparison too."""
     suite, case, model = (properties.get(f"promptcheck_{k}") for k in ("suite", "case", "model"))
     change = properties.get("promptcheck_change")
-    first_error = _first_error(longrepr)
     rank = 2
-    if change is not None:
+    if properties.get("promptcheck_verdict") == NOTHING_SCORED:
+        title = f"promptcheck: {suite}::{case} {NOTHING_SCORED.upper()} on {model}"
+        message, rank = f"{case}: {properties.get('promptcheck_reason')}", 1
+    elif change is not None:
         base = float(str(properties.get("promptcheck_baseline_rate", "nan")))
         cand = float(str(properties.get("promptcheck_candidate_rate", "nan")))
         title = f"promptcheck: {suite}::{case} {change} on {model}"
@@ -133,9 +138,6 @@ def annotation(
             f"(difference {cand - base:+.1%})"
         )
         rank = 0 if change == "regressed" else 2
-    elif "promptcheck_verdict" in properties and first_error is not None:
-        title = f"promptcheck: {suite}::{case} ERROR on {model}"
-        message, rank = f"{case}: {first_error}", 1
     elif "promptcheck_verdict" in properties:
         verdict = str(properties.get("promptcheck_verdict"))
         title = f"promptcheck: {suite}::{case} {verdict.upper()} on {model}"
@@ -162,17 +164,6 @@ def limited(annotations: Sequence[Annotation], most: int) -> tuple[list[Annotati
     return ordered[:most], f"::notice title=promptcheck::{_data(notice)}"
 
 
-def _first_error(longrepr: str) -> str | None:
-    """The first error of a case that could not be scored at all (its failure text says
-    ERROR), as that text shows it, clipped and redacted; None for any other failure."""
-    lines = longrepr.splitlines()
-    if not lines or not lines[0].endswith(": ERROR"):
-        return None
-    marker = "errored and were not scored, e.g.: "
-    found = next((text.split(marker, 1)[1] for text in lines if marker in text), None)
-    return found or lines[0]
-
-
 def write_summary(markdown: str, environment: Mapping[str, str] = os.environ) -> None:
     """Append the run's Markdown to the job summary."""
     _append(environment.get("GITHUB_STEP_SUMMARY"), markdown.rstrip("\n") + "\n", "job summary")
@@ -195,7 +186,7 @@ def publish(
     environment: Mapping[str, str] = os.environ,
 ) -> None:
     """Write a session's job summary (``markdown``) and its step outputs: the count of each
-    verdict (``pass``, ``fail``, ``undecided``) and, in a comparison, of each change
+    verdict (``pass``, ``fail``, ``undecided``, ``error``) and, in a comparison, of each change
     (``regressed``, ``improved``, ``unchanged``, ``inconclusive`` ..., 0 in a run without a
     baseline, so that a script can compare them as numbers), the failed items, and the paths of
     the reports written (empty when not asked for)."""

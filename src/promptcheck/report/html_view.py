@@ -22,6 +22,7 @@ from promptcheck.comparison.engine import (
     case_name,
     count_cases,
 )
+from promptcheck.config import NOTHING_SCORED
 from promptcheck.report.comparison_text import difference_cell, percent, rate_cell
 from promptcheck.stats import Change, Comparison
 
@@ -309,13 +310,12 @@ def _headline(reports: Sequence[ComparisonReport], columns: Sequence[_Column]) -
     if reports:
         regressed = sum(len(each.by_change(Change.REGRESSED)) for each in reports)
         return f"{count_cases(regressed)} regressed" if regressed else "no regression"
-    failed = sum(
-        1
-        for column in columns
-        for case in column.cases.values()
-        if case.verdict.outcome.value == "fail"
-    )
-    return f"{count_cases(failed)} failed" if failed else "no case failed"
+    statuses = [case.status for column in columns for case in column.cases.values()]
+    failed, errored = statuses.count("fail"), statuses.count(NOTHING_SCORED)
+    said = [f"{count_cases(failed)} failed"] if failed else []
+    if errored:
+        said.append(f"{errored} {NOTHING_SCORED}")
+    return ", ".join(said) or "no case failed"
 
 
 def _run(column: _Column) -> RunView:
@@ -361,8 +361,8 @@ def _row(
         change = min(changes, key=CHANGE_ORDER.index).value if changes else "not-compared"
         attention = any(each.value in ATTENTION for each in changes)
     else:
-        outcomes = {c.cases[key].verdict.outcome.value for c in columns if key in c.cases}
-        change = "fail" if "fail" in outcomes else "undecided" if "undecided" in outcomes else ""
+        outcomes = {c.cases[key].status for c in columns if key in c.cases}
+        change = next((o for o in ("fail", NOTHING_SCORED, "undecided") if o in outcomes), "")
         attention = bool(change)
     return RowView(
         anchor=anchor,
@@ -383,19 +383,19 @@ def _cell(column: _Column, key: Key, scale: float, limits: Limits) -> CellView |
     row = column.rows.get(key)
     regressed = row is not None and row.change == Change.REGRESSED
     return CellView(
-        outcome=verdict.outcome.value,
+        outcome=case.status,
         change=row.change.value if row is not None else "",
         rate=rate_cell(verdict.k, verdict.n, verdict.interval),
         bar=_rate_bar(verdict.k, verdict.n, verdict.interval, verdict.threshold),
         threshold=percent(verdict.threshold),
         notes=_counts_note(case),
         versus=_versus(row, scale, limits) if row is not None else None,
-        samples=_samples(case, limits, open_=regressed or verdict.outcome.value == "fail"),
+        samples=_samples(case, limits, open_=regressed or case.status in ("fail", NOTHING_SCORED)),
     )
 
 
 def _counts_note(case: CaseResult) -> str:
-    notes = []
+    notes = [] if case.reason is None else [case.reason]
     if case.errors:
         notes.append(f"{case.errors} errored")
     unscored = case.count("unscored")

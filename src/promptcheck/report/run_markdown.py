@@ -1,8 +1,9 @@
 """One run's cases as Markdown (``--promptcheck-md`` without a baseline), for a pull request.
 
 The comparison has its own renderer (:mod:`promptcheck.report.markdown`); a single-model run
-answers another question, "does each case meet its threshold?", so the headline counts failing
-and undecided cases, those rows come first, and passing cases are folded away. Built from the
+answers another question, "does each case meet its threshold?", so the headline counts failing,
+undecided and error cases (nothing could be scored), those rows come first, and passing cases
+are folded away. Built from the
 summary rows (what an xdist controller has), not from the samples.
 
 Like the comparison's, the summary fits in a pull request's comment: its tables share a row
@@ -15,13 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from promptcheck.config import MARKDOWN_MAX_CHARS, MARKDOWN_MAX_ROWS
-from promptcheck.report.terminal import SummaryRow, adaptive_spend, percent
+from promptcheck.config import MARKDOWN_MAX_CHARS, MARKDOWN_MAX_ROWS, NOTHING_SCORED
+from promptcheck.report.terminal import SummaryRow, adaptive_spend, count_line, percent
 
 MAX_ROWS = MARKDOWN_MAX_ROWS
 MAX_CHARS = MARKDOWN_MAX_CHARS
 _MORE_HINT = "`promptcheck show` or the HTML report has them all"
-_ORDER = {"fail": 0, "undecided": 1, "pass": 2}
+_ORDER = {"fail": 0, NOTHING_SCORED: 1, "undecided": 2, "pass": 3}
 
 
 def render(rows: Sequence[SummaryRow], store: str | None = None) -> str:
@@ -37,17 +38,23 @@ def render(rows: Sequence[SummaryRow], store: str | None = None) -> str:
 
 def _render(rows: Sequence[SummaryRow], store: str | None, budget: int) -> str:
     counts = {outcome: sum(1 for r in rows if r.outcome == outcome) for outcome in _ORDER}
-    if counts["fail"]:
-        icon, headline = ":x:", f"{_cases(counts['fail'])} failed"
+    errored = counts[NOTHING_SCORED]
+    if counts["fail"] or errored:
+        said = [f"{_cases(counts['fail'])} failed"] if counts["fail"] else []
+        if errored:
+            said.append(f"{errored} {NOTHING_SCORED}")
+        icon, headline = ":x:", ", ".join(said)
     elif counts["undecided"]:
         icon, headline = ":warning:", f"no failure; {_cases(counts['undecided'])} undecided"
     else:
         icon, headline = ":white_check_mark:", f"all {_cases(len(rows))} pass"
+    meaning = "undecided means the samples cannot tell"
+    if errored:
+        meaning += f"; {NOTHING_SCORED} means no sample could be scored"
     parts = [
         f"## {icon} promptcheck: {headline}",
-        f"{_cases(len(rows))}: {counts['pass']} pass, {counts['fail']} fail, "
-        f"{counts['undecided']} undecided. A case fails only when its conformance rate is "
-        "shown to be below its threshold; undecided means the samples cannot tell.",
+        f"{_cases(len(rows))}: {count_line(rows)}. A case fails only when its conformance rate "
+        f"is shown to be below its threshold; {meaning}.",
     ]
     spent = adaptive_spend(rows)
     if spent is not None:
@@ -95,9 +102,11 @@ def _table(rows: Sequence[SummaryRow], shown: int) -> str:
         rate = (
             f"{row.k}/{row.n} = {percent(row.k / row.n)} [{percent(row.low)}-{percent(row.high)}]"
             if row.n
+            else _code(row.reason)
+            if row.reason
             else "no scored samples"
         )
-        verdict = f"**{row.outcome}**" if row.outcome == "fail" else row.outcome
+        verdict = f"**{row.outcome}**" if row.outcome in ("fail", NOTHING_SCORED) else row.outcome
         cells = [_code(row.case_id), verdict, rate, percent(row.threshold), str(row.errors or "")]
         if adaptive:
             used = "-" if row.used is None else f"{row.used}/{row.maximum}"

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from promptcheck.config import NOTHING_SCORED
 from promptcheck.report.escaping import printable
 from promptcheck.results import (
     ADAPTIVE_KEY,
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 MAX_EXAMPLES = 3
 MAX_OUTPUT_CHARS = 300
+#: Every word a case is called by, in the order reports count them.
+OUTCOMES = ("pass", "fail", "undecided", NOTHING_SCORED)
 
 
 def percent(value: float) -> str:
@@ -43,16 +46,17 @@ def rate_text(result: CaseResult) -> str:
 
 
 def explain(result: CaseResult) -> str:
-    """The failure text of one case on one model."""
+    """The failure text of one case on one model (or the error text of one nothing could
+    score: ERROR, and why, first)."""
     verdict = result.verdict
     errors = result.errors
-    # every sample errored: nothing was scored, so the case could not be judged at all
-    status = "ERROR" if errors and errors == len(result.samples) else verdict.outcome.value.upper()
     lines = [
-        f"{result.suite}::{result.case_id} on model {result.model!r}: {status}",
+        f"{result.suite}::{result.case_id} on model {result.model!r}: {result.status.upper()}",
         f"  conformance {rate_text(result)}, threshold {percent(verdict.threshold)}",
     ]
-    if verdict.n:
+    if result.reason is not None:
+        lines.append(f"  {result.reason}")
+    elif verdict.n:
         lines.append(f"  {verdict.explanation}")
     usage = result.properties.get(ADAPTIVE_KEY)
     if usage:
@@ -177,12 +181,16 @@ class SummaryRow:
     low: float
     high: float
     threshold: float
+    #: What the case is called (:func:`promptcheck.results.case_status`): its verdict's
+    #: outcome, or ``error`` when nothing could be scored ...
     outcome: str
     errors: int
     judges: tuple[JudgeFigures, ...] = ()
     used: int | None = None
     maximum: int | None = None
     served: tuple[ServedCount, ...] = ()
+    #: ... and then why (``no sample was scored: ...``).
+    reason: str | None = None
 
 
 def row_of(result: CaseResult) -> SummaryRow:
@@ -196,11 +204,12 @@ def row_of(result: CaseResult) -> SummaryRow:
         verdict.interval[0],
         verdict.interval[1],
         verdict.threshold,
-        verdict.outcome.value,
+        result.status,
         result.errors,
         result.judges,
         *_usage(result.properties.get(ADAPTIVE_KEY)),
         result.served,
+        result.reason,
     )
 
 
@@ -239,6 +248,7 @@ def row_from_properties(properties: dict[str, object]) -> tuple[SummaryRow | Non
             )
             if count is not None
         ),
+        reason=None if get("promptcheck_reason") is None else str(get("promptcheck_reason")),
     )
     return row, str(get("promptcheck_run"))
 
@@ -277,10 +287,12 @@ def summary_lines(rows: Iterable[SummaryRow]) -> list[str]:
     for (suite, model), group in sorted(groups.items()):
         lines.append(f"{suite} on {model}")
         lines.extend(_table(group))
-        counts = {o: sum(1 for r in group if r.outcome == o) for o in ("pass", "fail", "undecided")}
-        lines.append(
-            f"  {counts['pass']} pass, {counts['fail']} fail, {counts['undecided']} undecided"
+        lines.extend(
+            f"  {row.case_id} {NOTHING_SCORED.upper()}: {row.reason}"
+            for row in sorted(group, key=lambda r: r.case_id)
+            if row.outcome == NOTHING_SCORED and row.reason
         )
+        lines.append(f"  {count_line(group)}")
         spent = adaptive_spend(group)
         if spent is not None:
             used, most = spent
@@ -299,6 +311,15 @@ def summary_lines(rows: Iterable[SummaryRow]) -> list[str]:
             total = combine(figures)
             lines.append(f"judges on {model}, all suites: {judge_sentence(total)}")
     return [printable(line) for line in lines]
+
+
+def count_line(rows: Sequence[SummaryRow]) -> str:
+    """``3 pass, 1 fail, 0 undecided``, and ``, 1 error`` when a case could not be scored."""
+    counts = {o: sum(1 for r in rows if r.outcome == o) for o in OUTCOMES}
+    line = f"{counts['pass']} pass, {counts['fail']} fail, {counts['undecided']} undecided"
+    if counts[NOTHING_SCORED]:
+        line += f", {counts[NOTHING_SCORED]} {NOTHING_SCORED}"
+    return line
 
 
 def judge_sentence(figures: JudgeFigures) -> str:

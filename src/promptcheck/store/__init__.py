@@ -3,7 +3,7 @@
 :mod:`~promptcheck.store.database` reads and writes it; :mod:`~promptcheck.store.schema` holds its
 numbered migrations; :mod:`~promptcheck.store.usage` adds up what each run's model cost;
 :mod:`~promptcheck.store.provenance` says where a run came from (commit, versions);
-:mod:`~promptcheck.store.texts` keeps each output once, cut to a cap.
+:mod:`~promptcheck.store.texts` keeps each output once, cut to a cap, and each prompt once.
 """
 
 from promptcheck.store.database import (

@@ -7,8 +7,9 @@ front matters: a transaction that reads first and then writes is refused at once
 locked") when another process wrote in between, without waiting out the busy timeout.
 WAL lets readers go on while one process writes; ``synchronous=NORMAL`` keeps a commit free of
 fsync, at the price of the last commits (never consistency) on a power cut.
-Outputs are kept once per distinct text and cut to a cap (:mod:`promptcheck.store.texts`); error
-texts and check reasons are scrubbed of secrets as they are written.
+Outputs are kept once per distinct text and cut to a cap, prompts once per distinct text
+(:mod:`promptcheck.store.texts`); error texts and check reasons are scrubbed of secrets as they
+are written.
 Layout and migrations live in :mod:`promptcheck.store.schema`; docs/store.md describes both.
 """
 
@@ -27,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from promptcheck.backends.base import Generation
 from promptcheck.checks.base import Status
@@ -38,7 +39,7 @@ from promptcheck.results import CaseResult, CheckOutcome, CheckTally, SampleOutc
 from promptcheck.stats import Outcome, ThresholdVerdict
 from promptcheck.store.reviews import ReviewRecords
 from promptcheck.store.schema import SCHEMA_VERSION, migrate
-from promptcheck.store.texts import TextRow, shown_text, text_row
+from promptcheck.store.texts import TextRow, shown_text, text_digest, text_row
 from promptcheck.store.usage import combine, usage_by_model
 
 __all__ = [
@@ -55,7 +56,6 @@ _BUSY_TIMEOUT_S = 30.0
 # Bound parameters per statement: well under SQLite's historical limit of 999.
 _CHUNK = 900
 _CACHED_FIELDS = attrgetter(
-    "formatted_prompt",
     "prompt_tokens",
     "completion_tokens",
     "latency_s",
@@ -63,11 +63,10 @@ _CACHED_FIELDS = attrgetter(
     "served_model",
     "served_fingerprint",
 )
-# After the output's text id and the scrubbed error: ``status`` is derived, and stored so that
-# SQL can count by it; ``cached`` binds as 0 or 1.
+# After the output's text id, the scrubbed error and the formatted prompt's id: ``status`` is
+# derived, and stored so that SQL can count by it; ``cached`` binds as 0 or 1.
 _SAMPLE_FIELDS = attrgetter(
     "status",
-    "formatted_prompt",
     "prompt_tokens",
     "completion_tokens",
     "latency_s",
@@ -79,6 +78,8 @@ _CHECK_FIELDS = attrgetter("index", "label", "status")
 # Reads by primary-key order, so that SQLite needs no sort.
 _CASES_OF_RUN = "(SELECT id FROM cases WHERE run_id = ?)"
 _STATUS = {status.value: status for status in Status}
+# A case whose samples were drawn and none scored (results.case_status), in SQL.
+_NOTHING_SCORED = "(c.n = 0 AND c.sample_count > 0)"
 
 
 class RunStatus(enum.StrEnum):
@@ -107,7 +108,9 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class RunSummary(RunInfo):
-    """A stored run with its counts; ``passed``/``failed``/``undecided`` count cases by verdict."""
+    """A stored run with its counts; ``passed``/``failed``/``undecided``/``errored`` count cases
+    by what reports call them (:func:`promptcheck.results.case_status`): ``errored`` those whose
+    samples were drawn and none could be scored, whatever their verdict (undecided) says."""
 
     finished_at: float | None = None
     cases: int = 0
@@ -119,6 +122,7 @@ class RunSummary(RunInfo):
     usage: Mapping[str, Any] | None = None
     #: None for a run recorded before statuses were (schema 3): whether it was cut short is unknown.
     status: RunStatus | None = None
+    errored: int = 0
 
     @property
     def state(self) -> str:
@@ -309,10 +313,12 @@ class Store(ReviewRecords):
             for start in range(0, len(unique), _CHUNK):
                 chunk = unique[start : start + _CHUNK]
                 cursor.execute(
-                    "SELECT g.key, t.text, NULL, g.formatted_prompt, g.prompt_tokens,"
+                    "SELECT g.key, t.text, NULL, p.text, g.prompt_tokens,"
                     " g.completion_tokens, g.latency_s, g.finish_reason, g.served_model,"
                     " g.served_fingerprint FROM generation_cache AS g"
-                    f" JOIN texts AS t ON t.id = g.text_id WHERE g.key IN ({_marks(chunk)})",
+                    " JOIN texts AS t ON t.id = g.text_id"
+                    " LEFT JOIN prompts AS p ON p.id = g.formatted_prompt_id"
+                    f" WHERE g.key IN ({_marks(chunk)})",
                     chunk,
                 )
                 # Positional arguments in Generation's field order (hence the NULL error column)
@@ -327,8 +333,15 @@ class Store(ReviewRecords):
         the cap: a re-run samples it again rather than scoring a cut text."""
         now = time.time()
         texts = _TextRows(self.max_output_chars)
+        prompts = _PromptRows()
         rows = [
-            (key, texts.add(generation.text), *_CACHED_FIELDS(generation), now)
+            (
+                key,
+                texts.add(generation.text),
+                prompts.add_optional(generation.formatted_prompt),
+                *_CACHED_FIELDS(generation),
+                now,
+            )
             for key, generation in items
             if generation.error is None
             and generation.text is not None
@@ -338,11 +351,15 @@ class Store(ReviewRecords):
             return
         with self._transaction("writing the generation cache") as connection:
             ids = texts.write(connection)
+            prompt_ids = prompts.write(connection)
             connection.executemany(
-                "INSERT OR REPLACE INTO generation_cache (key, text_id, formatted_prompt,"
+                "INSERT OR REPLACE INTO generation_cache (key, text_id, formatted_prompt_id,"
                 " prompt_tokens, completion_tokens, latency_s, finish_reason, served_model,"
                 " served_fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(key, ids[digest], *rest) for key, digest, *rest in rows],
+                [
+                    (key, ids[digest], prompt_ids.get(shown), *rest)
+                    for key, digest, shown, *rest in rows
+                ],
             )
 
     # -- case results -----------------------------------------------------------------------
@@ -372,6 +389,7 @@ class Store(ReviewRecords):
         )
         encoded: dict[int, str] = {}  # samples of one combination usually share their variables
         texts = _TextRows(self.max_output_chars)
+        prompts = _PromptRows()
         scrubbed = functools.cache(scrub_text)  # check reasons repeat across samples
         sample_rows = []
         for pos, sample in enumerate(result.samples):
@@ -386,10 +404,11 @@ class Store(ReviewRecords):
                     sample.index,
                     sample.combination,
                     variables,
-                    sample.prompt,
+                    prompts.add(sample.prompt),
                     sample.seed,
                     output,
                     error,
+                    prompts.add_optional(sample.formatted_prompt),
                     *_SAMPLE_FIELDS(sample),
                 )
             )
@@ -418,13 +437,24 @@ class Store(ReviewRecords):
                 case_row,
             ).lastrowid
             ids = texts.write(connection)
+            prompt_ids = prompts.write(connection)
             connection.executemany(
-                "INSERT INTO samples (case_pk, pos, idx, combination, variables, prompt, seed,"
-                " output_id, error, status, formatted_prompt, prompt_tokens, completion_tokens,"
-                " latency_s, cached, cache_key)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO samples (case_pk, pos, idx, combination, variables, prompt,"
+                " prompt_id, seed, output_id, error, formatted_prompt_id, status,"
+                " prompt_tokens, completion_tokens, latency_s, cached, cache_key)"
+                " VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (case_pk, *row[:6], None if row[6] is None else ids[row[6]], *row[7:])
+                    # the digests of prompt, output and formatted prompt become their row ids
+                    (
+                        case_pk,
+                        *row[:4],
+                        prompt_ids[row[4]],
+                        row[5],
+                        None if row[6] is None else ids[row[6]],
+                        row[7],
+                        None if row[8] is None else prompt_ids[row[8]],
+                        *row[9:],
+                    )
                     for row in sample_rows
                 ],
             )
@@ -613,9 +643,11 @@ class Store(ReviewRecords):
         cursor = connection.cursor()
         cursor.row_factory = None
         for row in cursor.execute(
-            "SELECT s.case_pk, s.pos, s.idx, s.combination, s.variables, s.prompt, s.seed,"
-            " t.text, s.error, s.formatted_prompt, s.prompt_tokens, s.completion_tokens,"
+            "SELECT s.case_pk, s.pos, s.idx, s.combination, s.variables, p.text, s.seed,"
+            " t.text, s.error, f.text, s.prompt_tokens, s.completion_tokens,"
             " s.latency_s, s.cached, s.cache_key, t.length FROM samples AS s"
+            " JOIN prompts AS p ON p.id = s.prompt_id"
+            " LEFT JOIN prompts AS f ON f.id = s.formatted_prompt_id"
             " LEFT JOIN texts AS t ON t.id = s.output_id"
             f" WHERE s.case_pk IN {_CASES_OF_RUN} ORDER BY s.case_pk, s.pos",
             (run_id,),
@@ -656,9 +688,10 @@ class Store(ReviewRecords):
             "SELECT r.id, r.session, r.model, r.model_spec, r.started_at, r.label, r.git_commit,"
             " r.versions, r.finished_at, r.usage, r.status, count(c.id) AS cases,"
             " coalesce(sum(c.sample_count), 0) AS samples,"
-            " coalesce(sum(c.outcome = 'pass'), 0) AS passed,"
-            " coalesce(sum(c.outcome = 'fail'), 0) AS failed,"
-            " coalesce(sum(c.outcome = 'undecided'), 0) AS undecided"
+            f" coalesce(sum(c.outcome = 'pass' AND NOT {_NOTHING_SCORED}), 0) AS passed,"
+            f" coalesce(sum(c.outcome = 'fail' AND NOT {_NOTHING_SCORED}), 0) AS failed,"
+            f" coalesce(sum(c.outcome = 'undecided' AND NOT {_NOTHING_SCORED}), 0) AS undecided,"
+            f" coalesce(sum({_NOTHING_SCORED}), 0) AS errored"
             f" FROM (SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC LIMIT ?) AS r"
             " LEFT JOIN cases AS c ON c.run_id = r.id"
             " GROUP BY r.id ORDER BY r.started_at DESC, r.id DESC",
@@ -691,6 +724,7 @@ class Store(ReviewRecords):
                 passed=row["passed"],
                 failed=row["failed"],
                 undecided=row["undecided"],
+                errored=row["errored"],
                 usage=json.loads(row["usage"]) if row["usage"] else None,
                 status=RunStatus(row["status"]) if row["status"] else None,
             )
@@ -705,47 +739,80 @@ class _Lengths(NamedTuple):
     stored: int
 
 
-class _TextRows:
-    """The distinct texts of one write, each hashed once however many samples share it."""
+class _DistinctTexts:
+    """The distinct texts of one write to a content-addressed table, each hashed once however
+    many samples share it: a 300 KB prompt drawn 200 times is hashed and written once."""
 
-    def __init__(self, max_chars: int) -> None:
-        self._max_chars = max_chars
+    #: The table, and the statement that stores one of :meth:`_row`'s rows in it.
+    _TABLE: ClassVar[str]
+    _INSERT: ClassVar[str]
+
+    def __init__(self) -> None:
         self._digests: dict[str, str] = {}
-        self._rows: dict[str, TextRow] = {}
+        self._rows: dict[str, tuple[Any, ...]] = {}
+
+    def _row(self, text: str) -> tuple[Any, ...]:
+        """The row that stores ``text``, its digest first."""
+        raise NotImplementedError
 
     def add(self, text: str) -> str:
         """Take ``text`` into the write; its digest, by which :meth:`write` gives its id."""
         digest = self._digests.get(text)
         if digest is None:
-            row = text_row(text, self._max_chars)
-            digest = self._digests[text] = row.sha256
+            row = self._row(text)
+            digest = self._digests[text] = row[0]
             self._rows[digest] = row
         return digest
 
-    def write(self, connection: sqlite3.Connection) -> dict[str, int]:
-        """Store the texts not stored yet and return every text's id by digest.
+    def add_optional(self, text: str | None) -> str | None:
+        """:meth:`add`, passing None through."""
+        return None if text is None else self.add(text)
 
-        A text already stored keeps its row; if this write holds more of it (a larger cap),
-        the longer prefix replaces the shorter one (both are prefixes of one text, so the
-        longer compares greater), and no text is ever shortened.
-        """
+    def write(self, connection: sqlite3.Connection) -> dict[str, int]:
+        """Store the texts not stored yet and return every text's id by digest."""
         if not self._rows:
             return {}
-        connection.executemany(
-            "INSERT INTO texts (sha256, text, length) VALUES (?, ?, ?)"
-            " ON CONFLICT (sha256) DO UPDATE SET text = excluded.text"
-            " WHERE excluded.text > texts.text",
-            [(row.sha256, row.text, row.length) for row in self._rows.values()],
-        )
+        connection.executemany(self._INSERT, list(self._rows.values()))
         ids: dict[str, int] = {}
         digests = list(self._rows)
         for start in range(0, len(digests), _CHUNK):
             chunk = digests[start : start + _CHUNK]
             for digest, id_ in connection.execute(
-                f"SELECT sha256, id FROM texts WHERE sha256 IN ({_marks(chunk)})", chunk
+                f"SELECT sha256, id FROM {self._TABLE} WHERE sha256 IN ({_marks(chunk)})", chunk
             ):
                 ids[digest] = id_
         return ids
+
+
+class _TextRows(_DistinctTexts):
+    """Outputs, cut to the cap. A text already stored keeps its row; if this write holds more of
+    it (a larger cap), the longer prefix replaces the shorter one (both are prefixes of one
+    text, so the longer compares greater), and no text is ever shortened."""
+
+    _TABLE = "texts"
+    _INSERT = (
+        "INSERT INTO texts (sha256, text, length) VALUES (?, ?, ?)"
+        " ON CONFLICT (sha256) DO UPDATE SET text = excluded.text"
+        " WHERE excluded.text > texts.text"
+    )
+
+    def __init__(self, max_chars: int) -> None:
+        super().__init__()
+        self._max_chars = max_chars
+
+    def _row(self, text: str) -> tuple[Any, ...]:
+        row: TextRow = text_row(text, self._max_chars)
+        return row.sha256, row.text, row.length
+
+
+class _PromptRows(_DistinctTexts):
+    """Prompts and formatted prompts, whole (rendering bounds their size)."""
+
+    _TABLE = "prompts"
+    _INSERT = "INSERT INTO prompts (sha256, text) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING"
+
+    def _row(self, text: str) -> tuple[Any, ...]:
+        return text_digest(text), text
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -759,9 +826,12 @@ def _dumps(value: Any) -> str:
 
 
 def _case_json(case: CaseResult, lengths: Mapping[int, _Lengths]) -> dict[str, Any]:
-    """``asdict`` with enums as their values, plus the derived sample status and rate, and each
-    output's full length and whether it was cut (``lengths`` by sample position)."""
+    """``asdict`` with enums as their values, plus the derived case status and reason, sample
+    status and rate, and each output's full length and whether it was cut (``lengths`` by
+    sample position)."""
     data = asdict(case, dict_factory=_json_fields)
+    data["status"] = case.status
+    data["reason"] = case.reason
     data["verdict"]["rate"] = case.verdict.rate
     for pos, (sample, sample_data) in enumerate(zip(case.samples, data["samples"], strict=True)):
         sample_data["status"] = sample.status

@@ -333,7 +333,63 @@ _V5 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
+
+def _move_prompts_into_table(connection: sqlite3.Connection) -> None:
+    """Move every sample's prompt and formatted prompt, and every cached formatted prompt, into
+    ``prompts``, once per distinct text, and point the rows at them.
+
+    SQLite has no SHA-256, so it comes from a Python function registered for this step only.
+    ``samples.prompt`` is NOT NULL, so it is emptied rather than set to NULL.
+    """
+    connection.create_function("promptcheck_sha256", 1, text_digest, deterministic=True)
+    try:
+        for table, column in (
+            ("samples", "prompt"),
+            ("samples", "formatted_prompt"),
+            ("generation_cache", "formatted_prompt"),
+        ):
+            connection.execute(
+                "INSERT OR IGNORE INTO prompts (sha256, text)"
+                f" SELECT promptcheck_sha256({column}), {column}"
+                f" FROM {table} WHERE {column} IS NOT NULL"
+            )
+        found = "(SELECT id FROM prompts WHERE sha256 = promptcheck_sha256({}))"
+        connection.execute(
+            f"UPDATE samples SET prompt_id = {found.format('samples.prompt')}, prompt = ''"
+        )
+        for table in ("samples", "generation_cache"):
+            connection.execute(
+                f"UPDATE {table} SET formatted_prompt_id ="
+                f" {found.format(f'{table}.formatted_prompt')}, formatted_prompt = NULL"
+                " WHERE formatted_prompt IS NOT NULL"
+            )
+    finally:
+        connection.create_function("promptcheck_sha256", 1, None)
+
+
+_V6 = Migration(
+    6,
+    "prompts stored once in prompts (content-addressed), samples and cached generations "
+    "pointing at them",
+    (
+        """
+        CREATE TABLE prompts (
+            id     INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,        -- of the text's UTF-8 form
+            text   TEXT NOT NULL                -- whole: rendering bounds a prompt's size
+        )
+        """,
+        # samples.prompt and formatted_prompt, generation_cache.formatted_prompt stay (DROP
+        # COLUMN needs SQLite 3.35): empty and NULL from now.
+        "ALTER TABLE samples ADD COLUMN prompt_id INTEGER REFERENCES prompts (id)",
+        "ALTER TABLE samples ADD COLUMN formatted_prompt_id INTEGER REFERENCES prompts (id)",
+        "ALTER TABLE generation_cache ADD COLUMN formatted_prompt_id INTEGER"
+        " REFERENCES prompts (id)",
+        _move_prompts_into_table,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
 

@@ -6,6 +6,10 @@ SHA-256 of the full text, and samples and cached generations point at it. An out
 the store's cap keeps its first characters and its full length, so that a hostile or runaway
 model cannot grow the store without bound; reading it back appends a marker that says what was
 left out, so a cut output is never mistaken for what the model said.
+
+Prompts (rendered, and as the model was given them) are addressed by the same digest in the
+``prompts`` table since schema 6, once per distinct text and whole: a long context drawn by 200
+samples used to be written 600 times (twice per sample, once per cached generation).
 """
 
 from __future__ import annotations

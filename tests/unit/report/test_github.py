@@ -47,7 +47,7 @@ def test_publish_appends_the_summary_and_one_line_outputs(tmp_path: Path) -> Non
     }
     publish(
         "# report\nline",
-        ["pass", "fail", "pass"],
+        ["pass", "fail", "pass", "error"],
         {"regressed": 1},
         2,
         {"markdown": tmp_path / "out" / "r.md", "html": None},
@@ -58,6 +58,7 @@ def test_publish_appends_the_summary_and_one_line_outputs(tmp_path: Path) -> Non
         "pass=2",
         "fail=1",
         "undecided=0",
+        "error=1",
         "regressed=1",
         "improved=0",
         "unchanged=0",
@@ -98,13 +99,13 @@ def test_annotations_rank_regressions_first_and_count_the_rest() -> None:
     assert limited([failed], 2) == ([failed], None)
 
 
-def test_an_erroring_case_is_annotated_with_error_and_its_first_error() -> None:
-    text = (
-        "s::c on model 'm': ERROR\n  conformance no scored samples, threshold 95.0%\n"
-        "  3 sample(s) errored and were not scored, e.g.: HTTP 503: api_key=<redacted> refused"
-    )
+def test_a_case_nothing_scored_is_annotated_with_error_and_its_reason() -> None:
+    reason = "no sample was scored: HTTP 503: api_key=<redacted> refused"
     properties = {"promptcheck_suite": "s", "promptcheck_case": "c", "promptcheck_model": "m",
-                  "promptcheck_verdict": "undecided"}  # fmt: skip
-    note = annotation(Path("suites/s.yaml"), 4, properties, text)
+                  "promptcheck_verdict": "error", "promptcheck_reason": reason}  # fmt: skip
+    note = annotation(Path("suites/s.yaml"), 4, properties, "s::c on model 'm': ERROR")
     assert note.title == "promptcheck: s::c ERROR on m"
-    assert note.message == "c: HTTP 503: api_key=<redacted> refused" and note.rank == 1
+    assert note.message == f"c: {reason}" and note.rank == 1
+    # in a comparison too: the change (inconclusive, on no evidence) is not what went wrong
+    compared = {**properties, "promptcheck_change": "inconclusive"}
+    assert annotation(Path("suites/s.yaml"), 4, compared, "").title == note.title

@@ -247,7 +247,7 @@ def test_a_single_run_shows_threshold_verdicts_without_a_change_column() -> None
         "suites/a.yaml::fine": "0",
     }
     assert page.cells["suites/a.yaml::bad"] == ["cell outcome-fail"]
-    assert "Only cases that did not pass (failed, undecided)" in text
+    assert "Only cases that did not pass (failed, error, undecided)" in text
     assert "<title>promptcheck: 1 case failed</title>" in text
     assert "adj. p" not in text
 

@@ -72,3 +72,19 @@ def test_a_budget_too_large_for_the_characters_is_halved(monkeypatch: pytest.Mon
     text = render(rows)
     assert len(text) <= run_markdown.MAX_CHARS
     assert "| pass |" in text and "more (" in text
+
+
+def test_a_case_nothing_scored_is_an_error_with_its_reason_after_the_failures() -> None:
+    reason = "no sample was scored: HTTP 503 | down `now`"
+    rows = [
+        row("ok", 20, 20, "pass"),
+        row("down", 0, 0, "error", errors=20, reason=reason),
+        row("bad", 5, 20, "fail"),
+    ]
+    text = render(rows)
+    assert text.startswith("## :x: promptcheck: 1 case failed, 1 error\n")
+    assert "3 cases: 1 pass, 1 fail, 0 undecided, 1 error." in text
+    assert "error means no sample could be scored" in text
+    assert "| `down` | **error** | `` no sample was scored: HTTP 503 \\| down `now` `` |" in text
+    assert text.index("`bad`") < text.index("`down`") < text.index("`ok`")
+    assert render([rows[1]]).startswith("## :x: promptcheck: 1 error\n")

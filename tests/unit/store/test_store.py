@@ -451,7 +451,7 @@ def test_fresh_store_is_versioned_wal_with_foreign_keys(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
     with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
 
 
 def test_store_from_a_newer_promptcheck_is_refused(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ while the schema was at version 2 (main at 5a75f0c; ``write_v2_fixture``), and i
 rule, and so is ``schema-v3.sqlite3`` (main at efaed23; ``write_v3_fixture``), the store a
 review (schema 4: raters, ratings, locks) starts from, and ``schema-v4.sqlite3`` (main at
 fe89603; ``write_v4_fixture``), a hosted model's cache from before schema 5 kept what served
-each generation. (Not ``.db``: the repository ignores ``*.db``.)
+each generation, and ``schema-v5.sqlite3`` (main at a50c8b1; ``write_v5_fixture``), long prompts
+repeated in every sample and cached generation. (Not ``.db``: the repository ignores ``*.db``.)
 """
 
 from __future__ import annotations
@@ -593,8 +594,154 @@ def test_a_v4_store_learns_what_served_its_new_cached_generations(tmp_path: Path
     assert old == V4_CACHE
     assert all(g.served_model is None and g.served_fingerprint is None for g in old.values())
     with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+# -- the committed version-5 database ----------------------------------------------------------
+
+V5_RUN = dataclasses.replace(
+    V3_RUN,
+    id="20260101-000000-v5fixture-dolly",
+    session="fixture-v5",
+    model="dolly",
+    model_spec={"backend": "local", "path": "models/dolly", "format": "dolly"},
+    label="long-context",
+    suites={"suites/context.yaml": "a" * 64},
+)
+#: A long context shared by two cases (the prompt of one is the other's too), with a NUL and
+#: characters beyond ASCII, and a chat case whose prompt is its messages as shown.
+V5_CONTEXT = "Context: na\u00efve \U0001f525\x00 " + "the quick brown fox " * 30
+V5_PROMPTS = {  # in the order the store reads cases back: by case id
+    "chat": f"[system] You are terse.\n[user] {V5_CONTEXT}\nOne line.",
+    "same-prompt": f"{V5_CONTEXT}\nSummarise the context in one line.",
+    "summary": f"{V5_CONTEXT}\nSummarise the context in one line.",
+}
+
+
+def dolly_form(prompt: str) -> str:
+    """The prompt as a Dolly model is given it (the formatted prompt a local backend reports)."""
+    return f"### Instruction:\n{prompt}\n\n### Response:\n"
+
+
+def v5_cases() -> list[CaseResult]:
+    cases = []
+    for number, (case_id, prompt) in enumerate(V5_PROMPTS.items()):
+        samples = tuple(
+            SampleOutcome(
+                index=index,
+                combination=0,
+                variables={"topic": "fox"},
+                prompt=prompt,
+                seed=500 + 10 * number + index,
+                output=None if index == 2 else f"a fox, take {index}",
+                checks=() if index == 2 else (CheckOutcome(0, "max_words", Status.PASS, "", None),),
+                error="model failed to start" if index == 2 else None,
+                formatted_prompt=None if (index == 2 and number) else dolly_form(prompt),
+                prompt_tokens=None if index == 2 else 410,
+                completion_tokens=None if index == 2 else 4,
+                latency_s=0.5,
+                cache_key=f"{5 + number:x}{index:x}" * 32,
+            )
+            for index in range(3)
+        )
+        verdict = ThresholdVerdict(Outcome.UNDECIDED, 2, 2, 0.9, 0.05, (0.16, 1.0), "2/2")
+        cases.append(
+            CaseResult(
+                suite="context",
+                suite_path="suites/context.yaml",
+                case_id=case_id,
+                model="dolly",
+                samples=samples,
+                verdict=verdict,
+                tallies=(CheckTally(0, "max_words", 2, 0),),
+            )
+        )
+    return cases
+
+
+#: The cached generations of the cases' answered samples (each under its own key, as the
+#: runner caches them, so each repeats its formatted prompt), and one without a formatted prompt.
+V5_CACHE = {
+    **{
+        sample.cache_key: Generation(
+            sample.output, None, sample.formatted_prompt, 410, 4, 0.5, "stop"
+        )
+        for case in v5_cases()
+        for sample in case.samples
+        if sample.output is not None
+    },
+    "e" * 64: Generation("no prompt shown", None, None, None, None, 0.1, None),
+}
+
+
+def write_v5_fixture(path: Path) -> None:
+    """Write the fixture; only meaningful while SCHEMA_VERSION was 5 (it is committed)."""
+    assert SCHEMA_VERSION == 5, "the v5 fixture must be written by a schema-5 promptcheck"
+    with Store(path) as store:
+        store.create_run(V5_RUN)
+        for case in v5_cases():
+            store.record_case(V5_RUN.id, case)
+        store.finish_run(V5_RUN.id, V5_RUN.started_at + 20)
+        store.cache_generations(list(V5_CACHE.items()))
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
+        raw.execute("VACUUM")
+
+
+def test_committed_v5_store_still_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v5.sqlite3"
+    shutil.copyfile(STORES / "schema-v5.sqlite3", path)
+    with Store(path) as store:
+        (summary,) = store.runs()
+        assert store.case_results(V5_RUN.id) == v5_cases()
+        assert store.cached_generations([*V5_CACHE, "absent"]) == V5_CACHE
+    assert (summary.label, summary.status, summary.samples) == (
+        "long-context",
+        RunStatus.FINISHED,
+        9,
+    )
+
+
+def test_a_v5_store_keeps_each_prompt_once_after_migrating(tmp_path: Path) -> None:
+    """Version 6 moves every sample's prompt and formatted prompt, and every cached formatted
+    prompt, into ``prompts``, one row per distinct text; what is read back is unchanged."""
+    path = tmp_path / "schema-v5.sqlite3"
+    shutil.copyfile(STORES / "schema-v5.sqlite3", path)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 5
+    with Store(path) as store:
+        assert store.case_results(V5_RUN.id) == v5_cases()
+        assert store.cached_generations(list(V5_CACHE)) == V5_CACHE
+        exported = store.export_run(V5_RUN.id)
+    prompts = [s["prompt"] for case in exported["cases"] for s in case["samples"]]
+    assert prompts == [prompt for prompt in V5_PROMPTS.values() for _ in range(3)]
+    distinct = {*V5_PROMPTS.values(), *map(dolly_form, V5_PROMPTS.values())}
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        stored = [text for (text,) in raw.execute("SELECT text FROM prompts")]
+        assert sorted(stored) == sorted(distinct)  # 4 of 9 + 9 + 6 prompt texts
+        assert raw.execute(
+            "SELECT count(*) FROM samples WHERE prompt != '' OR formatted_prompt IS NOT NULL"
+        ).fetchone() == (0,)
+        assert raw.execute(
+            "SELECT count(*) FROM generation_cache WHERE formatted_prompt IS NOT NULL"
+        ).fetchone() == (0,)
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_a_migrated_v5_store_reuses_its_prompts(tmp_path: Path) -> None:
+    path = tmp_path / "schema-v5.sqlite3"
+    shutil.copyfile(STORES / "schema-v5.sqlite3", path)
+    with Store(path) as store:
+        store.create_run(dataclasses.replace(V5_RUN, id="after-migration"))
+        for case in v5_cases():
+            store.record_case("after-migration", case)
+        store.cache_generations([("new-key", V5_CACHE["60" * 32])])
+        assert store.case_results("after-migration") == v5_cases()
+        assert store.cached_generations(["new-key"]) == {"new-key": V5_CACHE["60" * 32]}
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("SELECT count(*) FROM prompts").fetchone() == (4,)
 
 
 #: Which fixture a promptcheck of each schema version writes (the ``__main__`` below).
@@ -603,6 +750,7 @@ FIXTURE_WRITERS = {
     2: write_v2_fixture,
     3: write_v3_fixture,
     4: write_v4_fixture,
+    5: write_v5_fixture,
 }
 
 if __name__ == "__main__":
