@@ -82,7 +82,7 @@ def _shape(value: Any) -> tuple[int, Iterator[Any] | None]:
     if value is None or isinstance(value, bool):
         return 5, None
     if isinstance(value, int):
-        return value.bit_length() * 3 // 10 + 2, None  # log10(2) < 0.302
+        return value.bit_length() * 30103 // 100000 + 2, None  # digits and a sign
     if isinstance(value, (float, complex)):
         return NUMBER_CHARS, None
     if isinstance(value, Namespace):
