@@ -46,9 +46,15 @@ POWER_CACHE_MAX_BYTES = 8_000_000
 #: name changes, and a re-recorded baseline is an independent draw (docs/statistics.md).
 BASELINE_MAX_AGE_DAYS = 30
 #: Bounds on what a suite can make promptcheck do (docs/security.md): a rendered prompt's length
-#: and the time one render may take.
+#: and the time one render may take; a number a template computes has at most 8 bits per
+#: character allowed (multiplying two such numbers stays well under a second).
 MAX_RENDERED_CHARS = 1_000_000
 MAX_RENDER_SECONDS = 2.0
+MAX_TEMPLATE_INT_BITS = 8 * MAX_RENDERED_CHARS
+#: The time all of one suite's renders may take together, at collection: a suite renders each
+#: prompt, system text and message once per combination of each case (and each judge's rubric
+#: too), so many renders each under :data:`MAX_RENDER_SECONDS` could still take minutes.
+MAX_SUITE_RENDER_SECONDS = 30.0
 #: Largest file a suite may make promptcheck read (data, schemas, the suite itself); a Parquet
 #: file's or a saved dataset's rows are held to it once decoded, too.
 MAX_FILE_BYTES = 64 * 2**20

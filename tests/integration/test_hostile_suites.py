@@ -7,8 +7,10 @@ that loops for minutes or builds gigabytes, read a FIFO, a directory, ``/etc/pas
 ``$ref`` at the network, at ``file://`` or at itself, reach ``eval`` through a module a project
 module imports, send the machine's keys to another server, smuggle unencodable text in a data
 file, make a saved dataset name files outside its folder, or hand over a kilobyte of Parquet that
-decodes to hundreds of megabytes. Each file's first line says the error it must give (line, key,
-message) and, for the optional readers, the modules it needs (``needs="datasets"``), and
+decodes to hundreds of megabytes, build containers whose text is gigabytes (shared parts, ``%``
+widths, ``str.format`` fields), multiply numbers past any size, make a judge's rubric loop, or
+draw lone surrogates from a strategy. Each file's first line says the error it must give (line,
+key, message) and, for the optional readers, the modules it needs (``needs="datasets"``), and
 ``seen_at="run"`` for an attack that only importing the suite's code would show (``promptcheck
 validate`` imports none).
 
@@ -20,15 +22,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import resource
 import shlex
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests import limits
 
 CORPUS = Path(__file__).parents[1] / "data" / "hostile_suites"
 
@@ -48,7 +50,7 @@ FILES = [path for path in sorted(CORPUS.glob("*.yaml")) if _runnable(path)]
 #: The attacks ``validate`` can see without importing anything: not those that walk a project
 #: module's attributes (``seen_at="run"``), which only importing it could follow.
 VALIDATED = [path for path in FILES if _header(path).get("seen_at") != "run"]
-#: Generous for a collection of thirty suites, and far below what an unbounded attack takes.
+#: Generous for a collection of fifty suites, and far below what an unbounded attack takes.
 TIME_LIMIT_S = 120
 #: pyarrow (the Parquet bomb's reader) alone reserves some 300 MiB of address space when imported.
 MEMORY_LIMIT = 2048 * 2**20
@@ -99,19 +101,8 @@ def project(tmp_path: Path) -> Path:
 
 def run_limited(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """``python -m ARGS`` in ``cwd`` with its address space and its time bounded."""
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-    return subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TIME_LIMIT_S,
-        preexec_fn=limit,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        check=False,
+    return limits.run_limited(
+        ["-m", *args], cwd=cwd, seconds=TIME_LIMIT_S, memory_bytes=MEMORY_LIMIT
     )
 
 

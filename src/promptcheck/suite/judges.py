@@ -1,5 +1,5 @@
 """Compiling the checks that ask a model: their pairing with format checks, their judge models,
-the variables their questions name.
+the variables their questions name, and rendering those questions once per combination.
 
 Part of compiling a suite (:mod:`promptcheck.suite.loader`), kept apart because it is about how
 checks relate to each other and to the defined models rather than about one check. Every problem
@@ -10,12 +10,13 @@ the suite loader reports it at the check's line; nothing here can fail at run ti
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from promptcheck.checks.base import JudgingCheck
 from promptcheck.errors import ConfigError
 from promptcheck.registry import did_you_mean
+from promptcheck.templating import RenderBudget, Template
 
 if TYPE_CHECKING:
     from promptcheck.suite.records import CompiledCheck, ModelConfig
@@ -105,3 +106,24 @@ def check_variables(checks: Sequence[CompiledCheck], declared: Collection[str]) 
                 key=(compiled.index, compiled.label),
                 hint=f"declared: {', '.join(sorted(declared)) or 'none'}",
             )
+
+
+def render_criteria(
+    checks: Sequence[CompiledCheck],
+    combinations: Sequence[Mapping[str, Any]],
+    budget: RenderBudget,
+) -> None:
+    """Render each rubric or question with every combination, within the suite's render
+    budget: one that cannot be rendered (or takes too long) is found at collection, not as
+    unscored samples."""
+    for compiled in checks:
+        criterion = getattr(compiled.check, "criterion", None)
+        if not isinstance(criterion, Template):
+            continue
+        for variables in combinations:
+            try:
+                criterion.render(variables, budget)
+            except ConfigError as exc:
+                raise ConfigError(
+                    exc.message, key=(compiled.index, compiled.label), hint=exc.hint
+                ) from None

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from promptcheck.backends.base import BACKENDS, Message, SamplingParams, Tool
 from promptcheck.checks.base import CHECKS, BuildContext, Check, NotImportedCheck
-from promptcheck.config import MAX_FILE_BYTES
+from promptcheck.config import MAX_FILE_BYTES, MAX_SUITE_RENDER_SECONDS
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
 from promptcheck.files import ProjectFiles, ReadLog, invalid_text, is_link_loop, read_regular
 from promptcheck.importing import CodePolicy
@@ -34,11 +34,11 @@ from promptcheck.suite.format import (
     validate_suite,
     validation_error,
 )
-from promptcheck.suite.judges import check_variables, judge_models, pair_judges
+from promptcheck.suite.judges import check_variables, judge_models, pair_judges, render_criteria
 from promptcheck.suite.records import CaseSpec, Combination, CompiledCheck, ModelConfig, SuiteSpec
 from promptcheck.suite.tools import compile_answer_shape
 from promptcheck.suite.variables import expand
-from promptcheck.templating import Template
+from promptcheck.templating import RenderBudget, Template
 from promptcheck.yamlsource import PathKey, SourceMap, dotted, key_near, load_yaml
 
 SUITE_MARKER = re.compile(rb"^(suite|cases)\s*:", re.MULTILINE)
@@ -112,6 +112,7 @@ def load_suite(path: Path, project: ProjectConfig, *, execute: bool = True) -> S
     seen: dict[str, int] = {}
     cases = []
     files = dataclasses.replace(project.project_files(), log=ReadLog())
+    budget = RenderBudget(MAX_SUITE_RENDER_SECONDS)  # this suite's renders, all together
     for index, case in enumerate(model.cases):
         line = source.line_of(("cases", index)) or 1
         if case.id in seen:
@@ -125,7 +126,8 @@ def load_suite(path: Path, project: ProjectConfig, *, execute: bool = True) -> S
         seen[case.id] = line
         context = BuildContext(base_dir, code, files)
         building = (context, not execute and bool(model.plugins))
-        cases.append(_compile_case(model, case, index, (line, source), building, (models, project)))
+        defined = (models, project)
+        cases.append(_compile_case(model, case, index, (line, source), building, defined, budget))
     return SuiteSpec(
         id=model.suite,
         path=path,
@@ -222,9 +224,11 @@ def _compile_case(
     where: tuple[int, SourceMap],
     building: tuple[BuildContext, bool],
     defined: tuple[Mapping[str, ModelConfig], ProjectConfig],
+    budget: RenderBudget,
 ) -> CaseSpec:
     """``building`` is the checks' build context and whether checks unknown here may come from
-    the suite's plugins, which were not imported (validate)."""
+    the suite's plugins, which were not imported (validate); ``budget`` is the time the suite's
+    renders have left."""
     line, source = where
     base_dir = building[0].base_dir
     key: PathKey = ("cases", index)
@@ -254,7 +258,7 @@ def _compile_case(
     except ConfigError as exc:
         raise _located(exc, source, (*key, "vars", *exc.key)) from None
     rendered = tuple(
-        _render(index, variables, case, compiled, source, key)
+        _render(index, variables, case, compiled, (source, key), budget)
         for index, variables in enumerate(combinations)
     )
     answer = compile_answer_shape(case, building[0], source, key)
@@ -271,6 +275,7 @@ def _compile_case(
             sorted({*suite_models, *project.known_models}),
         )
         check_variables(checks, declared)
+        render_criteria(checks, combinations, budget)
     except ConfigError as exc:
         raise _located(exc, source, (*key, "expect", *exc.key)) from None
     _check_bar(case, defaults, source, key)
@@ -411,14 +416,15 @@ def _render(
     variables: Mapping[str, Any],
     case: CaseModel,
     compiled: tuple[Mapping[PathKey, Template], tuple[str, ...] | None],
-    source: SourceMap,
-    key: PathKey,
+    where: tuple[SourceMap, PathKey],
+    budget: RenderBudget,
 ) -> Combination:
     templates, roles = compiled
+    source, key = where
 
     def render(template_key: PathKey) -> str:
         try:
-            return templates[template_key].render(variables)
+            return templates[template_key].render(variables, budget)
         except ConfigError as exc:
             raise _located(exc, source, template_key) from None
 

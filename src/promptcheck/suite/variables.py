@@ -3,7 +3,9 @@
 A variable is a list of values, one value, the rows of a data file, or values drawn by a
 hypothesis strategy. Lists combine as a cartesian product; ``rows`` give explicit combinations.
 Strategy draws are seeded from the suite seed, the case and the variable name, so the same suite
-always produces the same prompts (for a given hypothesis version).
+always produces the same prompts (for a given hypothesis version). Strategies draw only text that
+UTF-8 can encode, and every value, whatever its source, is refused when it holds a lone surrogate:
+such text would reach a prompt, a model and the store, and fail in each.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from promptcheck.errors import ConfigError
-from promptcheck.files import ProjectFiles, refuse_invalid_text
+from promptcheck.files import ProjectFiles, invalid_text, refuse_invalid_text
 from promptcheck.suite.tables import dataset_records, parquet_records
 
 #: Strategies a suite may name; their keyword arguments are passed through.
@@ -62,6 +64,14 @@ def expand(
             )
         except ConfigError as exc:
             raise ConfigError(exc.message, key=(name, *exc.key), hint=exc.hint) from None
+        bad = invalid_text(values)
+        if bad is not None:
+            raise ConfigError(
+                f"variable {name!r} has a value with text that is not valid Unicode "
+                f"({bad}, a lone surrogate)",
+                key=(name,),
+                hint="surrogates pair with nothing in UTF-8; give the variable other values",
+            )
         value_lists.append(values)
     base_rows: list[dict[str, Any]] = [dict(row) for row in rows] if rows else [{}]
     total = len(base_rows)
@@ -249,6 +259,10 @@ def _build_strategy(name: str, kwargs: dict[str, Any]) -> Any:
         ) from None
 
     factory: Callable[..., Any] = getattr(strategies, name)
+    if name == "characters":  # text every prompt, model and store can take: no lone surrogates
+        kwargs.setdefault("codec", "utf-8")
+    if name in ("text", "from_regex"):
+        kwargs.setdefault("alphabet", strategies.characters(codec="utf-8"))
     if name == "sampled_from":
         elements = kwargs.pop("elements", None)
         if not isinstance(elements, list) or not elements:

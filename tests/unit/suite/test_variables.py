@@ -319,3 +319,44 @@ class TestStrategies:
         error = refused({"strategy": "integers", "min_value": 1})
         assert "needs the hypothesis package" in error.message
         assert error.hint is not None and "promptcheck[strategies]" in error.hint
+
+
+class TestUnencodableText:
+    """No variable value reaches a prompt holding a lone surrogate, whatever its source."""
+
+    @pytest.mark.parametrize(
+        "spec",
+        [
+            {"strategy": "text", "count": 300},
+            {"strategy": "characters", "count": 300},
+            {"strategy": "characters", "min_codepoint": 0xD000, "max_codepoint": 0xE000},
+            {"strategy": "from_regex", "regex": "[\\ud000-\\ue000]{3}", "count": 50},
+        ],
+        ids=["text", "characters", "characters near the surrogates", "from_regex"],
+    )
+    def test_strategies_draw_only_text_utf8_can_encode(self, spec: dict[str, Any]) -> None:
+        drawn = values(spec)
+        assert drawn
+        for value in drawn:
+            value.encode("utf-8")  # raises on a lone surrogate
+
+    def test_asking_a_strategy_for_surrogates_only_is_refused(self) -> None:
+        error = refused({"strategy": "characters", "categories": ["Cs"]})
+        assert "No characters are allowed" in error.message
+
+    def test_a_value_with_a_surrogate_is_refused_naming_the_variable(self) -> None:
+        spec = {"strategy": "characters", "codec": None, "categories": ["Cs"], "count": 2}
+        with pytest.raises(ConfigError) as raised:
+            expand({"letter": spec}, None, base_dir=Path("."), seed_text=SEED)
+        assert raised.value.key == ("letter",)
+        assert "variable 'letter' has a value with text that is not valid Unicode" in (
+            raised.value.message
+        )
+
+    def test_a_surrogate_inside_a_record_is_refused(self) -> None:
+        with pytest.raises(ConfigError) as raised:
+            expand(
+                {"record": [{"text": ["ok", "\ud800"]}]}, None, base_dir=Path("."), seed_text=SEED
+            )
+        assert raised.value.key == ("record",)
+        assert "\\ud800" in raised.value.message
