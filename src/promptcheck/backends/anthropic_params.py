@@ -7,12 +7,11 @@ entry only.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from promptcheck.backends.credentials import env_name, refuse_secret_fields
+from promptcheck.backends.credentials import env_name, http_url, refuse_secret_fields
 from promptcheck.backends.transport import Transport
 
 #: Body fields the backend writes itself; ``extra`` may not set them.
@@ -98,9 +97,7 @@ class AnthropicParams(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"https?://[^/\s]+", value):
-            raise ValueError("base_url must be an http:// or https:// URL")
-        return value
+        return http_url(value)
 
     @field_validator("api_key_env")
     @classmethod

@@ -20,6 +20,13 @@ _SECRET_FIELD = re.compile(
 )
 
 
+def http_url(value: str | None) -> str | None:
+    """A ``base_url`` as configured: an http:// or https:// URL with a host (or none)."""
+    if value is not None and not re.match(r"https?://[^/\s]+", value):
+        raise ValueError("base_url must be an http:// or https:// URL")
+    return value
+
+
 def env_name(value: str | None) -> str | None:
     """An environment variable's name as configured ("" meaning none); a value that is not a
     name is refused without being quoted back (a key pasted there must not reach a report)."""
