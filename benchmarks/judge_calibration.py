@@ -17,8 +17,24 @@ target. The baseline, measured in the same run, is the corrected rate's interval
 error rates taken as known (only the judge's own rate uncertain): what an interval that does not
 carry the judge's uncertainty would claim.
 
-tests/unit/review/test_calibration_simulation.py runs one scenario with fewer replicates and
-Monte Carlo slack. Usage: python benchmarks/judge_calibration.py [--replicates 2000] [--seed 0]
+**In queue order** (``queue=True``, the second table) the rated outputs are the first ``rated``
+items of the review queue, ordered by the project's own
+:func:`~promptcheck.review.items.build_items` (disagreements between a judge and the format checks
+first, then failing and passing outputs in turns, each stratum shuffled by the set's id, here one
+set id per replicate), every rated item rated by all ``raters``. Which outputs get a label then
+depends on the judge's verdict (verification bias); the review corrects it with stratum weights.
+Each estimate is printed twice: as the review computes it (weighted by stratum; the human rate
+per case from :func:`~promptcheck.review.figures.case_figures`, the page's stratified anytime
+bounds) and, as the baseline measured on the same labels, unweighted (the same estimators with
+every labelled output weighted alike: :func:`~promptcheck.review.calibration.calibrate` without
+weights, Rogan-Gladen on the plain counts, and the anytime bound of k of n as one stratum).
+With the judge the only check the strata are the judge's own verdicts; ``format_right`` adds a
+format check and with it the disagreement stratum. A second table gives each estimate's mean
+error (estimate - target), where the bias the weights remove shows directly.
+
+tests/unit/review/test_calibration_simulation.py runs scenarios of both tables with fewer
+replicates and Monte Carlo slack. Usage: python benchmarks/judge_calibration.py
+[--replicates 2000] [--queue-replicates N] [--seed 0] [--only random|queue]
 """
 
 from __future__ import annotations
@@ -32,9 +48,13 @@ from statistics import NormalDist
 
 from promptcheck.config import JudgeFloor
 from promptcheck.results import CaseResult, CheckOutcome, JudgeFigures, SampleOutcome, Status
-from promptcheck.review.calibration import CalibrationRow, calibration_rows
+from promptcheck.review.calibration import CalibrationRow, calibrate, calibration_rows
+from promptcheck.review.figures import CaseFigures, case_figures, latest_verdicts
+from promptcheck.review.items import ReviewItem, build_items
 from promptcheck.stats import threshold_verdict
-from promptcheck.store.reviews import ItemKey, Rating
+from promptcheck.stats.agreement import Estimate, rogan_gladen
+from promptcheck.stats.stratified import StratumCount, stratified_interval
+from promptcheck.store.reviews import ItemKey, Rating, ReviewSet
 
 Z95 = NormalDist().inv_cdf(0.975)
 
@@ -51,6 +71,12 @@ class Scenario:
     #: Rate a first run and correct a second, unrated one (a judge calibrated on an earlier
     #: run of the case), rather than rating part of the run corrected.
     separate: bool = False
+    #: Rate the first ``rated`` items of the review queue (its own order, by the automatic
+    #: verdicts) rather than a uniformly random subset.
+    queue: bool = False
+    #: A format check beside the judge, right (agreeing with the truth) with this probability,
+    #: independently of the judge given the truth; None: the judge is the only check.
+    format_right: float | None = None
 
 
 @dataclass(frozen=True)
@@ -92,8 +118,13 @@ def targets(s: Scenario) -> Targets:
     )
 
 
-def judged_run(judge_passes: list[bool]) -> CaseResult:
-    """A case whose samples carry only the judge's verdict (check 1, by model ``judge``)."""
+def _status(passed: bool) -> Status:
+    return Status.PASS if passed else Status.FAIL
+
+
+def judged_run(judge_passes: list[bool], format_passes: list[bool] | None = None) -> CaseResult:
+    """A case whose samples carry the judge's verdict (check 1, by model ``judge``), and the
+    format check's (check 0) when ``format_passes`` is given."""
     samples = tuple(
         SampleOutcome(
             index=i,
@@ -102,12 +133,22 @@ def judged_run(judge_passes: list[bool]) -> CaseResult:
             prompt="p",
             seed=i,
             output="x",
-            checks=(CheckOutcome(1, "judge", Status.PASS if passed else Status.FAIL),),
+            checks=(
+                *(
+                    ()
+                    if format_passes is None
+                    else (CheckOutcome(0, "format", _status(format_passes[i])),)
+                ),
+                CheckOutcome(1, "judge", _status(passed)),
+            ),
         )
         for i, passed in enumerate(judge_passes)
     )
     figures = JudgeFigures(index=1, label="judge", judge="judge")
-    passed = sum(judge_passes)
+    passed = sum(
+        passed and (format_passes is None or format_passes[i])
+        for i, passed in enumerate(judge_passes)
+    )
     return CaseResult(
         suite="s",
         suite_path="s.yaml",
@@ -119,26 +160,59 @@ def judged_run(judge_passes: list[bool]) -> CaseResult:
     )
 
 
-def replicate(s: Scenario, rng: random.Random) -> CalibrationRow:
-    """One simulated run and its review, through the review's own calibration code."""
+@dataclass(frozen=True)
+class Review:
+    """One replicate's review: the judge's calibration row as the review computes it, and, for
+    a queue-order scenario, the human rate of the case as the set's page computes it."""
+
+    row: CalibrationRow
+    human: CaseFigures | None
+
+
+def simulate(s: Scenario, rng: random.Random) -> Review:
+    """One simulated run and its review, through the review's own code: the queue's order
+    (:func:`~promptcheck.review.items.build_items`), the calibration and the human rate."""
     truths = [rng.random() < s.rate for _ in range(s.judged)]
-    case = judged_run([rng.random() < (s.se if truth else 1 - s.sp) for truth in truths])
-    digests = {ItemKey("r", case.suite_path, "c", case.model, i): "d" for i in range(s.judged)}
+    judge = [rng.random() < (s.se if truth else 1 - s.sp) for truth in truths]
+    formats = (
+        None
+        if s.format_right is None
+        else [truth == (rng.random() < s.format_right) for truth in truths]
+    )
+    case = judged_run(judge, formats)
+    run_id = f"r{rng.getrandbits(32):08x}" if s.queue else "r"
+    digests = {ItemKey(run_id, case.suite_path, "c", case.model, i): "d" for i in range(s.judged)}
+    items: list[ReviewItem] = []
+    if s.queue:
+        # the set's id seeds the shuffle within each stratum, so each replicate gets its own
+        review_set = ReviewSet(f"run:{run_id}", "run", run_id, None, s.raters, 0.0)
+        items = build_items(review_set, {run_id: [case]}, digests)
+        chosen = [item.sides[0].key.sample for item in items[: s.rated]]
+    else:
+        chosen = rng.sample(range(s.judged), s.rated)
     ratings = []
-    for index in rng.sample(range(s.judged), s.rated):
+    for index in chosen:
         for rater in range(s.raters):
             says_pass = truths[index] != (rng.random() < s.rater_error)
-            key = ItemKey("r", case.suite_path, "c", case.model, index)
+            key = ItemKey(run_id, case.suite_path, "c", case.model, index)
             verdict = "pass" if says_pass else "fail"
-            ratings.append(Rating("run:r", key, "d", f"rater{rater}", verdict, 1.0))
-    cases = {"r": [case]}
-    corrected = "r"
+            ratings.append(Rating(f"run:{run_id}", key, "d", f"rater{rater}", verdict, 1.0))
+    cases = {run_id: [case]}
+    corrected = run_id
     if s.separate:
         fresh = [rng.random() < s.rate for _ in range(s.judged)]
         cases["r2"] = [judged_run([rng.random() < (s.se if t else 1 - s.sp) for t in fresh])]
         corrected = "r2"
     (row,) = calibration_rows(cases, ratings, digests, JudgeFloor(), runs=[corrected])
-    return row
+    human = None
+    if s.queue:
+        (human,) = case_figures(items, latest_verdicts(ratings, digests))
+    return Review(row, human)
+
+
+def replicate(s: Scenario, rng: random.Random) -> CalibrationRow:
+    """One simulated run and its review: the judge's calibration row."""
+    return simulate(s, rng).row
 
 
 def known_error_interval(row: CalibrationRow) -> tuple[float, float]:
@@ -196,6 +270,115 @@ def coverage(s: Scenario, replicates: int, seed: int) -> Coverage:
     )
 
 
+#: The figures measured in queue order, each against the target of the same name.
+ESTIMATES = ("sensitivity", "specificity", "kappa", "corrected", "human rate")
+
+
+def weighted_figures(review: Review) -> dict[str, Estimate] | None:
+    """What the review shows (stratum-weighted), or None while a stratum has no label."""
+    c = review.row.calibration
+    (rate,) = review.row.corrected
+    human = review.human
+    if c.missing is not None or human is None or human.verdict.rate is None:
+        return None
+    return {
+        "sensitivity": c.sensitivity,
+        "specificity": c.specificity,
+        "kappa": c.kappa,
+        "corrected": rate.corrected,
+        "human rate": Estimate(human.verdict.rate, human.verdict.interval, human.labelled),
+    }
+
+
+def unweighted_figures(review: Review) -> dict[str, Estimate]:
+    """The baseline: the same labels through the same estimators, every labelled output
+    weighted alike (one stratum), as if the labelled outputs were a simple random sample."""
+    c = review.row.calibration
+    (rate,) = review.row.corrected
+    pairs = (
+        [(True, True)] * c.both_pass
+        + [(True, False)] * c.judge_fail_human_pass
+        + [(False, True)] * c.judge_pass_human_fail
+        + [(False, False)] * c.both_fail
+    )
+    plain = calibrate(c.key, pairs)
+    human = review.human
+    assert human is not None
+    labelled = sum(count.labelled for _, count in human.strata)
+    passed = sum(count.passed for _, count in human.strata)
+    pooled = [StratumCount(human.items, labelled, passed)]
+    return {
+        "sensitivity": plain.sensitivity,
+        "specificity": plain.specificity,
+        "kappa": plain.kappa,
+        "corrected": rogan_gladen(
+            rate.positives, rate.judged, (c.both_pass, c.human_pass), (c.both_fail, c.human_fail)
+        ),
+        "human rate": Estimate(
+            passed / labelled if labelled else None, stratified_interval(pooled), int(labelled)
+        ),
+    }
+
+
+@dataclass
+class QueueCoverage:
+    """Coverage of the 95% intervals and mean error of the estimates (mean estimate - target),
+    stratum-weighted (as the review computes them) and unweighted (the baseline), over the
+    replicates whose weighted figures are available (``available`` of ``replicates``)."""
+
+    weighted: dict[str, float]
+    unweighted: dict[str, float]
+    weighted_error: dict[str, float]
+    unweighted_error: dict[str, float]
+    available: int
+    replicates: int
+
+
+def queue_coverage(s: Scenario, replicates: int, seed: int) -> QueueCoverage:
+    assert s.queue and not s.separate, "the human rate is that of the rated run"
+    rng = random.Random(seed)
+    truth = targets(s)
+    target = {
+        "sensitivity": truth.sensitivity,
+        "specificity": truth.specificity,
+        "kappa": truth.kappa,
+        "corrected": truth.human_rate,
+        "human rate": truth.human_rate,
+    }
+    hits = {kind: dict.fromkeys(ESTIMATES, 0) for kind in ("weighted", "unweighted")}
+    errors = {kind: {name: [0.0, 0] for name in ESTIMATES} for kind in ("weighted", "unweighted")}
+    available = 0
+    for _ in range(replicates):
+        review = simulate(s, rng)
+        weighted = weighted_figures(review)
+        if weighted is None:
+            continue
+        available += 1
+        for kind, figures in (("weighted", weighted), ("unweighted", unweighted_figures(review))):
+            for name in ESTIMATES:
+                estimate = figures[name]
+                low, high = estimate.interval
+                hits[kind][name] += low <= target[name] <= high
+                if estimate.value is not None:
+                    errors[kind][name][0] += estimate.value - target[name]
+                    errors[kind][name][1] += 1
+    share = {
+        kind: {n: h / max(available, 1) for n, h in found.items()} for kind, found in hits.items()
+    }
+    mean = {
+        kind: {n: total / count if count else math.nan for n, (total, count) in found.items()}
+        for kind, found in errors.items()
+    }
+    return QueueCoverage(
+        share["weighted"],
+        share["unweighted"],
+        mean["weighted"],
+        mean["unweighted"],
+        available,
+        replicates,
+    )
+
+
 SCENARIOS = {
     "good judge, careful raters": Scenario(),
     "weak judge (Se .7, Sp .6)": Scenario(se=0.7, sp=0.6),
@@ -206,14 +389,33 @@ SCENARIOS = {
     "another run, 60 ratings": Scenario(separate=True, rated=60),
 }
 
+QUEUE_SCENARIOS = {
+    "good judge, 60 in queue": Scenario(queue=True, rated=60),
+    "good judge, 200 in queue": Scenario(queue=True),
+    "weak judge, 60 in queue": Scenario(queue=True, se=0.7, sp=0.6, rated=60),
+    "weak judge, 200 in queue": Scenario(queue=True, se=0.7, sp=0.6),
+    "rare failures, 60 in queue": Scenario(queue=True, rate=0.95, rated=60),
+    "rare failures, 200 in queue": Scenario(queue=True, rate=0.95),
+    "format check too, 200": Scenario(queue=True, format_right=0.9),
+}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--replicates", type=int, default=2000)
+    parser.add_argument("--queue-replicates", type=int, default=None, help="default: --replicates")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=("random", "queue"), default=None)
     args = parser.parse_args()
+    if args.only != "queue":
+        random_order(args.replicates, args.seed)
+    if args.only != "random":
+        queue_order(args.queue_replicates or args.replicates, args.seed)
+
+
+def random_order(replicates: int, seed: int) -> None:
     print(
-        f"95% interval coverage over {args.replicates} replicates per scenario (seed {args.seed});"
+        f"95% interval coverage over {replicates} replicates per scenario (seed {seed});"
         " baseline: the corrected rate's interval with the judge's error rates taken as known"
     )
     print(
@@ -222,13 +424,42 @@ def main() -> None:
     )
     for name, scenario in SCENARIOS.items():
         started = time.perf_counter()
-        found = coverage(scenario, args.replicates, args.seed)
+        found = coverage(scenario, replicates, seed)
         print(
             f"{name:<30} {found.sensitivity:>6.3f} {found.specificity:>6.3f} {found.kappa:>6.3f}"
             f" {found.corrected:>9.3f} {found.known_error_baseline:>9.3f}"
             f" {found.corrected_width:>6.3f} {found.baseline_width:>6.3f}"
             f" {found.corrected_width / found.baseline_width:>7.2f}"
             f"  ({time.perf_counter() - started:.0f} s)"
+        )
+
+
+def queue_order(replicates: int, seed: int) -> None:
+    print(
+        f"\nRated in queue order: 95% interval coverage over {replicates} replicates per scenario"
+        f" (seed {seed}), weighted by stratum (the review) / unweighted (baseline, same labels)"
+    )
+    print(f"{'scenario':<28}" + "".join(f" {name:>12}" for name in ESTIMATES) + "  available")
+    errors = []
+    for name, scenario in QUEUE_SCENARIOS.items():
+        started = time.perf_counter()
+        found = queue_coverage(scenario, replicates, seed)
+        print(
+            f"{name:<28}"
+            + "".join(f" {found.weighted[n]:>5.3f}/{found.unweighted[n]:<6.3f}" for n in ESTIMATES)
+            + f"  {found.available}/{found.replicates}"
+            + f"  ({time.perf_counter() - started:.0f} s)"
+        )
+        errors.append((name, found))
+    print("\nMean error of the point estimate (estimate - target), weighted / unweighted")
+    print(f"{'scenario':<28}" + "".join(f" {name:>14}" for name in ESTIMATES))
+    for name, found in errors:
+        print(
+            f"{name:<28}"
+            + "".join(
+                f" {found.weighted_error[n]:>+6.3f}/{found.unweighted_error[n]:<+7.3f}"
+                for n in ESTIMATES
+            )
         )
 
 
