@@ -108,7 +108,8 @@ def calibrate(
     """The calibration from (human pass, judge pass) pairs, each weighted (default 1) by the
     inverse of its chance of being labelled: its stratum's outputs over those labelled
     (Begg and Greenes' correction for verification that depends on the automatic verdict).
-    Intervals are exact at Kish's effective size; equal weights give the plain counts'."""
+    Se and Sp intervals are exact at the design-based effective size (kappa's table at Kish's);
+    equal weights give the plain counts'."""
     (tp, fn), (fp, tn) = binary_table(pairs)  # rows: human pass / fail; columns: judge
     weights = list(weights) if weights is not None else [1.0] * len(pairs)
     cells: dict[tuple[bool, bool], list[float]] = {

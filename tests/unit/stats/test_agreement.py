@@ -14,12 +14,15 @@ from promptcheck.stats import clopper_pearson
 from promptcheck.stats.agreement import (
     binary_table,
     cohen_kappa,
+    design_effective_size,
+    effective_size,
     krippendorff_alpha,
     majority,
     normal_quantile,
     proportion,
     ratings_needed,
     rogan_gladen,
+    weighted_proportion,
 )
 from promptcheck.stats.betainc import inverse_regularized_beta
 
@@ -177,3 +180,27 @@ def test_majority() -> None:
     assert majority([False]) is False
     assert majority([True, False]) is None
     assert majority([]) is None
+
+
+def test_design_effective_size_is_n_for_equal_weights() -> None:
+    assert design_effective_size([1.0] * 7, [1.0] * 3) == pytest.approx(10)
+    assert design_effective_size([2.5] * 7, [2.5] * 3) == pytest.approx(10)
+    interval = weighted_proportion([2.0] * 7, [2.0] * 3).interval
+    assert interval == pytest.approx(clopper_pearson(7, 10))
+
+
+def test_design_effective_size_by_hand_when_the_heavy_weights_sit_on_the_misses() -> None:
+    # 8 hits of weight 1, 2 misses of weight 3: p = 8/14, Var = (8 (6/14)^2 + 18 (8/14)^2) / 14^2
+    hits, misses = [1.0] * 8, [3.0] * 2
+    p = 8 / 14
+    variance = (8 * (1 - p) ** 2 + 18 * p**2) / 14**2
+    assert design_effective_size(hits, misses) == pytest.approx(p * (1 - p) / variance)
+    kish = effective_size([*hits, *misses])  # 196 / 26 = 7.54
+    assert design_effective_size(hits, misses) < kish  # the variance comes from the heavy misses
+
+
+def test_design_effective_size_is_at_most_n_and_falls_back_at_the_edges() -> None:
+    # heavy weights on the common outcome: the formula exceeds n, and is cut to it
+    assert design_effective_size([3.0] * 2, [1.0] * 8) <= 10
+    assert design_effective_size([1.0, 2.0, 3.0], []) == pytest.approx(effective_size([1, 2, 3]))
+    assert design_effective_size([], []) == 0.0
