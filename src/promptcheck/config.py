@@ -51,6 +51,10 @@ BASELINE_MAX_AGE_DAYS = 30
 MAX_RENDERED_CHARS = 1_000_000
 MAX_RENDER_SECONDS = 2.0
 MAX_TEMPLATE_INT_BITS = 8 * MAX_RENDERED_CHARS
+#: The most items a container a template's filter or call returns may hold, counted as a walk
+#: visits them (a part shared twice counts twice): comparing or sorting it runs in C, where the
+#: render's deadline does not reach, and takes well under a second at this size.
+MAX_RENDERED_ITEMS = 1_000_000
 #: The time all of one suite's renders may take together, at collection: a suite renders each
 #: prompt, system text and message once per combination of each case (and each judge's rubric
 #: too), so many renders each under :data:`MAX_RENDER_SECONDS` could still take minutes.

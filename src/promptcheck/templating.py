@@ -48,9 +48,11 @@ from markupsafe import Markup
 from promptcheck.config import (
     MAX_RENDER_SECONDS,
     MAX_RENDERED_CHARS,
+    MAX_RENDERED_ITEMS,
     MAX_TEMPLATE_INT_BITS,
 )
 from promptcheck.errors import ConfigError
+from promptcheck.files import invalid_text
 from promptcheck.textsize import percent_size, spec_size, text_size
 
 #: The file name Jinja gives the code it compiles templates into: the frames the tracer watches.
@@ -109,8 +111,36 @@ def _check_length(length: int, what: str) -> None:
         raise RenderLimitError(f"{what} exceeds {MAX_RENDERED_CHARS} characters")
 
 
-def _sized(value: Any) -> int:
-    return len(value) if isinstance(value, (str, bytes, list, tuple, dict)) else 0
+def _check_result(value: Any, what: str) -> None:
+    """What a filter or call returned: a text within the length bound, a container within
+    :data:`MAX_RENDERED_ITEMS` items, counted as ``==``, ``sort`` or ``in`` would walk them (a
+    part shared twice counts twice). A list doubled by reference forty times (``map`` with a
+    ``default``) holds a few hundred objects and 2**40 items: it is refused as it grows, before
+    C code that no deadline reaches walks it. A long text passed in stays one item, so a suite's
+    records can still be sorted whole."""
+    if isinstance(value, (str, bytes)):
+        _check_length(len(value), what)
+    elif (
+        isinstance(value, (list, tuple, dict, set, frozenset))
+        and _items(value, MAX_RENDERED_ITEMS) > MAX_RENDERED_ITEMS
+    ):
+        raise RenderLimitError(f"{what} holds more than {MAX_RENDERED_ITEMS} items")
+
+
+def _items(value: Any, limit: int) -> int:
+    """How many items walking ``value`` visits (shared parts each time), stopping past
+    ``limit``."""
+    count = 0
+    stack = [value]
+    while stack and count <= limit:
+        current = stack.pop()
+        count += 1
+        if isinstance(current, dict):
+            stack.extend(current.keys())
+            stack.extend(current.values())
+        elif isinstance(current, (list, tuple, set, frozenset)):
+            stack.extend(current)
+    return count
 
 
 def _part_size(value: Any) -> int:
@@ -240,7 +270,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         elif isinstance(__obj, type):  # dict(...), namespace(...): a container of the arguments
             _check_length(text_size((args, kwargs), MAX_RENDERED_CHARS), f"building a {name}")
         result = super().call(__context, __obj, *args, **kwargs)
-        _check_length(_sized(result), f"the result of {name or 'a call'}")
+        _check_result(result, f"the result of {name or 'a call'}")
         return result
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
@@ -370,7 +400,7 @@ def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
                 each = 2 + (0 if fill is None else _part_size(fill))
                 _check_length(count * each, f"the {name} filter")
         result = function(*lead, value, *rest, **kwargs)
-        _check_length(_sized(result), f"the result of the {name} filter")
+        _check_result(result, f"the result of the {name} filter")
         return result
 
     if passes is not None:
@@ -473,7 +503,15 @@ class Template:
                             f"the rendered prompt is longer than {MAX_RENDERED_CHARS} characters"
                         )
                     parts.append(part)
-            return "".join(parts)
+            text = "".join(parts)
+            unencodable = invalid_text(text)
+            if unencodable is not None:  # '\ud800', '%c' % 55296: no model or store takes it
+                raise ConfigError(
+                    f"the rendered text holds {unencodable}, which is not valid Unicode "
+                    "(a lone surrogate)",
+                    hint="write the character itself, not a \\ud800-\\udfff escape or code",
+                )
+            return text
         except (ConfigError, RenderLimitError):
             raise
         except jinja2.UndefinedError as exc:

@@ -141,3 +141,11 @@ class TestDeterminism:
         template = Template("{% for k, v in d | dictsort %}{{ k }}={{ v }};{% endfor %}")
         assert template.render({"d": {"b": 2, "a": 1}}) == "a=1;b=2;"
         assert template.render({"d": {"a": 1, "b": 2}}) == "a=1;b=2;"
+
+
+@pytest.mark.parametrize(
+    "source", ["{{ '\\ud800' }}", "{{ '%c' % 55296 }}", "{{ '{:c}'.format(55296) }}"]
+)
+def test_a_template_cannot_write_a_lone_surrogate(source: str) -> None:
+    with pytest.raises(ConfigError, match="not valid Unicode"):
+        Template(source).render({})

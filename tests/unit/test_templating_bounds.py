@@ -200,6 +200,22 @@ HOSTILE = {
     ),
     "list.append": ("{% set l = [] %}{% set _ = l.append(1) %}", "{}", "attribute 'append'"),
     "dict.update": ("{% set d = {} %}{% set _ = d.update(a=1) %}", "{}", "attribute 'update'"),
+    # two lists doubled by reference 40 times (2**40 leaves, a few hundred objects), then
+    # compared: == runs in C where no deadline reaches, so they must be refused as they grow
+    "doubling by map default, then ==": (
+        "{% set ns = namespace(a=1, b=1) %}{% for i in range(40) %}"
+        "{% set ns.a = range(2)|map(attribute='zz', default=ns.a)|list %}"
+        "{% set ns.b = range(2)|map(attribute='zz', default=ns.b)|list %}"
+        "{% endfor %}{{ ns.a == ns.b }}",
+        "{}",
+        "the result of the list filter holds more than",
+    ),
+    "doubling by a call, then sort": (
+        "{% set ns = namespace(a=[1]) %}{% for i in range(40) %}"
+        "{% set ns.a = dict(x=ns.a, y=ns.a).values()|list %}{% endfor %}{{ ns.a|sort }}",
+        "{}",
+        "building a dict exceeds",
+    ),
 }
 
 _CHILD = """

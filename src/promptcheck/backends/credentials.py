@@ -22,8 +22,10 @@ _SECRET_FIELD = re.compile(
 
 def http_url(value: str | None) -> str | None:
     """A ``base_url`` as configured: an http:// or https:// URL with a host (or none)."""
-    if value is not None and not re.match(r"https?://[^/\s]+", value):
-        raise ValueError("base_url must be an http:// or https:// URL")
+    if value is not None and (
+        not re.fullmatch(r"https?://[^/\s]+(?:/\S*)?", value) or not value.isprintable()
+    ):
+        raise ValueError("base_url must be an http:// or https:// URL, with no spaces or controls")
     return value
 
 

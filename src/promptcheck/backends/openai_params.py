@@ -46,7 +46,7 @@ class AzureSettings(BaseModel):
     @field_validator("endpoint")
     @classmethod
     def _https_url(cls, value: str) -> str:
-        if not re.match(r"https?://[^/\s]+/?$", value):
+        if not re.fullmatch(r"https?://[^/\s]+/?", value) or not value.isprintable():
             raise ValueError("endpoint is the resource's URL, https://NAME.openai.azure.com")
         return value
 

@@ -7,12 +7,16 @@ outside pull request could point ``api_key_env: AWS_SECRET_ACCESS_KEY`` at its o
 settings are configuration: a suite may use them only for an endpoint that ``[tool.promptcheck]
 trusted_endpoints`` lists; otherwise the model belongs in ``[tool.promptcheck.models]``.
 
-Which settings count is decided by name, so that plugin backends are covered without declaring
-anything: ``base_url``, ``endpoint``, ``url``, ``azure`` and any ``*_env``, ``*_url`` key.
+Which settings count is decided by name and by content, so that plugin backends are covered
+without declaring anything: ``base_url``, ``api_base``, ``endpoint``, ``url``, ``host``,
+``hostname``, ``server``, ``proxy``, ``headers``, ``azure``, any ``*_env``, ``*_url``, ``*_host``,
+``*_var``, ``*_variable``, ``*_endpoint``, ``*_headers`` key, and any setting with a URL written
+anywhere inside it. An origin listed as trusted is trusted with whatever variable a suite names.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,36 +24,62 @@ from urllib.parse import urlsplit
 from promptcheck.errors import ConfigError
 from promptcheck.redaction import scrub_text
 
-_CONNECTION_NAMES = frozenset({"base_url", "endpoint", "url", "azure"})
-_CONNECTION_SUFFIXES = ("_env", "_url")
-#: Where the hosted backends send requests when a model names no URL (the clients' defaults).
+_CONNECTION_NAMES = frozenset(
+    {"base_url", "api_base", "endpoint", "url", "host", "hostname", "server", "proxy", "headers"}
+    | {"azure"}
+)
+_CONNECTION_SUFFIXES = ("_env", "_url", "_host", "_var", "_variable", "_endpoint", "_headers")
+#: Where the hosted backends send requests when a model names no URL: the clients' defaults,
+#: which the environment variable of each may change (the machine's configuration).
 DEFAULT_ENDPOINTS = {
-    "openai": "https://api.openai.com",
-    "anthropic": "https://api.anthropic.com",
+    "openai": ("OPENAI_BASE_URL", "https://api.openai.com"),
+    "anthropic": ("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
 }
 
 
 def connection_keys(settings: Mapping[str, Any]) -> list[str]:
-    """The keys of a model's settings that say where requests go or which secret they carry."""
+    """The keys of a model's settings that say where requests go or which secret they carry:
+    by name, or because a URL is written somewhere inside the value (a plugin backend's
+    ``connection: {address: "https://..."}``)."""
     return [
-        key for key in settings if key in _CONNECTION_NAMES or key.endswith(_CONNECTION_SUFFIXES)
+        key
+        for key, value in settings.items()
+        if key in _CONNECTION_NAMES or key.endswith(_CONNECTION_SUFFIXES) or _holds_url(value)
     ]
+
+
+def _holds_url(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, str) and "://" in current:
+            return True
+        if isinstance(current, Mapping):
+            stack.extend(current.values())
+        elif isinstance(current, list | tuple):
+            stack.extend(current)
+    return False
 
 
 def endpoint_of(backend: str, settings: Mapping[str, Any]) -> str | None:
     """The URL a model's requests go to, as its settings give it (None: not known here)."""
-    for key in ("base_url", "endpoint", "url"):
+    for key in ("base_url", "api_base", "endpoint", "url"):
         if isinstance(settings.get(key), str):
             return str(settings[key])
     azure = settings.get("azure")
     if isinstance(azure, Mapping) and isinstance(azure.get("endpoint"), str):
         return str(azure["endpoint"])
-    return DEFAULT_ENDPOINTS.get(backend)
+    if backend in DEFAULT_ENDPOINTS and set(settings) & {"host", "hostname", "server", "proxy"}:
+        return None
+    variable, default = DEFAULT_ENDPOINTS.get(backend, ("", ""))
+    return (os.environ.get(variable) or default) if variable else None
 
 
 def endpoint_trusted(url: str, trusted: Sequence[str]) -> bool:
     """Whether ``url`` is at an origin ``trusted`` lists: same scheme and host, and the same port
     when the entry gives one (``http://127.0.0.1`` trusts every port of the loopback address)."""
+    if any(character.isspace() or not character.isprintable() for character in url):
+        return False  # urlsplit drops tabs and newlines: "http://a\n@b" would read as b
     try:
         target = urlsplit(url)
         port = target.port

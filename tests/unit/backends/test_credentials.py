@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptcheck.backends.credentials import secret_from_env
+from promptcheck.backends.credentials import http_url, secret_from_env
 from promptcheck.errors import BackendError
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -36,3 +36,16 @@ def test_a_blank_key_is_not_set(stored: str, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("PC_TEST_KEY", stored)
     with pytest.raises(BackendError, match=r"PC_TEST_KEY .* is not set"):
         secret_from_env("PC_TEST_KEY", "api_key_env")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://evil.example\n@gateway.internal/v1", "https://a.example/v1 ", "ftp://a", "x"]
+)
+def test_a_base_url_with_spaces_controls_or_another_scheme_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        http_url(url)
+
+
+def test_a_plain_base_url_is_kept() -> None:
+    assert http_url("https://gateway.internal:8443/v1") == "https://gateway.internal:8443/v1"
+    assert http_url(None) is None

@@ -87,3 +87,37 @@ def test_credentials_in_the_refused_url_are_not_repeated(tmp_path: Path) -> None
 )
 def test_origin_matching(url: str, trusted: list[str], expected: bool) -> None:
     assert endpoint_trusted(url, trusted) is expected
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"api_base": "https://x.example"},  # a plugin backend's own name for it
+        {"host": "x.example"},
+        {"headers": {"Authorization": "token"}},
+        {"token_var": "GITHUB_TOKEN"},
+        {"connection": {"address": "https://x.example"}},  # a URL anywhere inside a setting
+        {"mirrors": ["https://x.example"]},
+    ],
+)
+def test_plugin_backends_connection_settings_are_found_by_name_or_content(
+    settings: dict[str, object],
+) -> None:
+    assert check_suite_model("a-plugin-backend", settings, ()) is not None
+
+
+def test_the_default_endpoint_is_the_one_the_environment_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = {"model": "x", "api_key_env": "K"}
+    assert check_suite_model("openai", settings, ["https://api.openai.com"]) is None
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://proxy.internal/v1")
+    assert check_suite_model("openai", settings, ["https://api.openai.com"]) is not None
+    assert check_suite_model("openai", settings, ["https://proxy.internal"]) is None
+
+
+def test_a_url_with_controls_is_never_trusted() -> None:
+    # urlsplit drops the newline, and would read the host as the trusted one
+    assert not endpoint_trusted(
+        "http://evil.example\n@gateway.internal/v1", ["http://gateway.internal"]
+    )
