@@ -23,7 +23,7 @@ import importlib.machinery
 import os
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,14 +83,8 @@ class CodePolicy:
                 )
         if not self.execute:
             return None
-        obj: Any = import_module(module_name)
-        for part in parts:
-            try:
-                obj = getattr(obj, part)
-            except AttributeError:
-                raise PluginImportError(
-                    f"module {module_name!r} has no attribute {attr_path!r}"
-                ) from None
+        obj: Any = None
+        for obj in walk_attributes(import_module(module_name), module_name, attr_path):
             if isinstance(obj, types.ModuleType):
                 self._refuse_foreign(spec, obj.__name__)
         if callable(obj):  # anything else cannot run, and its check says what it is instead
@@ -150,8 +144,14 @@ def split_spec(spec: str) -> tuple[str, str]:
 def import_object(spec: str) -> Any:
     """Return the object named by ``module:attr`` (or ``module.attr``), with a clear error."""
     module_name, attr_path = split_spec(spec)
-    module = import_module(module_name)
-    obj: Any = module
+    *_, found = walk_attributes(import_module(module_name), module_name, attr_path)
+    return found
+
+
+def walk_attributes(module: Any, module_name: str, attr_path: str) -> Iterator[Any]:
+    """Each object along ``attr_path`` from ``module``, the last one named last; a missing
+    attribute is a PluginImportError naming the whole path."""
+    obj = module
     for part in attr_path.split("."):
         try:
             obj = getattr(obj, part)
@@ -159,7 +159,7 @@ def import_object(spec: str) -> Any:
             raise PluginImportError(
                 f"module {module_name!r} has no attribute {attr_path!r}"
             ) from None
-    return obj
+        yield obj
 
 
 def import_module(name: str) -> Any:
