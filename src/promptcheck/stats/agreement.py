@@ -21,9 +21,10 @@ See docs/review.md for why each was chosen.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -305,16 +306,16 @@ def ratings_needed(
         )
         return upper < threshold or lower > max(floor, 0.0) or floor <= 0.0
 
-    if not decided(limit):
+    return first_deciding(decided, limit)
+
+
+def first_deciding(decides: Callable[[int], bool], limit: int) -> int | None:
+    """The least count in 1..``limit`` at which ``decides`` holds, for a ``decides`` monotone
+    in the count (false up to some count, true from there); None when even ``limit`` does not
+    decide. Bisection: about log2(limit) evaluations."""
+    if limit < 1 or not decides(limit):
         return None
-    low, high = 0, limit  # undecided at low, decided at high
-    while high - low > 1:
-        middle = (low + high) // 2
-        if decided(middle):
-            high = middle
-        else:
-            low = middle
-    return high
+    return bisect.bisect_left(range(limit), True, lo=1, key=decides)
 
 
 def majority(verdicts: Collection[bool]) -> bool | None:
@@ -333,6 +334,7 @@ __all__ = [
     "cohen_kappa",
     "design_effective_size",
     "effective_size",
+    "first_deciding",
     "krippendorff_alpha",
     "majority",
     "normal_quantile",

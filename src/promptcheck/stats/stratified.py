@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from promptcheck.stats.agreement import first_deciding
 from promptcheck.stats.threshold import Outcome, clopper_pearson
 
 #: Confidence of the interval shown beside a stratified rate (two-sided).
@@ -200,16 +201,7 @@ def labels_needed(
 
     # each stratum's projected rate stays put while its count grows, so its bounds only close in:
     # deciding is monotone in the count, and bisection finds the first count that decides
-    if not queue or not decides(len(queue)):
-        return None
-    low, high = 0, len(queue)  # undecided at low, decided at high
-    while high - low > 1:
-        middle = (low + high) // 2
-        if decides(middle):
-            high = middle
-        else:
-            low = middle
-    return high
+    return first_deciding(decides, len(queue))
 
 
 __all__ = [
