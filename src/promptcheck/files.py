@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,25 +126,52 @@ def read_regular(path: Path, max_bytes: int, what: str) -> bytes:
 def invalid_text(value: Any) -> str | None:
     """The first string in ``value`` (recursively) that is not valid Unicode, escaped for a
     message; None when every string is. Lone surrogates come from JSON and YAML escapes."""
-    for text in _strings(value):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            return text[exc.start : exc.end].encode("utf-8", "backslashreplace").decode()
+    found = find_invalid_text(value)
+    return found.escaped if found is not None else None
+
+
+@dataclass(frozen=True)
+class InvalidText:
+    """Where the first text that is not valid Unicode sits in a nested value: the keys and
+    list indices down to it (``in_name``: the last key is itself the text), and the run of
+    characters UTF-8 cannot encode."""
+
+    location: tuple[str | int, ...]
+    characters: str
+    in_name: bool = False
+
+    @property
+    def escaped(self) -> str:
+        """The characters written as ``\\udXXX`` escapes, for a message."""
+        return self.characters.encode("utf-8", "backslashreplace").decode()
+
+
+def find_invalid_text(value: Any) -> InvalidText | None:
+    """The first string in ``value`` that UTF-8 cannot encode (a lone surrogate), depth first
+    in the value's own order, a mapping's keys before its values (located by ``str`` of each
+    key, by the index in a list); None when there is none."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while stack:
+        location, item = stack.pop()
+        if isinstance(item, str):
+            if (characters := _unencodable(item)) is not None:
+                return InvalidText(location, characters)
+        elif isinstance(item, dict):
+            for key in item:
+                if isinstance(key, str) and (characters := _unencodable(key)) is not None:
+                    return InvalidText((*location, key), characters, in_name=True)
+            stack.extend(reversed([((*location, str(key)), inner) for key, inner in item.items()]))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed([((*location, i), inner) for i, inner in enumerate(item)]))
     return None
 
 
-def _strings(value: Any) -> Iterator[str]:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
+def _unencodable(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return text[exc.start : exc.end]
+    return None
 
 
 @dataclass

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from promptcheck.files import find_invalid_text
+
 #: Most choices one request may ask for (n x prompts), as OpenAI allows for n.
 MAX_CHOICES = 128
 #: Most stop sequences, and most characters in one: every row of a request matches each of
@@ -197,36 +199,19 @@ def _validate(model: type[Any], body: dict[str, Any]) -> Any:
         raise APIError(400, "the body is nested too deeply", code="invalid_json") from None
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _refuse_invalid_text(body: dict[str, Any]) -> None:
     """A 400 naming the first field (key or value, known or not) whose text is not valid
     Unicode: a JSON escape such as ``"\\ud800"`` that pairs with nothing decodes to a lone
     surrogate, which no tokenizer, log or store can encode. ``json.loads`` joins every valid
     pair into one character, so any surrogate left is a lone one.
     """
-    stack: list[tuple[tuple[str, ...], Any]] = [((), body)]
-    while stack:
-        location, value = stack.pop()
-        if isinstance(value, str):
-            if (bad := _SURROGATE.search(value)) is not None:
-                _invalid_text(location, bad.group())
-            continue
-        if isinstance(value, dict):
-            for key in value:
-                if (bad := _SURROGATE.search(key)) is not None:
-                    _invalid_text((*location, key), bad.group(), in_name=True)
-            items = [((*location, key), item) for key, item in value.items()]
-        elif isinstance(value, list):
-            items = [((*location, str(index)), item) for index, item in enumerate(value)]
-        else:
-            continue
-        stack.extend(reversed(items))  # depth first, in the body's order
+    found = find_invalid_text(body)
+    if found is not None:
+        first = found.characters[0].encode("utf-8", "backslashreplace").decode()
+        _invalid_text(tuple(map(str, found.location)), first, in_name=found.in_name)
 
 
-def _invalid_text(location: tuple[str, ...], surrogate: str, *, in_name: bool = False) -> None:
-    escaped = surrogate.encode("utf-8", "backslashreplace").decode()
+def _invalid_text(location: tuple[str, ...], escaped: str, *, in_name: bool = False) -> None:
     where = ".".join(location).encode("utf-8", "backslashreplace").decode()
     what = "the name of this field" if in_name else "the text"
     raise APIError(

@@ -20,7 +20,14 @@ from promptcheck.backends.base import BACKENDS, Message, SamplingParams, Tool
 from promptcheck.checks.base import CHECKS, BuildContext, Check, NotImportedCheck
 from promptcheck.config import MAX_FILE_BYTES, MAX_SUITE_RENDER_SECONDS
 from promptcheck.errors import ConfigError, PluginImportError, SuiteError
-from promptcheck.files import ProjectFiles, ReadLog, invalid_text, is_link_loop, read_regular
+from promptcheck.files import (
+    ProjectFiles,
+    ReadLog,
+    find_invalid_text,
+    invalid_text,
+    is_link_loop,
+    read_regular,
+)
 from promptcheck.importing import CodePolicy
 from promptcheck.project import ModelEntry, ProjectConfig
 from promptcheck.registry import did_you_mean
@@ -512,26 +519,17 @@ def _located(exc: ConfigError, source: SourceMap | None, key: PathKey) -> SuiteE
 def _refuse_invalid_text(data: Any, source: SourceMap) -> None:
     """A YAML escape such as ``"\\ud800"`` makes a string Python cannot encode: refused at its
     line, before it reaches a prompt, a model or the store."""
-    stack: list[tuple[PathKey, Any]] = [((), data)]
-    while stack:
-        key, value = stack.pop()
-        items: list[tuple[PathKey, Any]] = []
-        if isinstance(value, dict):
-            items = [((*key, str(k)), v) for k, v in value.items()]
-            items += [(key, k) for k in value if isinstance(k, str)]
-        elif isinstance(value, list):
-            items = [((*key, i), v) for i, v in enumerate(value)]
-        elif isinstance(value, str):
-            bad = invalid_text(value)
-            if bad is not None:
-                raise SuiteError(
-                    f"the text holds {bad}, a lone surrogate, which is not valid Unicode",
-                    path=source.path,
-                    line=source.line_of(key),
-                    key=dotted(source.present(key)) or None,
-                    hint="\\u escapes must pair a high and a low surrogate; use the character",
-                )
-        stack.extend(items)
+    found = find_invalid_text(data)
+    if found is None:
+        return
+    key: PathKey = found.location[:-1] if found.in_name else found.location
+    raise SuiteError(
+        f"the text holds {found.escaped}, a lone surrogate, which is not valid Unicode",
+        path=source.path,
+        line=source.line_of(key),
+        key=dotted(source.present(key)) or None,
+        hint="\\u escapes must pair a high and a low surrogate; use the character",
+    )
 
 
 def _import_plugins(plugins: Any, source: SourceMap, code: CodePolicy) -> None:
