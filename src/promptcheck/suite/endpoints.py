@@ -26,7 +26,7 @@ from promptcheck.redaction import scrub_text
 
 _CONNECTION_NAMES = frozenset(
     {"base_url", "api_base", "endpoint", "url", "host", "hostname", "server", "proxy", "headers"}
-    | {"azure"}
+    | {"azure"}  # its endpoint and ad_token_env
 )
 _CONNECTION_SUFFIXES = ("_env", "_url", "_host", "_var", "_variable", "_endpoint", "_headers")
 #: Where the hosted backends send requests when a model names no URL: the clients' defaults,
@@ -69,8 +69,6 @@ def endpoint_of(backend: str, settings: Mapping[str, Any]) -> str | None:
     azure = settings.get("azure")
     if isinstance(azure, Mapping) and isinstance(azure.get("endpoint"), str):
         return str(azure["endpoint"])
-    if backend in DEFAULT_ENDPOINTS and set(settings) & {"host", "hostname", "server", "proxy"}:
-        return None
     variable, default = DEFAULT_ENDPOINTS.get(backend, ("", ""))
     return (os.environ.get(variable) or default) if variable else None
 
