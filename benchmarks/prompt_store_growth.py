@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import functools
 import sqlite3
-import tempfile
 import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+
+from store_growth import measure
 
 from promptcheck.backends.base import Generation
 from promptcheck.results import CaseResult, SampleOutcome
@@ -65,10 +65,6 @@ def generations(result: CaseResult) -> list[tuple[str, Generation]]:
         (s.cache_key, Generation(s.output, None, s.formatted_prompt, s.prompt_tokens, 3))
         for s in result.samples
     ]
-
-
-def size(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.iterdir())
 
 
 def write_v6(folder: Path, result: CaseResult) -> None:
@@ -161,21 +157,6 @@ def write_v5(folder: Path, result: CaseResult) -> None:
         )
 
 
-def measure(label: str, write: Callable[[Path], None], baseline: int | None = None) -> int:
-    """Write a store in a temporary folder; print its size, time and ratio to ``baseline``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        started = time.perf_counter()
-        write(folder)
-        seconds = time.perf_counter() - started
-        written = size(folder)
-    ratio = ""
-    if baseline is not None:
-        ratio = f"  ratio to v5 layout {written / baseline:.5f} ({baseline / written:,.0f}x less)"
-    print(f"{label:<12} {written:>13,} bytes  {seconds:6.2f} s{ratio}")
-    return written
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
@@ -186,8 +167,9 @@ def main() -> None:
         f"one case of {args.samples} samples of a {args.chars:,}-character prompt, "
         "each generation cached"
     )
-    baseline = measure("v5 layout", functools.partial(write_v5, result=result))
-    measure("v6", functools.partial(write_v6, result=result), baseline)
+    baseline = measure("v5 layout", functools.partial(write_v5, result=result), width=12)
+    v6 = functools.partial(write_v6, result=result)
+    measure("v6", v6, baseline, baseline_name="v5 layout", width=12)
 
 
 if __name__ == "__main__":

@@ -124,8 +124,16 @@ def main() -> None:
         measure(f"v3, {kind}", v3, baseline)
 
 
-def measure(label: str, write: Callable[[Path], None], baseline: int | None = None) -> int:
-    """Write a store in a temporary folder; print its size, time and ratio to ``baseline``."""
+def measure(
+    label: str,
+    write: Callable[[Path], None],
+    baseline: int | None = None,
+    *,
+    baseline_name: str = "v2 layout",
+    width: int = 30,
+) -> int:
+    """Write a store in a temporary folder; print its size, time and ratio to ``baseline``
+    (the store ``baseline_name`` wrote, measured in the same run)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
@@ -134,8 +142,10 @@ def measure(label: str, write: Callable[[Path], None], baseline: int | None = No
         written = size(folder)
     ratio = ""
     if baseline is not None:
-        ratio = f"  ratio to v2 layout {written / baseline:.5f} ({baseline / written:,.0f}x less)"
-    print(f"{label:<30} {written:>13,} bytes  {seconds:6.2f} s{ratio}")
+        ratio = (
+            f"  ratio to {baseline_name} {written / baseline:.5f} ({baseline / written:,.0f}x less)"
+        )
+    print(f"{label:<{width}} {written:>13,} bytes  {seconds:6.2f} s{ratio}")
     return written
 
 
